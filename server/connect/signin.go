@@ -1,0 +1,178 @@
+package connect
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"time"
+
+	"github.com/pkg/errors"
+	"golang.org/x/oauth2"
+)
+
+// StateTTL is how long a started sign-in may take. The state is created when the user clicks a connect link,
+// not when the link is posted, so old links keep working.
+const StateTTL = 15 * time.Minute
+
+// randomString returns n random bytes, base64url-encoded without padding.
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", errors.Wrap(err, "read random bytes")
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// newVerifier returns a PKCE code verifier: 64 random bytes give 86 characters from the unreserved set,
+// inside RFC 7636's 43–128.
+func newVerifier() (string, error) { return randomString(64) }
+
+// Begin starts a sign-in for the Mattermost user: it checks the rollout rules, stores a fresh single-use state
+// bound to the user and returns the Microsoft authorize URL to redirect the browser to.
+func (s *Service) Begin(ctx context.Context, mmUserID string) (string, error) {
+	if err := s.CanConnect(ctx, mmUserID); err != nil {
+		return "", err
+	}
+	state, err := randomString(32)
+	if err != nil {
+		return "", err
+	}
+	verifier, err := newVerifier()
+	if err != nil {
+		return "", err
+	}
+	err = s.d.Store.CreateOAuthState(ctx, OAuthState{State: state, MMUserID: mmUserID, Verifier: verifier, ExpiresAt: s.now().Add(StateTTL)})
+	if err != nil {
+		return "", errors.Wrap(err, "store oauth state")
+	}
+	return s.d.OAuth().AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "select_account")), nil
+}
+
+// Connected is the outcome of a completed sign-in.
+type Connected struct {
+	MattermostEmail string
+	AccountEmail    string
+	// Reconnected is true when the user was already connected and only renewed the connection.
+	Reconnected bool
+}
+
+// Complete finishes a sign-in from the redirect's query. mmUserID is the Mattermost user of the browser
+// session that followed the redirect (empty if none). Expected refusals are returned as *Refusal.
+func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (Connected, error) {
+	st, err := s.d.Store.TakeOAuthState(ctx, q.Get("state"))
+	if errors.Is(err, ErrNotFound) || q.Get("state") == "" {
+		return Connected{}, &Refusal{Reason: ReasonStateUnknown}
+	}
+	if err != nil {
+		return Connected{}, errors.Wrap(err, "take oauth state")
+	}
+	if !s.now().Before(st.ExpiresAt) {
+		return Connected{}, &Refusal{Reason: ReasonStateExpired}
+	}
+	if mmUserID == "" || mmUserID != st.MMUserID {
+		return Connected{}, &Refusal{Reason: ReasonWrongUser}
+	}
+	if e := q.Get("error"); e != "" {
+		s.d.Logger.LogWarn("Microsoft sign-in returned an error", "user_id", mmUserID, "error", e)
+		return Connected{}, &Refusal{Reason: ReasonSignInDenied}
+	}
+
+	tok, err := s.d.OAuth().Exchange(s.oauthContext(ctx), q.Get("code"), oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		s.d.Logger.LogWarn("Microsoft sign-in code exchange failed", "user_id", mmUserID, "error", oauthErrorSummary(err))
+		return Connected{}, &Refusal{Reason: ReasonSignInFailed}
+	}
+	account, err := s.d.Accounts.GetMe(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return Connected{}, errors.Wrap(err, "read the signed-in Microsoft account")
+	}
+	user, err := s.d.Mattermost.GetUser(mmUserID)
+	if err != nil {
+		return Connected{}, errors.Wrap(err, "get user")
+	}
+	out := Connected{MattermostEmail: user.Email, AccountEmail: accountEmail(account)}
+	if !accountMatches(account, user.Email, s.d.Settings().AllowProxyAddresses) {
+		return out, &Refusal{Reason: ReasonEmailMismatch, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
+	}
+	other, err := s.d.Store.GetLinkByTeamsUserID(ctx, account.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return out, errors.Wrap(err, "look up the Microsoft account's link")
+	case other.MMUserID != mmUserID && other.Connected():
+		return out, &Refusal{Reason: ReasonAccountTaken, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
+	}
+
+	prev, err := s.d.Store.GetLink(ctx, mmUserID)
+	firstEver := errors.Is(err, ErrNotFound)
+	if err != nil && !firstEver {
+		return out, errors.Wrap(err, "get link")
+	}
+	out.Reconnected = !firstEver && prev.Connected()
+	if !out.Reconnected {
+		if err := s.checkSeat(ctx, user); err != nil {
+			return out, err
+		}
+	}
+
+	sealed, keyID, err := s.sealToken(tok)
+	if err != nil {
+		return out, err
+	}
+	link := Link{MMUserID: mmUserID, TeamsUserID: account.ID, TeamsEmail: out.AccountEmail, Token: sealed, TokenKeyID: keyID, ConnectedAt: s.now()}
+	if err := s.d.Store.SaveLink(ctx, link); err != nil {
+		return out, errors.Wrap(err, "save link")
+	}
+	if err := s.d.Store.DeleteInvite(ctx, mmUserID); err != nil && !errors.Is(err, ErrNotFound) {
+		s.d.Logger.LogWarn("Could not remove the invitation of a connected user", "user_id", mmUserID, "error", err.Error())
+	}
+	if out.Reconnected {
+		return out, nil
+	}
+
+	if _, found, err := s.d.Mattermost.GetPreference(mmUserID, PreferenceCategory, PreferenceNotifications); err != nil {
+		s.d.Logger.LogWarn("Could not read the notifications preference", "user_id", mmUserID, "error", err.Error())
+	} else if firstEver || !found {
+		if err := SetNotifications(s.d.Mattermost, mmUserID, true); err != nil {
+			s.d.Logger.LogWarn("Could not turn notifications on", "user_id", mmUserID, "error", err.Error())
+		}
+	}
+	if err := s.d.Mattermost.DM(mmUserID, s.welcomeMessage(out.AccountEmail)); err != nil {
+		s.d.Logger.LogWarn("Could not send the welcome message", "user_id", mmUserID, "error", err.Error())
+	}
+	s.d.Mattermost.PublishToUser(mmUserID, EventConnectionChanged, map[string]any{"connected": true})
+	return out, nil
+}
+
+// storedToken is the sealed form of a token; only what refresh and calls need.
+type storedToken struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token"`
+	Expiry       time.Time `json:"expiry"`
+}
+
+func (s *Service) sealToken(t *oauth2.Token) ([]byte, string, error) {
+	b, err := json.Marshal(storedToken{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.Expiry.UTC()})
+	if err != nil {
+		return nil, "", errors.Wrap(err, "encode token")
+	}
+	sealed, keyID, err := s.d.Cipher.Seal(b)
+	if err != nil {
+		return nil, "", errors.Wrap(err, "encrypt token")
+	}
+	return sealed, keyID, nil
+}
+
+func (s *Service) openToken(l Link) (*oauth2.Token, error) {
+	b, err := s.d.Cipher.Open(l.Token, l.TokenKeyID)
+	if err != nil {
+		return nil, errors.Wrap(err, "decrypt token")
+	}
+	var st storedToken
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, errors.Wrap(err, "decode token")
+	}
+	return &oauth2.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, Expiry: st.Expiry, TokenType: "Bearer"}, nil
+}
