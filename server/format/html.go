@@ -116,7 +116,35 @@ func (c *conversion) convertHTML(body string) (string, error) {
 	if err != nil {
 		return "", errors.Wrap(err, "html to markdown")
 	}
-	return strings.TrimSpace(string(out)), nil
+	return tidyLists(strings.TrimSpace(string(out))), nil
+}
+
+var listItemRe = regexp.MustCompile(`^\s*([-*+]|[0-9]{1,9}[.)])\s`)
+
+// tidyLists drops the whitespace-only line the library puts before a
+// nested list: it would make Mattermost render the whole list "loose",
+// with paragraph gaps between items that Teams does not show.
+func tidyLists(md string) string {
+	lines := strings.Split(md, "\n")
+	kept := lines[:0]
+	fence := ""
+	for i, line := range lines {
+		trimmed := strings.TrimLeft(line, " \t")
+		if run := leadingRun(trimmed); len(run) >= 3 {
+			switch {
+			case fence == "":
+				fence = run
+			case run[0] == fence[0] && len(run) >= len(fence) && strings.TrimSpace(trimmed[len(run):]) == "":
+				fence = ""
+			}
+		}
+		if fence == "" && line != "" && trimmed == "" && i > 0 && i+1 < len(lines) &&
+			listItemRe.MatchString(lines[i-1]) && listItemRe.MatchString(lines[i+1]) {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	return strings.Join(kept, "\n")
 }
 
 // inlineText converts a plain-text string (subject, sender name, preview)
