@@ -4,11 +4,12 @@ import (
 	"context"
 	"time"
 
-	"github.com/pkg/errors"
+	"github.com/teamsnotify/msteams-sync/server/config"
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
-// ErrNotFound is returned by Store lookups that find nothing.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is the store's "no such row" error, matched with errors.Is.
+var ErrNotFound = store.ErrNotFound
 
 // OAuthState is one started sign-in: single use, bound to the Mattermost user who started it.
 type OAuthState struct {
@@ -18,44 +19,34 @@ type OAuthState struct {
 	ExpiresAt time.Time
 }
 
-// Link is a Mattermost user's stored connection. Token is the sealed token; nil means not connected.
-type Link struct {
-	MMUserID    string
-	TeamsUserID string
-	TeamsEmail  string
-	Token       []byte
-	TokenKeyID  string
-	ConnectedAt time.Time
-}
-
-// Connected tells whether the link holds a usable token.
-func (l Link) Connected() bool { return len(l.Token) > 0 }
-
 // Invite is a pending or expired invitation to connect.
 type Invite struct {
 	MMUserID string
 	SentAt   time.Time
 }
 
-// Store is the persistence the Service needs.
+// Store is the persistence the Service needs; *store.Store implements it.
 type Store interface {
 	CreateOAuthState(ctx context.Context, st OAuthState) error
 	// TakeOAuthState deletes and returns the state, so a state can be used once (ErrNotFound otherwise).
 	TakeOAuthState(ctx context.Context, state string) (OAuthState, error)
 
-	GetLink(ctx context.Context, mmUserID string) (Link, error)
-	GetLinkByTeamsUserID(ctx context.Context, teamsUserID string) (Link, error)
-	// SaveLink stores a new or renewed connection.
-	SaveLink(ctx context.Context, l Link) error
-	// SaveToken replaces the sealed token of a connected user (refresh).
-	SaveToken(ctx context.Context, mmUserID string, token []byte, keyID string) error
-	// DeleteToken disconnects the user: the token is gone, the seat is free.
-	DeleteToken(ctx context.Context, mmUserID string) error
-	// WithTokenLock runs fn holding the user's token lock, shared by all nodes using the database.
-	WithTokenLock(ctx context.Context, mmUserID string, fn func(ctx context.Context) error) error
-	CountConnected(ctx context.Context) (int, error)
+	GetUser(ctx context.Context, mmUserID string) (store.User, error)
+	GetUserByTeamsID(ctx context.Context, teamsUserID string) (store.User, error)
+	// SaveConnection stores a new or renewed connection (store.ErrTeamsUserLinked if the account is taken).
+	SaveConnection(ctx context.Context, c store.Connection) error
+	// DeleteUser forgets a user entirely, which frees their Microsoft account for another link.
+	DeleteUser(ctx context.Context, mmUserID string) error
+	// UpdateUserToken replaces a connected user's sealed token (refresh).
+	UpdateUserToken(ctx context.Context, mmUserID string, token []byte, keyID string, expiry time.Time) error
+	// DisconnectUser forgets the token: the seat is free.
+	DisconnectUser(ctx context.Context, mmUserID string, at time.Time) error
+	// WithUserTokenLock runs fn holding the user's token lock, shared by all nodes using the database;
+	// store calls made with fn's ctx run under the lock.
+	WithUserTokenLock(ctx context.Context, mmUserID string, fn func(ctx context.Context) error) error
+	CountConnectedUsers(ctx context.Context) (int, error)
 
-	IsWhitelisted(ctx context.Context, email string) (bool, error)
+	WhitelistContains(ctx context.Context, mmUserID string) (bool, error)
 
 	GetInvite(ctx context.Context, mmUserID string) (Invite, error)
 	CreateInvite(ctx context.Context, inv Invite) error
@@ -68,4 +59,15 @@ type Store interface {
 type Cipher interface {
 	Seal(plaintext []byte) (ciphertext []byte, keyID string, err error)
 	Open(ciphertext []byte, keyID string) ([]byte, error)
+}
+
+// SettingsFrom picks the rollout controls out of the plugin configuration.
+func SettingsFrom(c config.Configuration) Settings {
+	return Settings{
+		ConnectedUsersAllowed: c.ConnectedUsersAllowed,
+		MaxPendingInvites:     c.ConnectedUsersMaxPendingInvites,
+		InviteExpiry:          time.Duration(c.InviteExpiryDays) * 24 * time.Hour,
+		Restricted:            c.ConnectedUsersRestricted,
+		AllowProxyAddresses:   c.AllowProxyAddresses,
+	}
 }

@@ -10,7 +10,7 @@ func (s *Service) connectLink() string {
 }
 
 func (s *Service) inviteMessage(st Settings) string {
-	days := int(math.Ceil(st.inviteExpiry().Hours() / 24))
+	days := int(math.Ceil(st.EffectiveInviteExpiry().Hours() / 24))
 	return fmt.Sprintf("You are invited to receive your Microsoft Teams chat messages here in Mattermost while you are away from Teams.\n\n"+
 		"%s to start. The invitation holds a place for you for %d days.", s.connectLink(), days)
 }

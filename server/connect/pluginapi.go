@@ -10,6 +10,7 @@ import (
 // PluginAPI is the part of plugin.API the adapter calls.
 type PluginAPI interface {
 	GetUser(userID string) (*model.User, *model.AppError)
+	GetUserByEmail(email string) (*model.User, *model.AppError)
 	GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError)
 	UpdatePreferencesForUser(userID string, preferences []model.Preference) *model.AppError
 	GetDirectChannel(userID1, userID2 string) (*model.Channel, *model.AppError)
@@ -30,6 +31,18 @@ func (a *PluginAdapter) GetUser(userID string) (*model.User, error) {
 	u, appErr := a.API.GetUser(userID)
 	if appErr != nil {
 		return nil, errors.Wrap(appErr, "get user")
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns the user with that email, or ErrNotFound.
+func (a *PluginAdapter) GetUserByEmail(email string) (*model.User, error) {
+	u, appErr := a.API.GetUserByEmail(email)
+	if appErr != nil {
+		if appErr.StatusCode == http.StatusNotFound {
+			return nil, ErrNotFound
+		}
+		return nil, errors.Wrap(appErr, "get user by email")
 	}
 	return u, nil
 }

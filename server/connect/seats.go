@@ -10,7 +10,8 @@ import (
 
 const defaultInviteExpiry = 7 * 24 * time.Hour
 
-func (st Settings) inviteExpiry() time.Duration {
+// EffectiveInviteExpiry is InviteExpiry, or 7 days when unset.
+func (st Settings) EffectiveInviteExpiry() time.Duration {
 	if st.InviteExpiry <= 0 {
 		return defaultInviteExpiry
 	}
@@ -26,7 +27,7 @@ func (s *Service) pendingInvite(ctx context.Context, mmUserID string, st Setting
 	if err != nil {
 		return false, errors.Wrap(err, "get invite")
 	}
-	return s.now().Before(inv.SentAt.Add(st.inviteExpiry())), nil
+	return s.now().Before(inv.SentAt.Add(st.EffectiveInviteExpiry())), nil
 }
 
 // checkSeat decides whether a user who is not connected may connect now. A pending invitation holds a seat
@@ -34,7 +35,7 @@ func (s *Service) pendingInvite(ctx context.Context, mmUserID string, st Setting
 // restricted mode, a place on the whitelist.
 func (s *Service) checkSeat(ctx context.Context, user *model.User) error {
 	st := s.d.Settings()
-	connected, err := s.d.Store.CountConnected(ctx)
+	connected, err := s.d.Store.CountConnectedUsers(ctx)
 	if err != nil {
 		return errors.Wrap(err, "count connected users")
 	}
@@ -49,7 +50,7 @@ func (s *Service) checkSeat(ctx context.Context, user *model.User) error {
 		return nil
 	}
 	if st.Restricted {
-		ok, err := s.d.Store.IsWhitelisted(ctx, user.Email)
+		ok, err := s.d.Store.WhitelistContains(ctx, user.Id)
 		if err != nil {
 			return errors.Wrap(err, "check whitelist")
 		}
@@ -57,7 +58,7 @@ func (s *Service) checkSeat(ctx context.Context, user *model.User) error {
 			return &Refusal{Reason: ReasonNotWhitelisted}
 		}
 	}
-	pending, err := s.d.Store.CountPendingInvites(ctx, s.now().Add(-st.inviteExpiry()))
+	pending, err := s.d.Store.CountPendingInvites(ctx, s.now().Add(-st.EffectiveInviteExpiry()))
 	if err != nil {
 		return errors.Wrap(err, "count pending invites")
 	}
@@ -69,7 +70,7 @@ func (s *Service) checkSeat(ctx context.Context, user *model.User) error {
 
 // CanConnect returns nil when the user may start connecting now, or a *Refusal saying why not.
 func (s *Service) CanConnect(ctx context.Context, mmUserID string) error {
-	link, err := s.d.Store.GetLink(ctx, mmUserID)
+	link, err := s.d.Store.GetUser(ctx, mmUserID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return errors.Wrap(err, "get link")
 	}
@@ -98,7 +99,7 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 	if user.IsBot || user.IsGuest() || user.DeleteAt != 0 {
 		return false, nil
 	}
-	link, err := s.d.Store.GetLink(ctx, mmUserID)
+	link, err := s.d.Store.GetUser(ctx, mmUserID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, errors.Wrap(err, "get link")
 	}
@@ -111,7 +112,7 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 		return false, errors.Wrap(err, "get invite")
 	}
 	if st.Restricted {
-		ok, err := s.d.Store.IsWhitelisted(ctx, user.Email)
+		ok, err := s.d.Store.WhitelistContains(ctx, user.Id)
 		if err != nil {
 			return false, errors.Wrap(err, "check whitelist")
 		}
@@ -119,14 +120,14 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 			return false, nil
 		}
 	}
-	pending, err := s.d.Store.CountPendingInvites(ctx, s.now().Add(-st.inviteExpiry()))
+	pending, err := s.d.Store.CountPendingInvites(ctx, s.now().Add(-st.EffectiveInviteExpiry()))
 	if err != nil {
 		return false, errors.Wrap(err, "count pending invites")
 	}
 	if pending >= st.MaxPendingInvites {
 		return false, nil
 	}
-	connected, err := s.d.Store.CountConnected(ctx)
+	connected, err := s.d.Store.CountConnectedUsers(ctx)
 	if err != nil {
 		return false, errors.Wrap(err, "count connected users")
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/pkg/errors"
 	"golang.org/x/oauth2"
+
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
 // StateTTL is how long a started sign-in may take. The state is created when the user clicks a connect link,
@@ -96,16 +98,15 @@ func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (
 	if !accountMatches(account, user.Email, s.d.Settings().AllowProxyAddresses) {
 		return out, &Refusal{Reason: ReasonEmailMismatch, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
 	}
-	other, err := s.d.Store.GetLinkByTeamsUserID(ctx, account.ID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-	case err != nil:
-		return out, errors.Wrap(err, "look up the Microsoft account's link")
-	case other.MMUserID != mmUserID && other.Connected():
-		return out, &Refusal{Reason: ReasonAccountTaken, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
+	if err := s.releaseAccount(ctx, mmUserID, account.ID); err != nil {
+		var r *Refusal
+		if errors.As(err, &r) {
+			r.MattermostEmail, r.AccountEmail = out.MattermostEmail, out.AccountEmail
+		}
+		return out, err
 	}
 
-	prev, err := s.d.Store.GetLink(ctx, mmUserID)
+	prev, err := s.d.Store.GetUser(ctx, mmUserID)
 	firstEver := errors.Is(err, ErrNotFound)
 	if err != nil && !firstEver {
 		return out, errors.Wrap(err, "get link")
@@ -121,9 +122,15 @@ func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (
 	if err != nil {
 		return out, err
 	}
-	link := Link{MMUserID: mmUserID, TeamsUserID: account.ID, TeamsEmail: out.AccountEmail, Token: sealed, TokenKeyID: keyID, ConnectedAt: s.now()}
-	if err := s.d.Store.SaveLink(ctx, link); err != nil {
-		return out, errors.Wrap(err, "save link")
+	conn := store.Connection{MMUserID: mmUserID, TeamsUserID: account.ID, TeamsEmail: out.AccountEmail,
+		Token: sealed, TokenKeyID: keyID, TokenExpiry: tok.Expiry, ConnectedAt: s.now()}
+	err = s.d.Store.SaveConnection(ctx, conn)
+	if errors.Is(err, store.ErrTeamsUserLinked) {
+		// Another user linked the account between our check and our write.
+		return out, &Refusal{Reason: ReasonAccountTaken, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
+	}
+	if err != nil {
+		return out, errors.Wrap(err, "save connection")
 	}
 	if err := s.d.Store.DeleteInvite(ctx, mmUserID); err != nil && !errors.Is(err, ErrNotFound) {
 		s.d.Logger.LogWarn("Could not remove the invitation of a connected user", "user_id", mmUserID, "error", err.Error())
@@ -165,7 +172,25 @@ func (s *Service) sealToken(t *oauth2.Token) ([]byte, string, error) {
 	return sealed, keyID, nil
 }
 
-func (s *Service) openToken(l Link) (*oauth2.Token, error) {
+// releaseAccount makes sure the Microsoft account can be linked to mmUserID: an account connected to
+// another user is refused; one left behind by a user who disconnected is released, since that user no
+// longer uses it and a disconnected mapping must not lock the account forever.
+func (s *Service) releaseAccount(ctx context.Context, mmUserID, teamsUserID string) error {
+	other, err := s.d.Store.GetUserByTeamsID(ctx, teamsUserID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return errors.Wrap(err, "look up the Microsoft account's link")
+	case other.MMUserID == mmUserID:
+		return nil
+	case other.Connected():
+		return &Refusal{Reason: ReasonAccountTaken}
+	}
+	return errors.Wrap(s.d.Store.DeleteUser(ctx, other.MMUserID), "release the Microsoft account from a disconnected user")
+}
+
+func (s *Service) openToken(l store.User) (*oauth2.Token, error) {
 	b, err := s.d.Cipher.Open(l.Token, l.TokenKeyID)
 	if err != nil {
 		return nil, errors.Wrap(err, "decrypt token")

@@ -16,7 +16,7 @@ type Status struct {
 
 // Status returns the user's connection status.
 func (s *Service) Status(ctx context.Context, mmUserID string) (Status, error) {
-	link, err := s.d.Store.GetLink(ctx, mmUserID)
+	link, err := s.d.Store.GetUser(ctx, mmUserID)
 	if errors.Is(err, ErrNotFound) {
 		return Status{}, nil
 	}
@@ -33,8 +33,8 @@ func (s *Service) Status(ctx context.Context, mmUserID string) (Status, error) {
 // nothing to disconnect. Microsoft is not told: the grant simply goes unused.
 func (s *Service) Disconnect(ctx context.Context, mmUserID string) error {
 	was := false
-	err := s.d.Store.WithTokenLock(ctx, mmUserID, func(ctx context.Context) error {
-		link, err := s.d.Store.GetLink(ctx, mmUserID)
+	err := s.d.Store.WithUserTokenLock(ctx, mmUserID, func(ctx context.Context) error {
+		link, err := s.d.Store.GetUser(ctx, mmUserID)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -45,7 +45,7 @@ func (s *Service) Disconnect(ctx context.Context, mmUserID string) error {
 			return nil
 		}
 		was = true
-		return errors.Wrap(s.d.Store.DeleteToken(ctx, mmUserID), "delete token")
+		return errors.Wrap(s.d.Store.DisconnectUser(ctx, mmUserID, s.now()), "delete token")
 	})
 	if err != nil {
 		return err

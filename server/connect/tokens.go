@@ -82,7 +82,7 @@ func (s *Service) fresh(t *oauth2.Token) bool {
 // Token returns a valid access token for the user, refreshing it first when it is about to expire.
 // It returns ErrNotConnected when the user has no connection, including after a revocation it detects.
 func (s *Service) Token(ctx context.Context, mmUserID string) (*oauth2.Token, error) {
-	link, err := s.d.Store.GetLink(ctx, mmUserID)
+	link, err := s.d.Store.GetUser(ctx, mmUserID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotConnected
 	}
@@ -108,8 +108,8 @@ func (s *Service) Token(ctx context.Context, mmUserID string) (*oauth2.Token, er
 func (s *Service) refresh(ctx context.Context, mmUserID, stale string) (*oauth2.Token, error) {
 	var out *oauth2.Token
 	revoked := false
-	err := s.d.Store.WithTokenLock(ctx, mmUserID, func(ctx context.Context) error {
-		link, err := s.d.Store.GetLink(ctx, mmUserID)
+	err := s.d.Store.WithUserTokenLock(ctx, mmUserID, func(ctx context.Context) error {
+		link, err := s.d.Store.GetUser(ctx, mmUserID)
 		if errors.Is(err, ErrNotFound) {
 			return ErrNotConnected
 		}
@@ -131,7 +131,7 @@ func (s *Service) refresh(ctx context.Context, mmUserID, stale string) (*oauth2.
 		nt, err := s.d.OAuth().TokenSource(s.oauthContext(ctx), &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
 		if err != nil {
 			if isRevocation(err) {
-				if err := s.d.Store.DeleteToken(ctx, mmUserID); err != nil {
+				if err := s.d.Store.DisconnectUser(ctx, mmUserID, s.now()); err != nil {
 					return errors.Wrap(err, "disconnect revoked user")
 				}
 				revoked = true
@@ -147,7 +147,7 @@ func (s *Service) refresh(ctx context.Context, mmUserID, stale string) (*oauth2.
 		if err != nil {
 			return err
 		}
-		if err := s.d.Store.SaveToken(ctx, mmUserID, sealed, keyID); err != nil {
+		if err := s.d.Store.UpdateUserToken(ctx, mmUserID, sealed, keyID, nt.Expiry); err != nil {
 			return errors.Wrap(err, "save refreshed token")
 		}
 		out = nt
@@ -174,8 +174,8 @@ func (s *Service) notifyLost(mmUserID string) {
 // refresh. Under the lock only one caller sees that transition, so the user is told exactly once.
 func (s *Service) revokeIfCurrent(ctx context.Context, mmUserID, rejected string) error {
 	revoked := false
-	err := s.d.Store.WithTokenLock(ctx, mmUserID, func(ctx context.Context) error {
-		link, err := s.d.Store.GetLink(ctx, mmUserID)
+	err := s.d.Store.WithUserTokenLock(ctx, mmUserID, func(ctx context.Context) error {
+		link, err := s.d.Store.GetUser(ctx, mmUserID)
 		if errors.Is(err, ErrNotFound) || (err == nil && !link.Connected()) {
 			return nil
 		}
@@ -190,7 +190,7 @@ func (s *Service) revokeIfCurrent(ctx context.Context, mmUserID, rejected string
 			// Someone replaced the token meanwhile; it deserves its own chance.
 			return nil
 		}
-		if err := s.d.Store.DeleteToken(ctx, mmUserID); err != nil {
+		if err := s.d.Store.DisconnectUser(ctx, mmUserID, s.now()); err != nil {
 			return errors.Wrap(err, "disconnect revoked user")
 		}
 		revoked = true
