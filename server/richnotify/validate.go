@@ -196,7 +196,7 @@ func (v *Validator) ValidateToken(ctx context.Context, raw string) (TokenInfo, e
 	}
 	info := TokenInfo{TenantID: tid, Version: ver}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
-		info.ExpiresAt = exp.Time
+		info.ExpiresAt = exp.UTC()
 	}
 	return info, nil
 }
