@@ -90,8 +90,8 @@ func (s *stsFake) set(keys map[string]*rsa.PublicKey) {
 type clock struct{ now atomic.Pointer[time.Time] }
 
 func newClock(t time.Time) *clock { c := &clock{}; c.set(t); return c }
-func (c *clock) set(t time.Time) { c.now.Store(&t) }
-func (c *clock) Now() time.Time  { return *c.now.Load() }
+func (c *clock) set(t time.Time)  { c.now.Store(&t) }
+func (c *clock) Now() time.Time   { return *c.now.Load() }
 
 func newTestValidator(t *testing.T, sts *stsFake, c *clock) *Validator {
 	v, err := NewValidator(ValidatorConfig{
