@@ -1,0 +1,174 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+)
+
+// PluginID is the id of the plugin under test.
+const PluginID = "com.mattermost.msteams-sync"
+
+// BundlePath returns the plugin bundle to install: PLUGIN_BUNDLE, else the newest dist/*.tar.gz of the repository
+// (`make dist` builds it).
+func BundlePath(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("PLUGIN_BUNDLE"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("PLUGIN_BUNDLE: %v", err)
+		}
+		return p
+	}
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(moduleDir()), "dist", "*.tar.gz"))
+	if len(matches) == 0 {
+		t.Fatalf("no plugin bundle: run `make dist` or set PLUGIN_BUNDLE")
+	}
+	sort.Slice(matches, func(i, j int) bool { return modTime(matches[i]).After(modTime(matches[j])) })
+	return matches[0]
+}
+
+func modTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// InstallPlugin uploads the bundle (replacing an installed version), enables it and waits until it runs.
+func (s *Server) InstallPlugin(bundle string) *model.Manifest {
+	t := s.t
+	t.Helper()
+	f, err := os.Open(bundle)
+	if err != nil {
+		t.Fatalf("open plugin bundle: %v", err)
+	}
+	defer f.Close()
+	manifest, _, err := s.Admin.UploadPluginForced(context.Background(), f)
+	if err != nil {
+		t.Fatalf("upload plugin bundle %s: %v", bundle, err)
+	}
+	s.EnablePlugin()
+	return manifest
+}
+
+// EnablePlugin enables the plugin and waits until it is running.
+func (s *Server) EnablePlugin() {
+	s.t.Helper()
+	if _, err := s.Admin.EnablePlugin(context.Background(), PluginID); err != nil {
+		s.t.Fatalf("enable plugin: %v", err)
+	}
+	s.WaitPluginState(model.PluginStateRunning)
+}
+
+// DisablePlugin disables the plugin and waits until it is no longer running.
+func (s *Server) DisablePlugin() {
+	s.t.Helper()
+	if _, err := s.Admin.DisablePlugin(context.Background(), PluginID); err != nil {
+		s.t.Fatalf("disable plugin: %v", err)
+	}
+	s.WaitPluginState(model.PluginStateNotRunning)
+}
+
+// PluginState returns the plugin's state as the server reports it (model.PluginState*), or -1 if the server does
+// not list the plugin at all.
+func (s *Server) PluginState() int {
+	s.t.Helper()
+	statuses, _, err := s.Admin.GetPluginStatuses(context.Background())
+	if err != nil {
+		s.t.Fatalf("get plugin statuses: %v", err)
+	}
+	for _, st := range statuses {
+		if st.PluginId == PluginID {
+			return st.State
+		}
+	}
+	return -1
+}
+
+// WaitPluginState polls the plugin statuses until the plugin reaches state, failing after 30 s.
+func (s *Server) WaitPluginState(state int) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := s.PluginState()
+		if got == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("plugin state is %s, want %s", stateName(got), stateName(state))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func stateName(state int) string {
+	switch state {
+	case model.PluginStateNotRunning:
+		return "NotRunning"
+	case model.PluginStateStarting:
+		return "Starting"
+	case model.PluginStateRunning:
+		return "Running"
+	case model.PluginStateFailedToStart:
+		return "FailedToStart"
+	case model.PluginStateFailedToStayRunning:
+		return "FailedToStayRunning"
+	case model.PluginStateStopping:
+		return "Stopping"
+	case -1:
+		return "not installed"
+	}
+	return "unknown state"
+}
+
+// PluginConfig returns the plugin's settings as stored in PluginSettings.Plugins. Keys are stored lower-cased.
+func (s *Server) PluginConfig() map[string]any {
+	s.t.Helper()
+	cfg, _, err := s.Local.GetConfig(context.Background())
+	if err != nil {
+		s.t.Fatalf("get config: %v", err)
+	}
+	return cfg.PluginSettings.Plugins[PluginID]
+}
+
+// PatchPluginConfig merges settings into the plugin's stored settings (PluginSettings.Plugins[PluginID]) through
+// the config API; the server then calls the plugin's OnConfigurationChange. Keys are matched case-insensitively by
+// the plugin SDK, so the manifest's spelling (e.g. "TenantID") works.
+func (s *Server) PatchPluginConfig(settings map[string]any) {
+	s.t.Helper()
+	merged := map[string]any{}
+	for k, v := range s.PluginConfig() {
+		merged[k] = v
+	}
+	for k, v := range settings {
+		merged[k] = v
+	}
+	patch := &model.Config{}
+	patch.PluginSettings.Plugins = map[string]map[string]any{PluginID: merged}
+	if _, _, err := s.Local.PatchConfig(context.Background(), patch); err != nil {
+		s.t.Fatalf("patch plugin config: %v", err)
+	}
+}
+
+// PluginMetrics fetches the plugin's metrics endpoint on the metrics listener and returns the HTTP status and body.
+func (s *Server) PluginMetrics() (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(s.MetricsURL + "/plugins/" + PluginID + "/metrics")
+	if err != nil {
+		s.t.Fatalf("get plugin metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatalf("read plugin metrics: %v", err)
+	}
+	return resp.StatusCode, string(body)
+}
