@@ -11,25 +11,12 @@ import (
 // ErrNotFound is the store's "no such row" error, matched with errors.Is.
 var ErrNotFound = store.ErrNotFound
 
-// OAuthState is one started sign-in: single use, bound to the Mattermost user who started it.
-type OAuthState struct {
-	State     string
-	MMUserID  string
-	Verifier  string
-	ExpiresAt time.Time
-}
-
-// Invite is a pending or expired invitation to connect.
-type Invite struct {
-	MMUserID string
-	SentAt   time.Time
-}
-
 // Store is the persistence the Service needs; *store.Store implements it.
 type Store interface {
-	CreateOAuthState(ctx context.Context, st OAuthState) error
-	// TakeOAuthState deletes and returns the state, so a state can be used once (ErrNotFound otherwise).
-	TakeOAuthState(ctx context.Context, state string) (OAuthState, error)
+	CreateOAuthState(ctx context.Context, st store.OAuthState) error
+	// ConsumeOAuthState deletes and returns the state, so a state can be used once: store.ErrNotFound
+	// when unknown or used, store.ErrExpired when too old.
+	ConsumeOAuthState(ctx context.Context, state string, now time.Time) (store.OAuthState, error)
 
 	GetUser(ctx context.Context, mmUserID string) (store.User, error)
 	GetUserByTeamsID(ctx context.Context, teamsUserID string) (store.User, error)
@@ -48,11 +35,11 @@ type Store interface {
 
 	WhitelistContains(ctx context.Context, mmUserID string) (bool, error)
 
-	GetInvite(ctx context.Context, mmUserID string) (Invite, error)
-	CreateInvite(ctx context.Context, inv Invite) error
+	GetInvite(ctx context.Context, mmUserID string) (store.Invite, error)
+	SaveInvite(ctx context.Context, inv store.Invite) error
 	DeleteInvite(ctx context.Context, mmUserID string) error
-	// CountPendingInvites counts invitations sent after since (older ones have expired).
-	CountPendingInvites(ctx context.Context, since time.Time) (int, error)
+	// CountPendingInvites counts invitations not expired at now.
+	CountPendingInvites(ctx context.Context, now time.Time) (int, error)
 }
 
 // Cipher seals tokens at rest.
@@ -71,3 +58,5 @@ func SettingsFrom(c config.Configuration) Settings {
 		AllowProxyAddresses:   c.AllowProxyAddresses,
 	}
 }
+
+var _ Store = (*store.Store)(nil)

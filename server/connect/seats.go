@@ -6,6 +6,8 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
 const defaultInviteExpiry = 7 * 24 * time.Hour
@@ -19,7 +21,7 @@ func (st Settings) EffectiveInviteExpiry() time.Duration {
 }
 
 // pendingInvite tells whether the user holds an invitation that has not expired.
-func (s *Service) pendingInvite(ctx context.Context, mmUserID string, st Settings) (bool, error) {
+func (s *Service) pendingInvite(ctx context.Context, mmUserID string) (bool, error) {
 	inv, err := s.d.Store.GetInvite(ctx, mmUserID)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
@@ -27,7 +29,7 @@ func (s *Service) pendingInvite(ctx context.Context, mmUserID string, st Setting
 	if err != nil {
 		return false, errors.Wrap(err, "get invite")
 	}
-	return s.now().Before(inv.SentAt.Add(st.EffectiveInviteExpiry())), nil
+	return s.now().Before(inv.ExpiresAt), nil
 }
 
 // checkSeat decides whether a user who is not connected may connect now. A pending invitation holds a seat
@@ -39,7 +41,7 @@ func (s *Service) checkSeat(ctx context.Context, user *model.User) error {
 	if err != nil {
 		return errors.Wrap(err, "count connected users")
 	}
-	invited, err := s.pendingInvite(ctx, user.Id, st)
+	invited, err := s.pendingInvite(ctx, user.Id)
 	if err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func (s *Service) checkSeat(ctx context.Context, user *model.User) error {
 			return &Refusal{Reason: ReasonNotWhitelisted}
 		}
 	}
-	pending, err := s.d.Store.CountPendingInvites(ctx, s.now().Add(-st.EffectiveInviteExpiry()))
+	pending, err := s.d.Store.CountPendingInvites(ctx, s.now())
 	if err != nil {
 		return errors.Wrap(err, "count pending invites")
 	}
@@ -120,7 +122,7 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 			return false, nil
 		}
 	}
-	pending, err := s.d.Store.CountPendingInvites(ctx, s.now().Add(-st.EffectiveInviteExpiry()))
+	pending, err := s.d.Store.CountPendingInvites(ctx, s.now())
 	if err != nil {
 		return false, errors.Wrap(err, "count pending invites")
 	}
@@ -134,7 +136,8 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 	if connected+pending >= st.ConnectedUsersAllowed {
 		return false, nil
 	}
-	if err := s.d.Store.CreateInvite(ctx, Invite{MMUserID: mmUserID, SentAt: s.now()}); err != nil {
+	now := s.now()
+	if err := s.d.Store.SaveInvite(ctx, store.Invite{MMUserID: mmUserID, InvitedAt: now, ExpiresAt: now.Add(st.EffectiveInviteExpiry())}); err != nil {
 		return false, errors.Wrap(err, "create invite")
 	}
 	if err := s.d.Mattermost.DM(mmUserID, s.inviteMessage(st)); err != nil {

@@ -45,7 +45,8 @@ func (s *Service) Begin(ctx context.Context, mmUserID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = s.d.Store.CreateOAuthState(ctx, OAuthState{State: state, MMUserID: mmUserID, Verifier: verifier, ExpiresAt: s.now().Add(StateTTL)})
+	now := s.now()
+	err = s.d.Store.CreateOAuthState(ctx, store.OAuthState{State: state, MMUserID: mmUserID, CodeVerifier: verifier, CreatedAt: now, ExpiresAt: now.Add(StateTTL)})
 	if err != nil {
 		return "", errors.Wrap(err, "store oauth state")
 	}
@@ -63,15 +64,17 @@ type Connected struct {
 // Complete finishes a sign-in from the redirect's query. mmUserID is the Mattermost user of the browser
 // session that followed the redirect (empty if none). Expected refusals are returned as *Refusal.
 func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (Connected, error) {
-	st, err := s.d.Store.TakeOAuthState(ctx, q.Get("state"))
-	if errors.Is(err, ErrNotFound) || q.Get("state") == "" {
+	if q.Get("state") == "" {
 		return Connected{}, &Refusal{Reason: ReasonStateUnknown}
 	}
-	if err != nil {
-		return Connected{}, errors.Wrap(err, "take oauth state")
-	}
-	if !s.now().Before(st.ExpiresAt) {
+	st, err := s.d.Store.ConsumeOAuthState(ctx, q.Get("state"), s.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Connected{}, &Refusal{Reason: ReasonStateUnknown}
+	case errors.Is(err, store.ErrExpired):
 		return Connected{}, &Refusal{Reason: ReasonStateExpired}
+	case err != nil:
+		return Connected{}, errors.Wrap(err, "consume oauth state")
 	}
 	if mmUserID == "" || mmUserID != st.MMUserID {
 		return Connected{}, &Refusal{Reason: ReasonWrongUser}
@@ -81,7 +84,7 @@ func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (
 		return Connected{}, &Refusal{Reason: ReasonSignInDenied}
 	}
 
-	tok, err := s.d.OAuth().Exchange(s.oauthContext(ctx), q.Get("code"), oauth2.VerifierOption(st.Verifier))
+	tok, err := s.d.OAuth().Exchange(s.oauthContext(ctx), q.Get("code"), oauth2.VerifierOption(st.CodeVerifier))
 	if err != nil {
 		s.d.Logger.LogWarn("Microsoft sign-in code exchange failed", "user_id", mmUserID, "error", oauthErrorSummary(err))
 		return Connected{}, &Refusal{Reason: ReasonSignInFailed}
