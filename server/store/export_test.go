@@ -49,3 +49,16 @@ func (s *Store) MigrateEmbedded(ctx context.Context) ([]int, error) {
 }
 
 func (s *Store) Primary() *pgxpool.Pool { return s.primary }
+
+// SetRotationBatchSize shrinks rotation batches for a test.
+func SetRotationBatchSize(t interface{ Cleanup(func()) }, n int) {
+	old := rotationBatchSize
+	rotationBatchSize = n
+	t.Cleanup(func() { rotationBatchSize = old })
+}
+
+// SetAfterRotationBatch installs a hook run after each committed rotation batch.
+func SetAfterRotationBatch(t interface{ Cleanup(func()) }, f func(batch int) error) {
+	afterRotationBatch = f
+	t.Cleanup(func() { afterRotationBatch = nil })
+}

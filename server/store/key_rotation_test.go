@@ -1,0 +1,244 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/server/secrets"
+	"github.com/teamsnotify/msteams-sync/server/store"
+	"github.com/teamsnotify/msteams-sync/server/store/storetest"
+)
+
+func keyFor(t *testing.T, setting string) *secrets.Cipher {
+	t.Helper()
+	c, err := secrets.NewCipher(setting)
+	require.NoError(t, err)
+	return c
+}
+
+// seedTokens connects n users with tokens sealed by key and returns their plaintexts by user.
+func seedTokens(t *testing.T, s *store.Store, key *secrets.Cipher, n int) map[string]string {
+	t.Helper()
+	want := map[string]string{}
+	for i := range n {
+		id := fmt.Sprintf("user%02d", i)
+		plaintext := `{"refresh_token":"rt-` + id + `"}`
+		sealed, err := key.Encrypt([]byte(plaintext))
+		require.NoError(t, err)
+		c := connection(id, "teams-"+id)
+		c.Token, c.TokenKeyID = sealed, key.KeyID()
+		require.NoError(t, s.SaveConnection(context.Background(), c))
+		want[id] = plaintext
+	}
+	return want
+}
+
+// requireReadableWith checks every seeded token decrypts to its plaintext with ring alone,
+// and counts rows per key ID.
+func requireReadableWith(t *testing.T, s *store.Store, ring *secrets.Keyring, want map[string]string) {
+	t.Helper()
+	for id, plaintext := range want {
+		u, err := s.GetUser(context.Background(), id)
+		require.NoError(t, err)
+		got, err := ring.Open(u.Token, u.TokenKeyID)
+		require.NoError(t, err, id)
+		assert.Equal(t, plaintext, string(got), id)
+	}
+}
+
+func keyIDCounts(t *testing.T, s *store.Store) map[string]int {
+	t.Helper()
+	rows, err := s.Primary().Query(context.Background(),
+		`SELECT token_key_id, count(*) FROM msteamsnotify_users WHERE token IS NOT NULL GROUP BY 1`)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		require.NoError(t, rows.Scan(&id, &n))
+		out[id] = n
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func pendingRotation(t *testing.T, s *store.Store) bool {
+	t.Helper()
+	_, err := s.GetSystemValue(context.Background(), store.SystemKeyRotation)
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	require.NoError(t, err)
+	return true
+}
+
+func TestKeyChangeKeepsEveryTokenReadable(t *testing.T) {
+	s := storetest.NewStore(t)
+	store.SetRotationBatchSize(t, 4)
+	ctx := context.Background()
+	a, b := keyFor(t, "key A"), keyFor(t, "key B")
+	want := seedTokens(t, s, a, 25)
+
+	// A disconnected user and a token sealed by a key nobody has are left alone.
+	require.NoError(t, s.DisconnectUser(ctx, "user07", now))
+	delete(want, "user07")
+	lost := keyFor(t, "a key the admin threw away")
+	sealed, err := lost.Encrypt([]byte("unreadable"))
+	require.NoError(t, err)
+	c := connection("zed", "teams-zed")
+	c.Token, c.TokenKeyID = sealed, lost.KeyID()
+	require.NoError(t, s.SaveConnection(ctx, c))
+
+	n, err := s.RotateTokenKey(ctx, a, b)
+	require.NoError(t, err)
+	assert.Equal(t, 24, n)
+
+	requireReadableWith(t, s, secrets.NewKeyring(b), want)
+	assert.Equal(t, map[string]int{b.KeyID(): 24, lost.KeyID(): 1}, keyIDCounts(t, s))
+	assert.False(t, pendingRotation(t, s), "the wrapped old key is deleted at the end")
+
+	n, err = s.RotateTokenKey(ctx, a, b)
+	require.NoError(t, err)
+	assert.Zero(t, n, "running it again finds nothing to do")
+
+	n, err = s.RotateTokenKey(ctx, b, b)
+	require.NoError(t, err)
+	assert.Zero(t, n, "an unchanged key is a no-op")
+}
+
+var errCrash = errors.New("simulated crash")
+
+// crashAfterBatch makes the next rotation stop after the given batch.
+func crashAfterBatch(t *testing.T, at int) {
+	store.SetAfterRotationBatch(t, func(batch int) error {
+		if batch == at {
+			return errCrash
+		}
+		return nil
+	})
+}
+
+func TestCrashMidRotationResumesOnStart(t *testing.T) {
+	s := storetest.NewStore(t)
+	store.SetRotationBatchSize(t, 3)
+	ctx := context.Background()
+	a, b := keyFor(t, "key A"), keyFor(t, "key B")
+	want := seedTokens(t, s, a, 10)
+
+	crashAfterBatch(t, 2)
+	n, err := s.RotateTokenKey(ctx, a, b)
+	require.ErrorIs(t, err, errCrash)
+	assert.Equal(t, 6, n)
+	store.SetAfterRotationBatch(t, nil)
+
+	// Mid-way: some rows under each key; the old key survives only wrapped by the new one.
+	assert.Equal(t, map[string]int{a.KeyID(): 4, b.KeyID(): 6}, keyIDCounts(t, s))
+	require.True(t, pendingRotation(t, s))
+
+	// A node that never had the new key cannot finish it and must not destroy the record.
+	n, err = s.ResumeKeyRotation(ctx, keyFor(t, "key C"))
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.True(t, pendingRotation(t, s))
+
+	// The restarted node has only key B configured.
+	n, err = s.ResumeKeyRotation(ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+	requireReadableWith(t, s, secrets.NewKeyring(b), want)
+	assert.False(t, pendingRotation(t, s))
+
+	n, err = s.ResumeKeyRotation(ctx, b)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing pending")
+}
+
+func TestCrashBeforeAnyRowResumes(t *testing.T) {
+	s := storetest.NewStore(t)
+	store.SetRotationBatchSize(t, 100)
+	ctx := context.Background()
+	a, b := keyFor(t, "key A"), keyFor(t, "key B")
+	want := seedTokens(t, s, a, 3)
+
+	// Stop after the first batch, then roll its effect back by hand: the state a crash
+	// between step 1 and step 2 leaves.
+	crashAfterBatch(t, 1)
+	_, err := s.RotateTokenKey(ctx, a, b)
+	require.ErrorIs(t, err, errCrash)
+	store.SetAfterRotationBatch(t, nil)
+	seedTokens(t, s, a, 3)
+	require.True(t, pendingRotation(t, s))
+
+	n, err := s.ResumeKeyRotation(ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	requireReadableWith(t, s, secrets.NewKeyring(b), want)
+}
+
+func TestKeyChangedAgainBeforeTheFirstChangeFinished(t *testing.T) {
+	s := storetest.NewStore(t)
+	store.SetRotationBatchSize(t, 2)
+	ctx := context.Background()
+	a, b, c := keyFor(t, "key A"), keyFor(t, "key B"), keyFor(t, "key C")
+	want := seedTokens(t, s, a, 7)
+
+	crashAfterBatch(t, 1)
+	_, err := s.RotateTokenKey(ctx, a, b)
+	require.ErrorIs(t, err, errCrash)
+	store.SetAfterRotationBatch(t, nil)
+
+	// The admin moves on from B to C; the plugin knows only B and C, yet A's rows come along.
+	n, err := s.RotateTokenKey(ctx, b, c)
+	require.NoError(t, err)
+	assert.Equal(t, 7, n)
+	requireReadableWith(t, s, secrets.NewKeyring(c), want)
+	assert.Equal(t, map[string]int{c.KeyID(): 7}, keyIDCounts(t, s))
+	assert.False(t, pendingRotation(t, s))
+}
+
+func TestConcurrentRotationsEndConsistent(t *testing.T) {
+	dsn := storetest.NewDatabase(t)
+	ctx := context.Background()
+	store.SetRotationBatchSize(t, 3)
+	nodes := []*store.Store{openUnmigrated(t, dsn), openUnmigrated(t, dsn), openUnmigrated(t, dsn)}
+	require.NoError(t, nodes[0].Migrate(ctx))
+	a, b := keyFor(t, "key A"), keyFor(t, "key B")
+	want := seedTokens(t, nodes[0], a, 20)
+
+	var wg sync.WaitGroup
+	counts := make([]int, len(nodes))
+	errs := make([]error, len(nodes))
+	for i, node := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[i], errs[i] = node.RotateTokenKey(ctx, a, b)
+		}()
+	}
+	wg.Wait()
+
+	total := 0
+	for i := range nodes {
+		require.NoError(t, errs[i])
+		total += counts[i]
+	}
+	assert.Equal(t, 20, total, "each row re-encrypted exactly once")
+	requireReadableWith(t, nodes[1], secrets.NewKeyring(b), want)
+	assert.Equal(t, map[string]int{b.KeyID(): 20}, keyIDCounts(t, nodes[2]))
+	assert.False(t, pendingRotation(t, nodes[0]))
+}
+
+func TestRotationNeedsKeys(t *testing.T) {
+	s := storetest.NewStore(t)
+	_, err := s.RotateTokenKey(context.Background(), nil, keyFor(t, "b"))
+	assert.Error(t, err)
+	_, err = s.ResumeKeyRotation(context.Background(), nil)
+	assert.Error(t, err)
+}
