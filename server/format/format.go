@@ -217,6 +217,8 @@ func Convert(m Message, opt Options) (Result, error) {
 	blocks = append(blocks, c.cards...)
 
 	md := strings.Join(blocks, "\n\n")
+	// Mattermost rejects posts that are not valid UTF-8.
+	md = strings.ToValidUTF8(md, "\uFFFD")
 	md = neutralizeReserved(md)
 	md, truncated := Truncate(md, MaxMessageRunes)
 
