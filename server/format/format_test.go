@@ -381,3 +381,25 @@ func TestEscapeMentions(t *testing.T) {
 		assert.Equal(t, tc.want, EscapeMentions(tc.in), "input %q", tc.in)
 	}
 }
+
+func TestConvertSamePersonTwiceIsTwoMentions(t *testing.T) {
+	got, err := Convert(htmlMsg(`<p><at id="0">Megan</at> <at id="0">Megan</at> <at id="1">Megan</at></p>`,
+		Mention{ID: 0, Text: "Megan", UserID: "aad-bob", Kind: MentionUser},
+		Mention{ID: 1, Text: "Megan", UserID: "aad-bob", Kind: MentionUser}), Options{ResolveUser: resolve})
+	require.NoError(t, err)
+	// ids 0 then 0 are not consecutive pieces; 0 then 1 are.
+	assert.Equal(t, "Megan Megan Megan", got.Markdown)
+}
+
+func TestConvertFallsBackToTextForUnparsableNesting(t *testing.T) {
+	body := strings.Repeat("<div><b>", 600) + "deep &amp; *safe* @all" + strings.Repeat("</b></div>", 600) + "<p>next</p>"
+	got, err := Convert(htmlMsg(body), Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "deep & \\*safe* @"+wj+"all\n\nnext", got.Markdown)
+}
+
+func TestConvertStripsTheLibraryPrivateMarkers(t *testing.T) {
+	got, err := Convert(htmlMsg("<p>a\a*b*\uF002c &#7;</p>"), Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "a\\*b\\*c", got.Markdown)
+}

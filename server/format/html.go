@@ -109,7 +109,12 @@ func (c *conversion) convertHTML(body string) (string, error) {
 	}
 	doc, err := xhtml.Parse(strings.NewReader(body))
 	if err != nil {
-		return "", errors.Wrap(err, "parse html")
+		// The parser gives up on absurd nesting (over 512 open elements).
+		// The words still deserve delivery, so fall back to the text.
+		doc, err = xhtml.Parse(strings.NewReader(textToHTML(htmlText(body))))
+		if err != nil {
+			return "", errors.Wrap(err, "parse html")
+		}
 	}
 	c.prepare(doc)
 	out, err := markdownConverter().ConvertNode(doc)
@@ -166,6 +171,26 @@ func (c *conversion) inlineText(s string) (string, error) {
 func textToHTML(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return "<p>" + strings.ReplaceAll(html.EscapeString(s), "\n", "<br>") + "</p>"
+}
+
+// htmlText extracts the text of HTML the parser cannot build a tree for,
+// with a line break for each block boundary or <br>.
+func htmlText(body string) string {
+	var b strings.Builder
+	z := xhtml.NewTokenizer(strings.NewReader(body))
+	for {
+		switch z.Next() {
+		case xhtml.ErrorToken:
+			return b.String()
+		case xhtml.TextToken:
+			b.Write(z.Text())
+		case xhtml.StartTagToken, xhtml.EndTagToken, xhtml.SelfClosingTagToken:
+			switch name, _ := z.TagName(); string(name) {
+			case "br", "p", "div", "li", "tr", "pre", "blockquote":
+				b.WriteString("\n")
+			}
+		}
+	}
 }
 
 // prepare rewrites the Teams-specific parts of the DOM into plain HTML the
@@ -235,12 +260,17 @@ func (c *conversion) mentionIdentity(n *xhtml.Node) string {
 }
 
 func (c *conversion) mentionFor(n *xhtml.Node) (Mention, bool) {
-	id, err := strconv.Atoi(strings.TrimSpace(attr(n, "id")))
-	if err != nil {
+	id, ok := mentionID(n)
+	if !ok {
 		return Mention{}, false
 	}
 	m, ok := c.mentions[id]
 	return m, ok
+}
+
+func mentionID(n *xhtml.Node) (int, bool) {
+	id, err := strconv.Atoi(strings.TrimSpace(attr(n, "id")))
+	return id, err == nil
 }
 
 // mergeSplitMentions joins the pieces of a multi-word mention: Teams writes
@@ -255,11 +285,18 @@ func (c *conversion) mergeSplitMentions(elements []*xhtml.Node) {
 		if identity == "" {
 			continue
 		}
+		lastID, _ := mentionID(n)
 		for {
+			// Pieces of one mention carry consecutive ids; the same person
+			// mentioned twice in a row does not.
 			next, between := nextMentionSibling(n)
 			if next == nil || c.mentionIdentity(next) != identity {
 				break
 			}
+			if id, ok := mentionID(next); !ok || id != lastID+1 {
+				break
+			}
+			lastID++
 			text := strings.TrimSpace(textContent(n)) + " " + strings.TrimSpace(textContent(next))
 			for _, sep := range between {
 				n.Parent.RemoveChild(sep)
