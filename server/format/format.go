@@ -28,6 +28,10 @@ import (
 // (model.PostMessageMaxRunesV2).
 const MaxMessageRunes = 16383
 
+// PropRemoveLinkPreview is the Mattermost post prop that hides the link
+// preview of a post; set it to "true" when Result.HasLinks.
+const PropRemoveLinkPreview = "remove_link_preview"
+
 // Body content types of a Graph itemBody.
 const (
 	BodyHTML = "html"
@@ -154,11 +158,12 @@ type Result struct {
 	// Reply is set when the message quotes another message; the quote is
 	// already rendered at the top of Markdown.
 	Reply *QuotedReply
-	// HasLinks is true when Markdown contains a URL that Mattermost would
-	// turn into a link preview. Teams does not preview links in chats, so
-	// the caller should create the post with previews suppressed (see the
-	// package README note in the report: post prop "unsafe_links"="true"
-	// stops server-side embeds) or accept previews.
+	// HasLinks is true when Markdown contains a URL that Mattermost could
+	// turn into a link preview. Teams showed no preview, so the caller
+	// should then create the post with props[PropRemoveLinkPreview] =
+	// "true" (the flag Mattermost's own "Remove preview" action sets; the
+	// webapp then shows no OpenGraph card). Do not use "unsafe_links" for
+	// this: it also stops links from being clickable.
 	HasLinks bool
 	// Truncated is true when Markdown was cut to fit MaxMessageRunes.
 	Truncated bool
