@@ -87,7 +87,7 @@ func (h *harness) node(st *store.Store) *Service {
 		OAuth: func() *oauth2.Config {
 			return &oauth2.Config{
 				ClientID: testClientID, ClientSecret: testSecret,
-				Endpoint: oauth2.Endpoint{AuthURL: h.sim.AuthorizeURL(testTenant), TokenURL: h.sim.TokenURL(testTenant), AuthStyle: oauth2.AuthStyleInParams},
+				Endpoint:    oauth2.Endpoint{AuthURL: h.sim.AuthorizeURL(testTenant), TokenURL: h.sim.TokenURL(testTenant), AuthStyle: oauth2.AuthStyleInParams},
 				RedirectURL: testPlugin + "/oauth-redirect",
 				Scopes:      []string{"https://graph.microsoft.com/.default", "offline_access"},
 			}

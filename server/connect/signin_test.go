@@ -264,7 +264,7 @@ func TestDisconnectDeletesTokensAndFreesTheSeat(t *testing.T) {
 	require.NoError(t, h.svc.Disconnect(ctx, "u1"))
 	row, err := h.store.GetUser(ctx, "u1")
 	require.NoError(t, err)
-	assert.Nil(t, row.Token)
+	assert.Zero(t, len(row.Token), "no token is kept")
 	assert.False(t, row.Connected())
 	_, err = h.svc.Token(ctx, "u1")
 	assert.ErrorIs(t, err, ErrNotConnected)

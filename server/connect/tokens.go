@@ -134,9 +134,10 @@ func (s *Service) refresh(ctx context.Context, mmUserID, stale string) (*oauth2.
 				if err := s.d.Store.DisconnectUser(ctx, mmUserID, s.now()); err != nil {
 					return errors.Wrap(err, "disconnect revoked user")
 				}
+				// Returning nil commits the disconnect; an error would roll it back.
 				revoked = true
 				s.d.Logger.LogWarn("Microsoft revoked a user's connection", "user_id", mmUserID, "error", oauthErrorSummary(err))
-				return ErrNotConnected
+				return nil
 			}
 			return errors.New("refresh token: " + oauthErrorSummary(err))
 		}
@@ -153,11 +154,12 @@ func (s *Service) refresh(ctx context.Context, mmUserID, stale string) (*oauth2.
 		out = nt
 		return nil
 	})
-	if revoked {
-		s.notifyLost(mmUserID)
-	}
 	if err != nil {
 		return nil, err
+	}
+	if revoked {
+		s.notifyLost(mmUserID)
+		return nil, ErrNotConnected
 	}
 	return out, nil
 }
