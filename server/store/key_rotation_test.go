@@ -54,19 +54,9 @@ func requireReadableWith(t *testing.T, s *store.Store, ring *secrets.Keyring, wa
 
 func keyIDCounts(t *testing.T, s *store.Store) map[string]int {
 	t.Helper()
-	rows, err := s.Primary().Query(context.Background(),
-		`SELECT token_key_id, count(*) FROM msteamsnotify_users WHERE token IS NOT NULL GROUP BY 1`)
+	counts, err := s.CountTokensByKeyID(context.Background())
 	require.NoError(t, err)
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var id string
-		var n int
-		require.NoError(t, rows.Scan(&id, &n))
-		out[id] = n
-	}
-	require.NoError(t, rows.Err())
-	return out
+	return counts
 }
 
 func pendingRotation(t *testing.T, s *store.Store) bool {
@@ -241,4 +231,45 @@ func TestRotationNeedsKeys(t *testing.T) {
 	assert.Error(t, err)
 	_, err = s.ResumeKeyRotation(context.Background(), nil)
 	assert.Error(t, err)
+}
+
+func TestRotationDoesNotUndoAConcurrentRefresh(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	a, b := keyFor(t, "key A"), keyFor(t, "key B")
+	seedTokens(t, s, a, 1)
+
+	// A refresh on a node still using key A is mid-transaction when the rotation starts.
+	fresh, err := a.Encrypt([]byte("refreshed"))
+	require.NoError(t, err)
+	tx, err := s.Primary().Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE msteamsnotify_users SET token = $1 WHERE mm_user_id = 'user00'`, fresh)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.RotateTokenKey(ctx, a, b)
+		done <- err
+	}()
+	waitForBlockedLock(t, s, "transactionid") // the rotation waits for the refresh's row
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-done)
+
+	requireReadableWith(t, s, secrets.NewKeyring(b), map[string]string{"user00": "refreshed"})
+}
+
+func TestCountTokensByKeyID(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	a, b := keyFor(t, "key A"), keyFor(t, "key B")
+	seedTokens(t, s, a, 3)
+	sealed, err := b.Encrypt([]byte("x"))
+	require.NoError(t, err)
+	c := connection("zed", "teams-zed")
+	c.Token, c.TokenKeyID = sealed, b.KeyID()
+	require.NoError(t, s.SaveConnection(ctx, c))
+	require.NoError(t, s.DisconnectUser(ctx, "user01", now))
+
+	assert.Equal(t, map[string]int{a.KeyID(): 2, b.KeyID(): 1}, keyIDCounts(t, s))
 }

@@ -16,12 +16,18 @@ import (
 // waitForBlockedAdvisoryLock returns once some session waits for an advisory lock.
 func waitForBlockedAdvisoryLock(t *testing.T, s *store.Store) {
 	t.Helper()
+	waitForBlockedLock(t, s, "advisory")
+}
+
+// waitForBlockedLock returns once some session waits for a lock of the given type.
+func waitForBlockedLock(t *testing.T, s *store.Store, locktype string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
 		var waiting bool
 		require.NoError(t, s.Primary().QueryRow(ctx,
-			`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)`).Scan(&waiting))
+			`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = $1 AND NOT granted)`, locktype).Scan(&waiting))
 		if waiting {
 			return
 		}

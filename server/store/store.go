@@ -107,9 +107,12 @@ func checkPostgresDSN(dsn string) error {
 	if strings.TrimSpace(dsn) == "" {
 		return errors.New("no data source configured")
 	}
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	scheme, _, found := strings.Cut(dsn, "://")
+	if !found || (scheme != "postgres" && scheme != "postgresql") {
 		return errors.New("only PostgreSQL is supported: the data source must be a postgres:// URL (MySQL is not supported)")
+	}
+	if _, err := url.Parse(dsn); err != nil {
+		return errors.New("the data source is not a valid URL (are special characters in the password percent-encoded?)")
 	}
 	return nil
 }
