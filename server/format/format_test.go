@@ -171,6 +171,23 @@ var convertCases = []convertCase{
 		links: true,
 	},
 	{
+		name:  "bare URLs become exact links, their text escaped and their target not",
+		msg:   htmlMsg(`<p>see https://example.com/a_b?q=*x* (or www.example.com/~me_too), @medium https://medium.com/@bob/post.</p>`),
+		// A trailing "*", "_" or "." is emphasis or punctuation around the URL, not part of it.
+		want:  "see [https://example.com/a\\_b?q=\\*x](https://example.com/a_b?q=%2Ax)* (or [www.example.com/\\~me\\_too](http://www.example.com/~me_too)), @" + wj + "medium [https://medium.com/@" + wj + "bob/post](https://medium.com/@bob/post).",
+		links: true,
+	},
+	{
+		name: "old-style reply quote inside the body stays a quote",
+		msg:  htmlMsg(`<blockquote itemscope="" itemtype="http://schema.skype.com/Reply" itemid="1616060914838"><strong itemprop="mri" itemid="8:orgid:abc">Bob Smith</strong><span itemprop="time" itemid="1616060914838"></span><p itemprop="preview">original text</p></blockquote><p>my reply</p>`),
+		want: "> **Bob Smith**\n> \n> original text\n\nmy reply",
+	},
+	{
+		name: "headings and paragraphs that look like lists",
+		msg:  htmlMsg(`<h2>Agenda</h2><p>1. intro</p><p>- dash</p><p></p><div><br></div><div>end</div>`),
+		want: "## Agenda\n\n1\\. intro\n\n\\- dash\n\nend",
+	},
+	{
 		name: "inline styles, quotes, breaks, paragraphs, nbsp and entities",
 		msg:  htmlMsg(`<p><strong>bold</strong> <em>italic</em> <s>gone</s> <u>under</u></p><blockquote>quoted<br>second line</blockquote><p>a<br>b</p><p>&nbsp;</p><div>5 &lt; 6 &amp;&amp; 7&nbsp;&gt; 3 &quot;ok&quot; &copy;</div>`),
 		want: "**bold** *italic* ~~gone~~ under\n\n> quoted  \n> second line\n\na  \nb\n\n5 &lt; 6 && 7 &gt; 3 \"ok\" ©",
@@ -258,6 +275,12 @@ var convertCases = []convertCase{
 			"_x_ `y` [z](w) <b>tag</b> @all\n\nnext paragraph"},
 		want: "\\# not a heading  \n\\* not a list  \n1\\. not ordered  \n" +
 			"\\_x_ \\`y\\` \\[z](w) &lt;b&gt;tag&lt;/b&gt; @" + wj + "all\n\nnext paragraph",
+	},
+	{
+		name:  "plain text body with a URL",
+		msg:   Message{BodyType: BodyText, Body: "build log: https://ci.example.com/run_42/log"},
+		want:  "build log: [https://ci.example.com/run\\_42/log](https://ci.example.com/run_42/log)",
+		links: true,
 	},
 	{
 		name: "deleted message is empty",

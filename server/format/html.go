@@ -196,9 +196,9 @@ func htmlText(body string) string {
 // prepare rewrites the Teams-specific parts of the DOM into plain HTML the
 // library understands, and records files and attachments.
 func (c *conversion) prepare(doc *xhtml.Node) {
-	var elements []*xhtml.Node
-	var walk func(n *xhtml.Node, inCode bool)
-	walk = func(n *xhtml.Node, inCode bool) {
+	var elements, bareText []*xhtml.Node
+	var walk func(n *xhtml.Node, inCode, inLink bool)
+	walk = func(n *xhtml.Node, inCode, inLink bool) {
 		switch n.Type {
 		case xhtml.TextNode:
 			n.Data = stripLibraryMarkers(n.Data)
@@ -206,6 +206,9 @@ func (c *conversion) prepare(doc *xhtml.Node) {
 				// Teams pads mentions and empty paragraphs with &nbsp;;
 				// plain spaces let the library collapse them.
 				n.Data = strings.ReplaceAll(n.Data, "\u00a0", " ")
+				if !inLink {
+					bareText = append(bareText, n)
+				}
 			}
 			return
 		case xhtml.ElementNode:
@@ -213,13 +216,19 @@ func (c *conversion) prepare(doc *xhtml.Node) {
 			switch n.Data {
 			case "pre", "code", "codeblock":
 				inCode = true
+			case "a", "at":
+				inLink = true
 			}
 		}
 		for child := n.FirstChild; child != nil; child = child.NextSibling {
-			walk(child, inCode)
+			walk(child, inCode, inLink)
 		}
 	}
-	walk(doc, false)
+	walk(doc, false, false)
+
+	for _, n := range bareText {
+		linkify(n)
+	}
 
 	c.mergeSplitMentions(elements)
 
@@ -248,6 +257,65 @@ func (c *conversion) prepare(doc *xhtml.Node) {
 			removeAttr(n, "title")
 		}
 	}
+}
+
+var bareURLRe = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"]+`)
+
+// linkify turns URLs in a text node into links. Left as text, the library
+// would backslash-escape the "_" and "*" inside them, and Mattermost's
+// autolinker then cuts the URL short; as [text](url) the target stays exact.
+// Mentions inside the URL text are also kept from reaching Mattermost.
+func linkify(n *xhtml.Node) {
+	text := n.Data
+	matches := bareURLRe.FindAllStringIndex(text, -1)
+	if len(matches) == 0 || n.Parent == nil {
+		return
+	}
+	parent, last := n.Parent, 0
+	insert := func(node *xhtml.Node) { parent.InsertBefore(node, n) }
+	for _, m := range matches {
+		u := trimURL(text[m[0]:m[1]])
+		if u == "" {
+			continue
+		}
+		href := u
+		if strings.HasPrefix(strings.ToLower(u), "www.") {
+			href = "http://" + u
+		}
+		if !isWebURL(href) {
+			continue
+		}
+		if m[0] > last {
+			insert(&xhtml.Node{Type: xhtml.TextNode, Data: text[last:m[0]]})
+		}
+		link := &xhtml.Node{Type: xhtml.ElementNode, Data: "a", DataAtom: atom.A,
+			Attr: []xhtml.Attribute{{Key: "href", Val: href}}}
+		link.AppendChild(&xhtml.Node{Type: xhtml.TextNode, Data: u})
+		insert(link)
+		last = m[0] + len(u)
+	}
+	if last == 0 {
+		return
+	}
+	insert(&xhtml.Node{Type: xhtml.TextNode, Data: text[last:]})
+	parent.RemoveChild(n)
+}
+
+// trimURL drops the sentence punctuation that ends up glued to a URL,
+// keeping a closing parenthesis that has its opening one in the URL.
+func trimURL(u string) string {
+	for u != "" {
+		last := u[len(u)-1]
+		switch {
+		case strings.IndexByte(".,;:!?'\"*_~", last) >= 0:
+			u = u[:len(u)-1]
+		case last == ')' && strings.Count(u, "(") < strings.Count(u, ")"):
+			u = u[:len(u)-1]
+		default:
+			return u
+		}
+	}
+	return u
 }
 
 // mentionIdentity says who an <at> element points at, or "" when unknown.
