@@ -16,11 +16,11 @@ type Invite struct {
 	ExpiresAt  time.Time
 }
 
-// SaveInvite records that an invitation was sent. Sending again to an invited user keeps the
+// CreateInvite records that an invitation was sent. Sending again to an invited user keeps the
 // first InvitedAt and moves LastSentAt and ExpiresAt.
-func (s *Store) SaveInvite(ctx context.Context, inv Invite) error {
+func (s *Store) CreateInvite(ctx context.Context, inv Invite) error {
 	if inv.MMUserID == "" || inv.InvitedAt.IsZero() || inv.ExpiresAt.IsZero() {
-		return errors.New("save invite: user ID, invitation and expiry times are required")
+		return errors.New("create invite: user ID, invitation and expiry times are required")
 	}
 	if inv.LastSentAt.IsZero() {
 		inv.LastSentAt = inv.InvitedAt
@@ -29,7 +29,7 @@ func (s *Store) SaveInvite(ctx context.Context, inv Invite) error {
 		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (mm_user_id) DO UPDATE SET last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
 		inv.MMUserID, inv.InvitedAt, inv.LastSentAt, inv.ExpiresAt)
-	return errors.Wrap(err, "save invite")
+	return errors.Wrap(err, "create invite")
 }
 
 // GetInvite returns the user's invitation, expired or not, or ErrNotFound.

@@ -17,7 +17,7 @@ func TestInvites(t *testing.T) {
 	ctx := context.Background()
 	week := 7 * 24 * time.Hour
 
-	require.NoError(t, s.SaveInvite(ctx, store.Invite{MMUserID: "alice", InvitedAt: now, ExpiresAt: now.Add(week)}))
+	require.NoError(t, s.CreateInvite(ctx, store.Invite{MMUserID: "alice", InvitedAt: now, ExpiresAt: now.Add(week)}))
 	got, err := s.GetInvite(ctx, "alice")
 	require.NoError(t, err)
 	assert.Equal(t, store.Invite{MMUserID: "alice", InvitedAt: now, LastSentAt: now, ExpiresAt: now.Add(week)}, got,
@@ -25,7 +25,7 @@ func TestInvites(t *testing.T) {
 
 	// Sending again keeps the first invitation time.
 	later := now.Add(2 * 24 * time.Hour)
-	require.NoError(t, s.SaveInvite(ctx, store.Invite{MMUserID: "alice", InvitedAt: later, LastSentAt: later, ExpiresAt: later.Add(week)}))
+	require.NoError(t, s.CreateInvite(ctx, store.Invite{MMUserID: "alice", InvitedAt: later, LastSentAt: later, ExpiresAt: later.Add(week)}))
 	got, err = s.GetInvite(ctx, "alice")
 	require.NoError(t, err)
 	assert.Equal(t, store.Invite{MMUserID: "alice", InvitedAt: now, LastSentAt: later, ExpiresAt: later.Add(week)}, got)
@@ -38,7 +38,7 @@ func TestInvites(t *testing.T) {
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	assert.NoError(t, s.DeleteInvite(ctx, "alice"), "deleting a missing invite is fine")
 
-	assert.Error(t, s.SaveInvite(ctx, store.Invite{MMUserID: "bob", InvitedAt: now}), "expiry required")
+	assert.Error(t, s.CreateInvite(ctx, store.Invite{MMUserID: "bob", InvitedAt: now}), "expiry required")
 }
 
 func TestPendingAndExpiredInvites(t *testing.T) {
@@ -47,7 +47,7 @@ func TestPendingAndExpiredInvites(t *testing.T) {
 	for id, expires := range map[string]time.Time{
 		"a": now.Add(-time.Hour), "b": now, "c": now.Add(time.Hour), "d": now.Add(2 * time.Hour),
 	} {
-		require.NoError(t, s.SaveInvite(ctx, store.Invite{MMUserID: id, InvitedAt: expires.Add(-24 * time.Hour), ExpiresAt: expires}))
+		require.NoError(t, s.CreateInvite(ctx, store.Invite{MMUserID: id, InvitedAt: expires.Add(-24 * time.Hour), ExpiresAt: expires}))
 	}
 
 	n, err := s.CountPendingInvites(ctx, now)

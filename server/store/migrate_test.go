@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -51,6 +52,18 @@ func TestMigrateAppliesEveryMigrationToAnEmptyDatabase(t *testing.T) {
 		require.NoError(t, s.Primary().QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists))
 		assert.True(t, exists, table)
 	}
+
+	// Every table carries our prefix: nothing may collide with Mattermost's tables or the
+	// official plugin's msteamssync_ ones in the same database.
+	rows, err := s.Primary().Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		assert.True(t, strings.HasPrefix(name, "msteamsnotify_"), name)
+	}
+	require.NoError(t, rows.Err())
 }
 
 func TestMigrateTwiceIsANoOp(t *testing.T) {
