@@ -171,8 +171,8 @@ var convertCases = []convertCase{
 		links: true,
 	},
 	{
-		name:  "bare URLs become exact links, their text escaped and their target not",
-		msg:   htmlMsg(`<p>see https://example.com/a_b?q=*x* (or www.example.com/~me_too), @medium https://medium.com/@bob/post.</p>`),
+		name: "bare URLs become exact links, their text escaped and their target not",
+		msg:  htmlMsg(`<p>see https://example.com/a_b?q=*x* (or www.example.com/~me_too), @medium https://medium.com/@bob/post.</p>`),
 		// A trailing "*", "_" or "." is emphasis or punctuation around the URL, not part of it.
 		want:  "see [https://example.com/a\\_b?q=\\*x](https://example.com/a_b?q=%2Ax)* (or [www.example.com/\\~me\\_too](http://www.example.com/~me_too)), @" + wj + "medium [https://medium.com/@" + wj + "bob/post](https://medium.com/@bob/post).",
 		links: true,
