@@ -137,8 +137,8 @@ func TestValidate(t *testing.T) {
 		{"each national cloud", with(func(c *Configuration) { c.Cloud = "DoD" }), ""},
 		{"empty cloud means commercial", with(func(c *Configuration) { c.Cloud = "" }), ""},
 		{"custom with CA", custom(func(c *Configuration) { c.CustomCACertificate = ca }), ""},
-		{"custom on loopback http", custom(func(c *Configuration) {
-			c.CustomAuthorityURL = "http://127.0.0.1:8080"
+		{"custom Graph on loopback http", custom(func(c *Configuration) {
+			c.CustomAuthorityURL = "https://127.0.0.1:8443"
 			c.CustomGraphURL = "http://localhost:8080/v1.0/"
 		}), ""},
 		{"custom URLs ignored under another cloud", with(func(c *Configuration) { c.CustomGraphURL = "ftp://x" }), ""},
@@ -163,8 +163,10 @@ func TestValidate(t *testing.T) {
 		{"custom without URLs", custom(func(c *Configuration) { c.CustomAuthorityURL = ""; c.CustomGraphURL = "" }),
 			"MS Teams plugin: Custom cloud: login authority URL is required when Microsoft cloud is Custom. Enter the https URL of the identity platform host, for example https://login.microsoftonline.com. " +
 				"Custom cloud: Microsoft Graph URL is required when Microsoft cloud is Custom. Enter the https URL of Microsoft Graph including the version, for example https://graph.microsoft.com/v1.0."},
-		{"custom plain http off loopback", custom(func(c *Configuration) { c.CustomAuthorityURL = "http://login.emu.test" }),
-			"MS Teams plugin: Custom cloud: login authority URL must use https; plain http is accepted only for localhost. Enter the https URL of the identity platform host, for example https://login.microsoftonline.com."},
+		{"custom Graph plain http off loopback", custom(func(c *Configuration) { c.CustomGraphURL = "http://graph.emu.test/v1.0" }),
+			"MS Teams plugin: Custom cloud: Microsoft Graph URL must use https; plain http is accepted only for localhost. Enter the https URL of Microsoft Graph including the version, for example https://graph.microsoft.com/v1.0."},
+		{"custom authority plain http even on loopback", custom(func(c *Configuration) { c.CustomAuthorityURL = "http://127.0.0.1:8080" }),
+			"MS Teams plugin: Custom cloud: login authority URL must use https. Enter the https URL of the identity platform host, for example https://login.microsoftonline.com."},
 		{"custom authority with tenant", custom(func(c *Configuration) { c.CustomAuthorityURL = "https://login.emu.test/" + tenantGUID }),
 			"MS Teams plugin: Custom cloud: login authority URL must be the host only, without the tenant or any path. Enter the https URL of the identity platform host, for example https://login.microsoftonline.com."},
 		{"custom graph without version", custom(func(c *Configuration) { c.CustomGraphURL = "https://graph.emu.test/" }),
@@ -248,7 +250,7 @@ func TestEndpointsPerCloud(t *testing.T) {
 		assert.Equal(t, Endpoints{
 			AuthorityHost:            "https://login.emu.test:8443",
 			GraphBaseURL:             "https://graph.emu.test:9443/v1.0",
-			GraphHost:                "graph.emu.test:9443",
+			GraphHost:                "graph.emu.test",
 			GraphScope:               "https://graph.emu.test:9443/.default",
 			DisableInstanceDiscovery: true,
 			CACertificatePEM:         "PEM",

@@ -25,9 +25,9 @@ type Endpoints struct {
 	AuthorityHost string
 	// GraphBaseURL is the Graph root including the version, without a trailing slash.
 	GraphBaseURL string
-	// GraphHost is the Graph host name (with port if one is given) for the SDK's allowed-hosts list.
+	// GraphHost is the Graph host name without port: the SDK's allowed-hosts list compares host names only.
 	GraphHost string
-	// GraphScope is the app-only / .default scope for Graph in this cloud.
+	// GraphScope is the .default scope for Graph in this cloud (for a custom cloud: scheme://host[:port]/.default).
 	GraphScope string
 	// DisableInstanceDiscovery is true when MSAL must not ask login.microsoftonline.com whether the authority
 	// exists. MSAL ships metadata for the national-cloud hosts, so only custom hosts need it.
@@ -84,10 +84,10 @@ func (c Configuration) Endpoints() (Endpoints, error) {
 		return Endpoints{}, errors.Errorf("unknown Microsoft cloud %q", c.Cloud)
 	}
 
-	if msg := checkURL(Label("CustomAuthorityURL"), c.CustomAuthorityURL, false, ""); msg != "" {
+	if msg := checkURL(Label("CustomAuthorityURL"), c.CustomAuthorityURL, false, false, ""); msg != "" {
 		return Endpoints{}, errors.New(strings.TrimSpace(msg))
 	}
-	if msg := checkURL(Label("CustomGraphURL"), c.CustomGraphURL, true, ""); msg != "" {
+	if msg := checkURL(Label("CustomGraphURL"), c.CustomGraphURL, true, true, ""); msg != "" {
 		return Endpoints{}, errors.New(strings.TrimSpace(msg))
 	}
 	authority, _ := url.Parse(strings.TrimSpace(c.CustomAuthorityURL))
@@ -95,7 +95,7 @@ func (c Configuration) Endpoints() (Endpoints, error) {
 	return Endpoints{
 		AuthorityHost:            strings.ToLower(authority.Scheme) + "://" + authority.Host,
 		GraphBaseURL:             strings.ToLower(graph.Scheme) + "://" + graph.Host + strings.TrimRight(graph.EscapedPath(), "/"),
-		GraphHost:                graph.Host,
+		GraphHost:                strings.ToLower(graph.Hostname()),
 		GraphScope:               strings.ToLower(graph.Scheme) + "://" + graph.Host + "/.default",
 		DisableInstanceDiscovery: true,
 		CACertificatePEM:         strings.TrimSpace(c.CustomCACertificate),

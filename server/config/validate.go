@@ -134,11 +134,11 @@ func (c Configuration) Validate() error {
 
 func (c Configuration) validateCustomCloud() []string {
 	var problems []string
-	if msg := checkURL(Label("CustomAuthorityURL"), c.CustomAuthorityURL, false,
+	if msg := checkURL(Label("CustomAuthorityURL"), c.CustomAuthorityURL, false, false,
 		"Enter the https URL of the identity platform host, for example https://login.microsoftonline.com."); msg != "" {
 		problems = append(problems, msg)
 	}
-	if msg := checkURL(Label("CustomGraphURL"), c.CustomGraphURL, true,
+	if msg := checkURL(Label("CustomGraphURL"), c.CustomGraphURL, true, true,
 		"Enter the https URL of Microsoft Graph including the version, for example https://graph.microsoft.com/v1.0."); msg != "" {
 		problems = append(problems, msg)
 	}
@@ -152,8 +152,9 @@ func (c Configuration) validateCustomCloud() []string {
 
 // checkURL returns a message when raw is not a usable base URL for a custom cloud, or "". wantPath says whether
 // the URL must carry a path (Graph needs its version segment; the authority must not carry one because the
-// identity library appends the tenant to it).
-func checkURL(label, raw string, wantPath bool, hint string) string {
+// identity library appends the tenant to it). loopbackHTTP allows plain http to localhost, for test setups: the
+// Graph SDK sends tokens over http only to loopback hosts, and azidentity refuses any http authority.
+func checkURL(label, raw string, wantPath, loopbackHTTP bool, hint string) string {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return fmt.Sprintf("%s is required when Microsoft cloud is Custom. %s", label, hint)
@@ -165,6 +166,9 @@ func checkURL(label, raw string, wantPath bool, hint string) string {
 	switch u.Scheme {
 	case "https":
 	case "http":
+		if !loopbackHTTP {
+			return fmt.Sprintf("%s must use https. %s", label, hint)
+		}
 		if !isLoopback(u.Hostname()) {
 			return fmt.Sprintf("%s must use https; plain http is accepted only for localhost. %s", label, hint)
 		}
