@@ -162,3 +162,10 @@ func KeyIDOf(ciphertext []byte) (string, error) {
 func associatedData(header []byte, purpose string) []byte {
 	return bytes.Join([][]byte{[]byte("msteamsnotify"), []byte(purpose), header}, []byte{0})
 }
+
+// String keeps the key out of logs and error messages: a Cipher printed by accident shows
+// only its key ID.
+func (c *Cipher) String() string { return "secrets.Cipher(key " + c.idHex + ")" }
+
+// GoString does the same for %#v.
+func (c *Cipher) GoString() string { return c.String() }

@@ -3,6 +3,7 @@ package secrets_test
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -169,4 +170,13 @@ func TestWrappedKeys(t *testing.T) {
 	assert.ErrorIs(t, err, secrets.ErrAuthentication)
 	_, err = b.Decrypt(wrapped)
 	assert.ErrorIs(t, err, secrets.ErrAuthentication)
+}
+
+func TestPrintingACipherShowsOnlyItsKeyID(t *testing.T) {
+	c := mustCipher(t, settingA)
+	want := "secrets.Cipher(key " + c.KeyID() + ")"
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		assert.Equal(t, want, fmt.Sprintf(format, c), format)
+	}
+	assert.NotContains(t, fmt.Sprintf("%+v", secrets.NewKeyring(c)), settingA)
 }
