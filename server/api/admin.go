@@ -289,7 +289,7 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if resp.PendingInvites, err = h.Store.CountPendingInvites(r.Context(), h.Now().UTC().Add(-inviteExpiry(st))); err != nil {
+	if resp.PendingInvites, err = h.Store.CountPendingInvites(r.Context(), h.Now().UTC()); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -301,5 +301,3 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 	resp.SeatsAvailable = max(0, st.ConnectedUsersAllowed-resp.Connected-resp.PendingInvites)
 	writeJSON(w, http.StatusOK, resp)
 }
-
-func inviteExpiry(st connect.Settings) time.Duration { return st.EffectiveInviteExpiry() }

@@ -37,7 +37,7 @@ type AdminStore interface {
 	ReplaceWhitelist(ctx context.Context, mmUserIDs []string, at time.Time) error
 	ListWhitelist(ctx context.Context) ([]string, error)
 	CountWhitelist(ctx context.Context) (int, error)
-	CountPendingInvites(ctx context.Context, since time.Time) (int, error)
+	CountPendingInvites(ctx context.Context, now time.Time) (int, error)
 }
 
 // Mattermost is the part of the Mattermost server the routes use.
@@ -141,3 +141,5 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeError(w, http.StatusInternalServerError, "Something went wrong on the server. Please try again later.")
 }
+
+var _ AdminStore = (*store.Store)(nil)

@@ -36,7 +36,7 @@ type Store interface {
 	WhitelistContains(ctx context.Context, mmUserID string) (bool, error)
 
 	GetInvite(ctx context.Context, mmUserID string) (store.Invite, error)
-	SaveInvite(ctx context.Context, inv store.Invite) error
+	CreateInvite(ctx context.Context, inv store.Invite) error
 	DeleteInvite(ctx context.Context, mmUserID string) error
 	// CountPendingInvites counts invitations not expired at now.
 	CountPendingInvites(ctx context.Context, now time.Time) (int, error)

@@ -137,7 +137,7 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 		return false, nil
 	}
 	now := s.now()
-	if err := s.d.Store.SaveInvite(ctx, store.Invite{MMUserID: mmUserID, InvitedAt: now, ExpiresAt: now.Add(st.EffectiveInviteExpiry())}); err != nil {
+	if err := s.d.Store.CreateInvite(ctx, store.Invite{MMUserID: mmUserID, InvitedAt: now, ExpiresAt: now.Add(st.EffectiveInviteExpiry())}); err != nil {
 		return false, errors.Wrap(err, "create invite")
 	}
 	if err := s.d.Mattermost.DM(mmUserID, s.inviteMessage(st)); err != nil {
