@@ -302,4 +302,3 @@ func TestStats(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"connected":1,"pending_invites":1,"whitelist_size":3,"seats_allowed":5,"seats_available":3,"invite_pool_size":3,"restricted":false}`, rec.Body.String())
 }
-
