@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/mattermost/mattermost/server/public/shared/markdown"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -425,4 +426,33 @@ func TestConvertStripsTheLibraryPrivateMarkers(t *testing.T) {
 	got, err := Convert(htmlMsg("<p>a\a*b*\uF002c &#7;</p>"), Options{})
 	require.NoError(t, err)
 	assert.Equal(t, "a\\*b\\*c", got.Markdown)
+}
+
+func TestConvertIsSafeForConcurrentUse(t *testing.T) {
+	// The converter is shared by all calls; run the table in parallel
+	// (meaningful under `go test -race`).
+	done := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, tc := range convertCases {
+				_, _ = Convert(tc.msg, Options{ResolveUser: resolve})
+			}
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	got, err := Convert(convertCases[0].msg, Options{ResolveUser: resolve})
+	require.NoError(t, err)
+	assert.Equal(t, convertCases[0].want, got.Markdown)
+}
+
+func TestLinksSurviveMattermostRendering(t *testing.T) {
+	got, err := Convert(htmlMsg(`<p>see https://example.com/a_b/c_d and <a href="https://x.org/p_q">docs</a> https://medium.com/@bob/post</p>`), Options{})
+	require.NoError(t, err)
+	rendered := markdown.RenderHTML(got.Markdown)
+	for _, href := range []string{"https://example.com/a_b/c_d", "https://x.org/p_q", "https://medium.com/@bob/post"} {
+		assert.Contains(t, rendered, `href="`+href+`"`, "rendered %s", rendered)
+	}
 }
