@@ -176,3 +176,33 @@ func TestNeedsRotation(t *testing.T) {
 	ring.SetRotationWindow(30 * 24 * time.Hour)
 	assert.True(t, ring.NeedsRotation(expiry.Add(-20*24*time.Hour)))
 }
+
+func TestKeyringIsSafeDuringRotation(t *testing.T) {
+	keys := sharedKeys(t)
+	ring, err := NewKeyring(keys[0])
+	require.NoError(t, err)
+	items := make([]EncryptedContent, len(keys))
+	for i, k := range keys {
+		items[i] = sealForTest(t, k.Certificate(), k.ID(), k.Thumbprint(), []byte("m"))
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, k := range keys[1:] {
+			assert.NoError(t, ring.Rotate(k))
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			_, err := ring.Decrypt(items[0]) // the first key is never removed, only demoted
+			assert.NoError(t, err)
+			_ = ring.NeedsRotation(t0)
+		})
+	}
+	wg.Wait()
+	assert.Same(t, keys[2], ring.Current())
+	assert.Len(t, ring.Keys(), 3)
+	for _, it := range items {
+		_, err := ring.Decrypt(it)
+		assert.NoError(t, err)
+	}
+}

@@ -310,3 +310,25 @@ func TestNewValidatorNeedsClientID(t *testing.T) {
 	_, err := NewValidator(ValidatorConfig{})
 	assert.Error(t, err)
 }
+
+func TestConcurrentColdCacheFetchesOnce(t *testing.T) {
+	keys := rsaKeys(t)
+	sts := newSTS(t, map[string]*rsa.PublicKey{"k1": &keys[0].PublicKey})
+	v := newTestValidator(t, sts, newClock(t0))
+	tok := sign(t, keys[0], "k1", v2Claims(tenantA, t0))
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			_, err := v.ValidateToken(context.Background(), tok)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(1), sts.fetches.Load(), "concurrent misses share one fetch")
+}
