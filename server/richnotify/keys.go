@@ -289,7 +289,11 @@ func (r *Keyring) Decrypt(item EncryptedContent) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return k.Decrypt(item)
+	plain, err := k.Decrypt(item)
+	if err != nil {
+		return nil, errors.Wrapf(err, "decrypt with certificate %q", k.ID())
+	}
+	return plain, nil
 }
 
 // clip bounds untrusted strings before they reach error messages and logs.
