@@ -370,3 +370,14 @@ func certB64() string { return base64.StdEncoding.EncodeToString(subCert.Raw) }
 func msgEvent(changeType, chatID, msgID string, members ...string) Event {
 	return Event{ChangeType: changeType, TenantID: tenantA, ChatID: chatID, MessageID: msgID, SenderUserID: userU, MemberUserIDs: members}
 }
+
+// smallCert is a self-signed certificate with a 1024-bit key, below Graph's 2048-bit minimum.
+func smallCert(t *testing.T) []byte {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(8), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	require.NoError(t, err)
+	return der
+}
