@@ -143,3 +143,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	return true
 }
+
+func (m *Manager) nullValidationTokens() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.nullVT
+}
