@@ -156,9 +156,9 @@ var convertCases = []convertCase{
 		want: "Run `git push --force` then ping `@" + wj + "all`",
 	},
 	{
-		name: "Teams table with its first row as header",
-		msg:  htmlMsg(`<table itemprop="copy-paste-table"><tbody><tr><td><p>Name</p></td><td><p>Role</p></td></tr><tr><td><p>Ann</p></td><td><p>Dev | Ops</p></td></tr></tbody></table>`),
-		want: "| Name | Role       |\n|------|------------|\n| Ann  | Dev \\| Ops |",
+		name: "Teams table with its first row as header and one-line cells",
+		msg:  htmlMsg(`<table itemprop="copy-paste-table"><tbody><tr><td><p>Name</p></td><td><p>Role</p></td></tr><tr><td><p>Ann</p></td><td><p>Dev | Ops</p></td></tr><tr><td><p>Bo</p></td><td><p>QA</p><p>lead<br>on call</p></td></tr></tbody></table>`),
+		want: "| Name | Role            |\n|------|-----------------|\n| Ann  | Dev \\| Ops      |\n| Bo   | QA lead on call |",
 	},
 	{
 		name: "nested lists stay tight",

@@ -252,6 +252,8 @@ func (c *conversion) prepare(doc *xhtml.Node) {
 			setCodeLanguage(n)
 		case "pre":
 			setCodeLanguage(n)
+		case "td", "th":
+			flattenCell(n)
 		case "a":
 			// Teams repeats the URL as the link title; it only adds noise.
 			removeAttr(n, "title")
@@ -316,6 +318,23 @@ func trimURL(u string) string {
 		}
 	}
 	return u
+}
+
+// flattenCell makes a table cell one line. Teams wraps cell text in <p>,
+// and a Markdown table cell cannot hold a line break: left alone, the
+// library gives up on the table and prints its cells as paragraphs.
+func flattenCell(cell *xhtml.Node) {
+	for _, n := range allElements(cell) {
+		switch n.Data {
+		case "br":
+			replaceWithText(n, " ")
+		case "p", "div", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "codeblock", "table", "tr", "td", "th", "hr":
+			n.Data, n.DataAtom = "span", atom.Span
+			if n.Parent != nil {
+				n.Parent.InsertBefore(&xhtml.Node{Type: xhtml.TextNode, Data: " "}, n.NextSibling)
+			}
+		}
+	}
 }
 
 // mentionIdentity says who an <at> element points at, or "" when unknown.
