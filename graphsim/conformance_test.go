@@ -14,6 +14,7 @@ import (
 	abs "github.com/microsoft/kiota-abstractions-go"
 	kauth "github.com/microsoft/kiota-authentication-azure-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	msgraphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 	"github.com/microsoftgraph/msgraph-sdk-go/chats"
 	"github.com/microsoftgraph/msgraph-sdk-go/communications"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -370,9 +371,9 @@ func TestBatchRunsInnerRequestsWithTheirOwnStatuses(t *testing.T) {
 	require.NoError(t, err)
 
 	status := resp.GetStatusCodes()
-	assert.Equal(t, 200, status[*msgItem.GetId()])
-	assert.Equal(t, 429, status[*userItem.GetId()], "inner 429s surface inside a 200 batch")
-	assert.Equal(t, 404, status[*missingItem.GetId()])
+	assert.EqualValues(t, 200, status[*msgItem.GetId()])
+	assert.EqualValues(t, 429, status[*userItem.GetId()], "inner 429s surface inside a 200 batch")
+	assert.EqualValues(t, 404, status[*missingItem.GetId()])
 	assert.Equal(t, "7", resp.GetResponseById(*userItem.GetId()).GetHeaders()["Retry-After"])
 	got, err := msgraphcore.GetBatchResponseById[models.ChatMessageable](resp, *msgItem.GetId(), models.CreateChatMessageFromDiscriminatorValue)
 	require.NoError(t, err)
@@ -388,7 +389,7 @@ func TestFailureAnswers(t *testing.T) {
 
 	t.Run("missing bearer is 401 InvalidAuthenticationToken", func(t *testing.T) {
 		// The default allow-list omits graphsim's host, so the provider silently sends no token.
-		auth, err := kauth.NewAzureIdentityAuthenticationProvider(e.credential(t, clientSecret))
+		auth, err := msgraphauth.NewAzureIdentityAuthenticationProvider(e.credential(t, clientSecret))
 		require.NoError(t, err)
 		_, err = e.graphClient(t, auth).Chats().ByChatId(e.dm).Get(context.Background(), nil)
 		status, code, _ := odataErr(t, err)

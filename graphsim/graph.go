@@ -173,6 +173,8 @@ func graphPath(r *http.Request) []string {
 		if u, err := url.PathUnescape(p); err == nil {
 			parts[i] = u
 		}
+		// OData functions may be called with empty parentheses: getAllMessages() ≡ getAllMessages.
+		parts[i] = strings.TrimSuffix(parts[i], "()")
 	}
 	return parts
 }

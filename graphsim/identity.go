@@ -382,8 +382,15 @@ func (s *Sim) grantClientCredentials(w http.ResponseWriter, r *http.Request, ten
 		writeAADError(w, r, http.StatusBadRequest, "invalid_request", 90002, "Client credentials need a tenant-specific authority, not '"+tenant+"'.")
 		return
 	}
-	scope := strings.TrimSpace(r.PostForm.Get("scope"))
-	if !strings.HasSuffix(scope, "/.default") || strings.Contains(scope, " ") {
+	// MSAL appends openid/profile/offline_access to every request; Entra ignores them here.
+	var resScopes []string
+	for _, sc := range strings.Fields(r.PostForm.Get("scope")) {
+		if !oidcScopes[sc] {
+			resScopes = append(resScopes, sc)
+		}
+	}
+	scope := strings.Join(resScopes, " ")
+	if !strings.HasSuffix(scope, "/.default") || len(resScopes) != 1 {
 		writeAADError(w, r, http.StatusBadRequest, "invalid_scope", 1002012, "Scope '"+scope+"'.")
 		return
 	}

@@ -313,6 +313,8 @@ func routeName(method, escapedPath string) string {
 	case segs[0] == "v1.0":
 		segs = segs[1:]
 		for i, sg := range segs {
+			sg = strings.TrimSuffix(sg, "()")
+			segs[i] = sg
 			switch {
 			case graphLiterals[sg]:
 			case strings.HasPrefix(sg, "applications("):
