@@ -2,10 +2,6 @@ package connect
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,12 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkg/errors"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/connect/connecttest"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/secrets"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/store/storetest"
 )
@@ -38,7 +36,8 @@ type harness struct {
 	dsn   string
 	mm    *connecttest.Mattermost
 	svc   *Service
-	ciph  *gcmCipher
+	ciph  *secrets.Keyring
+	graph *graph.Factory
 
 	mu       sync.Mutex
 	settings Settings
@@ -59,7 +58,14 @@ func newHarness(t *testing.T) *harness {
 	dsn := storetest.NewDatabase(t)
 	h := &harness{t: t, sim: sim, dsn: dsn, mm: connecttest.New(),
 		settings: Settings{ConnectedUsersAllowed: 1000, InviteExpiry: 7 * 24 * time.Hour}}
-	h.ciph = testCipher(t)
+	c, err := secrets.NewCipher("test-encryption-key-" + t.Name())
+	require.NoError(t, err)
+	h.ciph = secrets.NewKeyring(c)
+	cfg := config.Defaults()
+	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = testTenant, testClientID, testSecret
+	cfg.Cloud, cfg.CustomAuthorityURL, cfg.CustomGraphURL, cfg.CustomCACertificate = config.CloudCustom, sim.AuthorityURL(), sim.GraphURL(), string(sim.CACertPEM())
+	h.graph, err = graph.NewFactory(cfg, graph.Options{MaxRetries: -1})
+	require.NoError(t, err)
 	h.store = h.openStore()
 	require.NoError(t, h.store.Migrate(context.Background()))
 	h.svc = h.node(h.store)
@@ -85,17 +91,17 @@ func (h *harness) node(st *store.Store) *Service {
 			return h.settings
 		},
 		OAuth: func() *oauth2.Config {
-			return &oauth2.Config{
-				ClientID: testClientID, ClientSecret: testSecret,
-				Endpoint:    oauth2.Endpoint{AuthURL: h.sim.AuthorizeURL(testTenant), TokenURL: h.sim.TokenURL(testTenant), AuthStyle: oauth2.AuthStyleInParams},
-				RedirectURL: testPlugin + "/oauth-redirect",
-				Scopes:      []string{"https://graph.microsoft.com/.default", "offline_access"},
-			}
+			c := h.graph.OAuth2Config(testPlugin + "/oauth-redirect")
+			// graphsim grants delegated scopes only for Graph's real resource URI, not for its own host's
+			// (the scope config.Endpoints derives for a custom cloud); reported to the integrator.
+			c.Scopes = []string{"https://graph.microsoft.com/.default", "offline_access"}
+			return c
 		},
-		HTTPClient: func() *http.Client { return h.sim.HTTPClient() },
-		Accounts:   AccountFetcherFunc(h.getMe),
+		HTTPClient: h.graph.HTTPClient,
+		Accounts:   AccountsFromGraph(func() GraphFactory { return h.graph }),
 		Mattermost: h.mm,
 		PluginURL:  func() string { return testPlugin },
+		Logger:     testLogger{h.t},
 		Now: func() time.Time {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -123,46 +129,12 @@ func (h *harness) advance(d time.Duration) {
 	h.clock = h.clock.Add(d)
 }
 
-// getMe reads GET /me on graphsim with the delegated token.
+// getMe reads GET /me through the real Graph client.
 func (h *harness) getMe(ctx context.Context, ts oauth2.TokenSource) (Account, error) {
-	tok, err := ts.Token()
-	if err != nil {
-		return Account{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.sim.GraphURL()+"/me?$select=id,displayName,mail,userPrincipalName,proxyAddresses", nil)
-	if err != nil {
-		return Account{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	resp, err := h.sim.HTTPClient().Do(req)
-	if err != nil {
-		return Account{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Account{}, &graphStatusError{status: resp.StatusCode}
-	}
-	var me struct {
-		ID                string   `json:"id"`
-		DisplayName       string   `json:"displayName"`
-		Mail              string   `json:"mail"`
-		UserPrincipalName string   `json:"userPrincipalName"`
-		ProxyAddresses    []string `json:"proxyAddresses"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&me); err != nil {
-		return Account{}, err
-	}
-	return Account{ID: me.ID, DisplayName: me.DisplayName, Mail: me.Mail, UserPrincipalName: me.UserPrincipalName, ProxyAddresses: me.ProxyAddresses}, nil
+	return AccountsFromGraph(func() GraphFactory { return h.graph }).GetMe(ctx, ts)
 }
 
-type graphStatusError struct{ status int }
-
-func (e *graphStatusError) Error() string { return "graph answered " + http.StatusText(e.status) }
-
-func isUnauthorized(err error) bool {
-	var g *graphStatusError
-	return errors.As(err, &g) && g.status == http.StatusUnauthorized
-}
+func isUnauthorized(err error) bool { return graph.IsUnauthorized(err) }
 
 // addAccount creates a Microsoft account in graphsim.
 func (h *harness) addAccount(id, mail, upn string, proxies ...string) {
@@ -230,32 +202,8 @@ func (h *harness) expireStoredToken(mmUserID string) {
 	require.NoError(h.t, h.store.UpdateUserToken(context.Background(), mmUserID, sealed, keyID, tok.Expiry))
 }
 
-// gcmCipher is AES-256-GCM with a random key per test.
-type gcmCipher struct{ aead cipher.AEAD }
+// testLogger shows the service's log lines in the test output.
+type testLogger struct{ t *testing.T }
 
-func testCipher(t *testing.T) *gcmCipher {
-	key := make([]byte, 32)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	block, err := aes.NewCipher(key)
-	require.NoError(t, err)
-	aead, err := cipher.NewGCM(block)
-	require.NoError(t, err)
-	return &gcmCipher{aead: aead}
-}
-
-func (c *gcmCipher) Seal(p []byte) ([]byte, string, error) {
-	nonce := make([]byte, c.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, "", err
-	}
-	return c.aead.Seal(nonce, nonce, p, nil), "test-key", nil
-}
-
-func (c *gcmCipher) Open(b []byte, _ string) ([]byte, error) {
-	n := c.aead.NonceSize()
-	if len(b) < n {
-		return nil, errors.New("ciphertext too short")
-	}
-	return c.aead.Open(nil, b[:n], b[n:], nil)
-}
+func (l testLogger) LogWarn(msg string, kv ...any)  { l.t.Log(append([]any{"WARN", msg}, kv...)...) }
+func (l testLogger) LogError(msg string, kv ...any) { l.t.Log(append([]any{"ERROR", msg}, kv...)...) }

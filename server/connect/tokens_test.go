@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/teamsnotify/msteams-sync/server/graph"
 )
 
 const tokenRoute = "POST /{tenant}/oauth2/v2.0/token"
@@ -172,7 +174,7 @@ func TestCallDisconnectsWhenARefreshCannotCureA401(t *testing.T) {
 			return err
 		}
 		// Every token is refused, e.g. the account was blocked from Graph.
-		return &graphStatusError{status: 401}
+		return &graph.APIError{Status: 401, Code: "InvalidAuthenticationToken"}
 	})
 	assert.ErrorIs(t, err, ErrNotConnected)
 	assert.Equal(t, 2, calls)

@@ -4,10 +4,6 @@ package connectenv
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,13 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkg/errors"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/connect"
 	"github.com/teamsnotify/msteams-sync/server/connect/connecttest"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/secrets"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/store/storetest"
 )
@@ -41,6 +39,7 @@ type Env struct {
 	Store   *store.Store
 	MM      *connecttest.Mattermost
 	Service *connect.Service
+	Graph   *graph.Factory
 
 	mu       sync.Mutex
 	settings connect.Settings
@@ -59,20 +58,25 @@ func New(t testing.TB) *Env {
 	}))
 	e := &Env{T: t, Sim: sim, Store: storetest.NewStore(t), MM: connecttest.New(),
 		settings: connect.Settings{ConnectedUsersAllowed: 1000, InviteExpiry: 7 * 24 * time.Hour}}
+	c, err := secrets.NewCipher("test-encryption-key")
+	require.NoError(t, err)
+	cfg := config.Defaults()
+	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = TenantID, ClientID, Secret
+	cfg.Cloud, cfg.CustomAuthorityURL, cfg.CustomGraphURL, cfg.CustomCACertificate = config.CloudCustom, sim.AuthorityURL(), sim.GraphURL(), string(sim.CACertPEM())
+	e.Graph, err = graph.NewFactory(cfg, graph.Options{MaxRetries: -1})
+	require.NoError(t, err)
 	e.Service = connect.New(connect.Deps{
 		Store:    e.Store,
-		Cipher:   newCipher(t),
+		Cipher:   secrets.NewKeyring(c),
 		Settings: e.Settings,
 		OAuth: func() *oauth2.Config {
-			return &oauth2.Config{
-				ClientID: ClientID, ClientSecret: Secret,
-				Endpoint:    oauth2.Endpoint{AuthURL: sim.AuthorizeURL(TenantID), TokenURL: sim.TokenURL(TenantID), AuthStyle: oauth2.AuthStyleInParams},
-				RedirectURL: PluginURL + "/oauth-redirect",
-				Scopes:      []string{"https://graph.microsoft.com/.default", "offline_access"},
-			}
+			oc := e.Graph.OAuth2Config(PluginURL + "/oauth-redirect")
+			// graphsim grants delegated scopes only for Graph's real resource URI.
+			oc.Scopes = []string{"https://graph.microsoft.com/.default", "offline_access"}
+			return oc
 		},
-		HTTPClient: sim.HTTPClient,
-		Accounts:   connect.AccountFetcherFunc(e.getMe),
+		HTTPClient: e.Graph.HTTPClient,
+		Accounts:   connect.AccountsFromGraph(func() connect.GraphFactory { return e.Graph }),
 		Mattermost: e.MM,
 		PluginURL:  func() string { return PluginURL },
 	})
@@ -91,38 +95,6 @@ func (e *Env) Set(f func(*connect.Settings)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f(&e.settings)
-}
-
-func (e *Env) getMe(ctx context.Context, ts oauth2.TokenSource) (connect.Account, error) {
-	tok, err := ts.Token()
-	if err != nil {
-		return connect.Account{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.Sim.GraphURL()+"/me?$select=id,displayName,mail,userPrincipalName,proxyAddresses", nil)
-	if err != nil {
-		return connect.Account{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	resp, err := e.Sim.HTTPClient().Do(req)
-	if err != nil {
-		return connect.Account{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return connect.Account{}, errors.Errorf("graph answered %d", resp.StatusCode)
-	}
-	var a connect.Account
-	var me struct {
-		ID                string   `json:"id"`
-		DisplayName       string   `json:"displayName"`
-		Mail              string   `json:"mail"`
-		UserPrincipalName string   `json:"userPrincipalName"`
-		ProxyAddresses    []string `json:"proxyAddresses"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&me); err != nil {
-		return a, err
-	}
-	return connect.Account{ID: me.ID, DisplayName: me.DisplayName, Mail: me.Mail, UserPrincipalName: me.UserPrincipalName, ProxyAddresses: me.ProxyAddresses}, nil
 }
 
 // AddAccount creates a Microsoft account in graphsim.
@@ -161,33 +133,4 @@ func (e *Env) Connect(mmUserID, email string) {
 	require.NoError(e.T, err)
 	_, err = e.Service.Complete(ctx, mmUserID, e.Authorize(target, "ms-"+mmUserID).Query())
 	require.NoError(e.T, err)
-}
-
-type gcm struct{ aead cipher.AEAD }
-
-func newCipher(t testing.TB) *gcm {
-	key := make([]byte, 32)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	block, err := aes.NewCipher(key)
-	require.NoError(t, err)
-	aead, err := cipher.NewGCM(block)
-	require.NoError(t, err)
-	return &gcm{aead: aead}
-}
-
-func (c *gcm) Seal(p []byte) ([]byte, string, error) {
-	nonce := make([]byte, c.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, "", err
-	}
-	return c.aead.Seal(nonce, nonce, p, nil), "test-key", nil
-}
-
-func (c *gcm) Open(b []byte, _ string) ([]byte, error) {
-	n := c.aead.NonceSize()
-	if len(b) < n {
-		return nil, errors.New("ciphertext too short")
-	}
-	return c.aead.Open(nil, b[:n], b[n:], nil)
 }
