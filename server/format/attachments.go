@@ -21,6 +21,10 @@ func (c *conversion) handleAttachment(a *Attachment) {
 		if text := adaptiveCardText(a.Content); text != "" {
 			c.cards = append(c.cards, text)
 		}
+	case ContentTypeHeroCard, ContentTypeThumbnailCard:
+		if text := c.heroCardText(a.Content); text != "" {
+			c.cards = append(c.cards, text)
+		}
 	case ContentTypeCodeSnippet:
 		var snippet struct {
 			Language       string `json:"language"`
@@ -64,7 +68,7 @@ func parseMessageReference(a *Attachment) *QuotedReply {
 
 // renderQuote renders a quoted reply as "> **Sender**: preview".
 func (c *conversion) renderQuote(r *QuotedReply) (string, error) {
-	sender, err := c.inlineText(r.Sender)
+	sender, err := c.boldText(r.Sender)
 	if err != nil {
 		return "", err
 	}
@@ -74,9 +78,9 @@ func (c *conversion) renderQuote(r *QuotedReply) (string, error) {
 	}
 	switch {
 	case sender != "" && preview != "":
-		return "> **" + sender + "**: " + preview, nil
+		return "> " + sender + ": " + preview, nil
 	case sender != "":
-		return "> **" + sender + "**", nil
+		return "> " + sender, nil
 	case preview != "":
 		return "> " + preview, nil
 	}
@@ -175,6 +179,42 @@ func walkCardElement(el map[string]any, blocks *[]string) {
 		// Container, Column, TableCell and unknown containers hold items.
 		walkCardElements(el["items"], blocks)
 	}
+}
+
+// heroCardText renders a Bot Framework hero or thumbnail card: bold title,
+// subtitle, text, and its openUrl buttons as links.
+func (c *conversion) heroCardText(content string) string {
+	var card struct {
+		Title    string `json:"title"`
+		Subtitle string `json:"subtitle"`
+		Text     string `json:"text"`
+		Buttons  []struct {
+			Type  string `json:"type"`
+			Title string `json:"title"`
+			Value any    `json:"value"`
+		} `json:"buttons"`
+	}
+	if err := json.Unmarshal([]byte(content), &card); err != nil {
+		return ""
+	}
+	var blocks []string
+	if title, err := c.boldText(card.Title); err == nil && title != "" {
+		blocks = append(blocks, title)
+	}
+	if subtitle, err := c.inlineText(card.Subtitle); err == nil && subtitle != "" {
+		blocks = append(blocks, subtitle)
+	}
+	if text := strings.TrimSpace(card.Text); text != "" {
+		// Card text is Markdown already, like Adaptive Card text.
+		blocks = append(blocks, escapeTypedText(text))
+	}
+	for _, b := range card.Buttons {
+		u, _ := b.Value.(string)
+		if strings.EqualFold(b.Type, "openUrl") && isWebURL(u) {
+			blocks = append(blocks, markdownLink(firstNonEmpty(b.Title, u), u))
+		}
+	}
+	return strings.Join(blocks, "\n\n")
 }
 
 func oneLine(s string) string {

@@ -61,6 +61,8 @@ const (
 	ContentTypeForwardedMessage = "forwardedMessageReference"
 	ContentTypeAdaptiveCard     = "application/vnd.microsoft.card.adaptive"
 	ContentTypeCodeSnippet      = "application/vnd.microsoft.card.codesnippet"
+	ContentTypeHeroCard         = "application/vnd.microsoft.card.hero"
+	ContentTypeThumbnailCard    = "application/vnd.microsoft.card.thumbnail"
 )
 
 // Message is one Teams chat message, mapped by the caller from a Graph

@@ -175,7 +175,7 @@ var convertCases = []convertCase{
 		name: "bare URLs become exact links, their text escaped and their target not",
 		msg:  htmlMsg(`<p>see https://example.com/a_b?q=*x* (or www.example.com/~me_too), @medium https://medium.com/@bob/post.</p>`),
 		// A trailing "*", "_" or "." is emphasis or punctuation around the URL, not part of it.
-		want:  "see [https://example.com/a\\_b?q=\\*x](https://example.com/a_b?q=%2Ax)* (or [www.example.com/\\~me\\_too](http://www.example.com/~me_too)), @" + wj + "medium [https://medium.com/@" + wj + "bob/post](https://medium.com/@bob/post).",
+		want:  "see [https://example.com/a\\_b?q=\\*x](https://example.com/a_b?q=%2Ax)\\* (or [www.example.com/\\~me\\_too](http://www.example.com/~me_too)), @" + wj + "medium [https://medium.com/@" + wj + "bob/post](https://medium.com/@bob/post).",
 		links: true,
 	},
 	{
@@ -227,6 +227,20 @@ var convertCases = []convertCase{
 		links: true,
 	},
 	{
+		name: "hero card from a bot",
+		msg: Message{
+			Body:     `<attachment id="hero-1"></attachment>`,
+			BodyType: BodyHTML,
+			Attachments: []Attachment{{
+				ID:          "hero-1",
+				ContentType: "application/vnd.microsoft.card.hero",
+				Content:     `{"title":"Deploy *done*","subtitle":"prod-eu","text":"All **green**, @channel","images":[{"url":"https://example.com/ok.png"}],"buttons":[{"type":"openUrl","title":"Dashboard","value":"https://grafana.example.com/d/1"},{"type":"imBack","title":"Ack","value":"ack"}]}`,
+			}},
+		},
+		want:  "**Deploy \\*done\\***\n\nprod-eu\n\nAll **green**, @" + wj + "channel\n\n[Dashboard](https://grafana.example.com/d/1)",
+		links: true,
+	},
+	{
 		name: "code snippet card is a file to fetch",
 		msg: Message{
 			Body:     `<p>snippet:</p><attachment id="snip-1"></attachment>`,
@@ -263,7 +277,7 @@ var convertCases = []convertCase{
 	{
 		name: "subject and high importance",
 		msg:  Message{Body: `<p>Release is on Friday.</p>`, BodyType: BodyHTML, Subject: "Release *plan*", Importance: ImportanceHigh},
-		want: "**Important!**\n\n#### Release \\*plan*\n\nRelease is on Friday.",
+		want: "**Important!**\n\n#### Release \\*plan\\*\n\nRelease is on Friday.",
 	},
 	{
 		name: "urgent importance",
@@ -275,7 +289,7 @@ var convertCases = []convertCase{
 		msg: Message{BodyType: BodyText, Body: "# not a heading\n* not a list\n1. not ordered\n" +
 			"_x_ `y` [z](w) <b>tag</b> @all\n\nnext paragraph"},
 		want: "\\# not a heading  \n\\* not a list  \n1\\. not ordered  \n" +
-			"\\_x_ \\`y\\` \\[z](w) &lt;b&gt;tag&lt;/b&gt; @" + wj + "all\n\nnext paragraph",
+			"\\_x\\_ \\`y\\` \\[z](w) &lt;b&gt;tag&lt;/b&gt; @" + wj + "all\n\nnext paragraph",
 	},
 	{
 		name:  "plain text body with a URL",
@@ -419,7 +433,7 @@ func TestConvertFallsBackToTextForUnparsableNesting(t *testing.T) {
 	body := strings.Repeat("<div><b>", 600) + "deep &amp; *safe* @all" + strings.Repeat("</b></div>", 600) + "<p>next</p>"
 	got, err := Convert(htmlMsg(body), Options{})
 	require.NoError(t, err)
-	assert.Equal(t, "deep & \\*safe* @"+wj+"all\n\nnext", got.Markdown)
+	assert.Equal(t, "deep & \\*safe\\* @"+wj+"all\n\nnext", got.Markdown)
 }
 
 func TestConvertStripsTheLibraryPrivateMarkers(t *testing.T) {
@@ -455,4 +469,41 @@ func TestLinksSurviveMattermostRendering(t *testing.T) {
 	for _, href := range []string{"https://example.com/a_b/c_d", "https://x.org/p_q", "https://medium.com/@bob/post"} {
 		assert.Contains(t, rendered, `href="`+href+`"`, "rendered %s", rendered)
 	}
+}
+
+func TestAppendBlock(t *testing.T) {
+	t.Run("appends after a blank line", func(t *testing.T) {
+		got, cut := AppendBlock("snippet:", FencedCode("x = 1", "python"))
+		assert.Equal(t, "snippet:\n\n```python\nx = 1\n```", got)
+		assert.False(t, cut)
+	})
+	t.Run("an empty post becomes the block", func(t *testing.T) {
+		got, _ := AppendBlock("", "@here hi")
+		assert.Equal(t, "@"+wj+"here hi", got)
+	})
+	t.Run("stays within the limit and closes the code block", func(t *testing.T) {
+		got, cut := AppendBlock("snippet:", FencedCode(strings.Repeat("line\n", 5000), "go"))
+		assert.True(t, cut)
+		assert.LessOrEqual(t, utf8.RuneCountInString(got), MaxMessageRunes)
+		assert.True(t, strings.HasSuffix(got, "line\n```\n\n"+TruncationNote))
+	})
+	t.Run("a truncated post stays as it is", func(t *testing.T) {
+		post := "text\n\n" + TruncationNote
+		got, cut := AppendBlock(post, "more")
+		assert.Equal(t, post, got)
+		assert.True(t, cut)
+	})
+}
+
+func TestBoldTextIsEscapedForItsContext(t *testing.T) {
+	// The sender name is bold: "*" and "_" in it must not close the bold
+	// early or open emphasis.
+	msg := Message{
+		Body: `<attachment id="r"></attachment><p>ok</p>`, BodyType: BodyHTML,
+		Attachments: []Attachment{{ID: "r", ContentType: ContentTypeMessageReference,
+			Content: `{"messageId":"r","messagePreview":"hi","messageSender":{"user":{"displayName":"Ann *the* Admin_"}}}`}},
+	}
+	got, err := Convert(msg, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "> **Ann \\*the\\* Admin\\_**: hi\n\nok", got.Markdown)
 }

@@ -45,6 +45,16 @@ func markdownConverter() *converter.Converter {
 				table.WithHeaderPromotion(true),
 			),
 		))
+		// The library leaves a "*" or "_" unescaped when it looks harmless
+		// on its own, but it can still pair with bold or italic around it
+		// ("**Ann \*the* Admin**" loses its bold). Escaping every literal
+		// one costs a few backslashes and is always right.
+		conv.Register.UnEscaper(func(chars []byte, index int) int {
+			if chars[index] == '*' || chars[index] == '_' {
+				return 1
+			}
+			return -1
+		}, converter.PriorityEarly)
 		// Teams system messages carry an empty <systemEventMessage/>.
 		conv.Register.TagType("systemeventmessage", converter.TagTypeRemove, converter.PriorityStandard)
 		conv.Register.RendererFor(mentionTag, converter.TagTypeInline, renderMention, converter.PriorityEarly)
@@ -160,6 +170,20 @@ func (c *conversion) inlineText(s string) (string, error) {
 		return "", nil
 	}
 	md, err := markdownConverter().ConvertString("<span>" + html.EscapeString(s) + "</span>")
+	if err != nil {
+		return "", errors.Wrap(err, "text to markdown")
+	}
+	return strings.TrimSpace(md), nil
+}
+
+// boldText is inlineText in bold. The library escapes the text knowing it
+// sits inside "**", which escaping first and wrapping after cannot.
+func (c *conversion) boldText(s string) (string, error) {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "", nil
+	}
+	md, err := markdownConverter().ConvertString("<strong>" + html.EscapeString(s) + "</strong>")
 	if err != nil {
 		return "", errors.Wrap(err, "text to markdown")
 	}

@@ -33,6 +33,25 @@ func Truncate(md string, limit int) (string, bool) {
 	return cutRunes(TruncationNote, limit), true
 }
 
+// AppendBlock adds a Markdown block (for example a fetched code snippet
+// rendered with FencedCode) after a converted post, keeping the post
+// within MaxMessageRunes and free of reserved mentions. A post that was
+// already truncated is returned unchanged. The bool reports whether the
+// result is truncated.
+func AppendBlock(md, block string) (string, bool) {
+	if strings.HasSuffix(md, TruncationNote) {
+		return md, true
+	}
+	block = neutralizeReserved(strings.ToValidUTF8(strings.TrimSpace(block), "\uFFFD"))
+	switch {
+	case block == "":
+		return md, false
+	case md != "":
+		block = md + "\n\n" + block
+	}
+	return Truncate(block, MaxMessageRunes)
+}
+
 // cutRunes keeps at most n runes of s, preferring to end at a line break
 // within the last fifth of the budget so words and lines stay whole.
 func cutRunes(s string, n int) string {
