@@ -2,6 +2,8 @@ package graphsim_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,7 +13,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/golang-jwt/jwt/v5"
 	abs "github.com/microsoft/kiota-abstractions-go"
+	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
 	kauth "github.com/microsoft/kiota-authentication-azure-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	msgraphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
@@ -22,6 +26,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
 )
@@ -335,6 +340,13 @@ func TestUsersMeAndPresence(t *testing.T) {
 	self, err := me.Me().Get(context.Background(), nil)
 	require.NoError(t, err)
 	assert.Equal(t, aliceID, *self.GetId())
+	mine, err := me.Me().Chats().Get(context.Background(), nil)
+	require.NoError(t, err)
+	var ids []string
+	for _, c := range mine.GetValue() {
+		ids = append(ids, *c.GetId())
+	}
+	assert.ElementsMatch(t, []string{e.dm, e.group}, ids, "a user lists only the chats they are in")
 }
 
 func TestApplicationSecretExpiry(t *testing.T) {
@@ -392,6 +404,21 @@ func TestFailureAnswers(t *testing.T) {
 		auth, err := msgraphauth.NewAzureIdentityAuthenticationProvider(e.credential(t, clientSecret))
 		require.NoError(t, err)
 		_, err = e.graphClient(t, auth).Chats().ByChatId(e.dm).Get(context.Background(), nil)
+		status, code, _ := odataErr(t, err)
+		assert.Equal(t, http.StatusUnauthorized, status)
+		assert.Equal(t, "InvalidAuthenticationToken", code)
+	})
+	t.Run("token signed by another key is 401", func(t *testing.T) {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		require.NoError(t, err)
+		forged := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"aud": "https://graph.microsoft.com", "tid": tenantID, "azp": clientID,
+			"idtyp": "app", "roles": []string{"Chat.Read.All"}, "exp": e.clock.Now().Add(time.Hour).Unix()})
+		raw, err := forged.SignedString(key)
+		require.NoError(t, err)
+		hosts, err := absauth.NewAllowedHostsValidatorErrorCheck([]string{e.host()})
+		require.NoError(t, err)
+		c := e.graphClient(t, absauth.NewBaseBearerTokenAuthenticationProvider(&tokenSourceProvider{ts: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: raw}), hosts: hosts}))
+		_, err = c.Chats().ByChatId(e.dm).Get(context.Background(), nil)
 		status, code, _ := odataErr(t, err)
 		assert.Equal(t, http.StatusUnauthorized, status)
 		assert.Equal(t, "InvalidAuthenticationToken", code)

@@ -34,10 +34,13 @@ func (s *Sim) renderMessage(c *chat, m *message, graphBase string, unknownEnums 
 	if m.from != "" {
 		from = map[string]any{"application": nil, "device": nil, "user": s.userIdentity(m.from)}
 	}
-	content := hostedRef.ReplaceAllStringFunc(m.html, func(ref string) string {
-		id := hostedRef.FindStringSubmatch(ref)[1]
-		return graphBase + "/chats/" + c.id + "/messages/" + m.id + "/hostedContents/" + id + "/$value"
-	})
+	hostedURLs := func(text string) string {
+		return hostedRef.ReplaceAllStringFunc(text, func(ref string) string {
+			id := hostedRef.FindStringSubmatch(ref)[1]
+			return graphBase + "/chats/" + c.id + "/messages/" + m.id + "/hostedContents/" + id + "/$value"
+		})
+	}
+	content := hostedURLs(m.html)
 	mentions := []any{}
 	for _, mn := range m.mentions {
 		mentions = append(mentions, map[string]any{
@@ -58,7 +61,7 @@ func (s *Sim) renderMessage(c *chat, m *message, graphBase string, unknownEnums 
 	attachments := []any{}
 	for _, a := range m.attachments {
 		attachments = append(attachments, map[string]any{
-			"id": a.ID, "contentType": a.ContentType, "contentUrl": nilIfEmpty(a.ContentURL), "content": nilIfEmpty(a.Content),
+			"id": a.ID, "contentType": a.ContentType, "contentUrl": nilIfEmpty(a.ContentURL), "content": nilIfEmpty(hostedURLs(a.Content)),
 			"name": nilIfEmpty(a.Name), "thumbnailUrl": nilIfEmpty(a.ThumbnailURL), "teamsAppId": nilIfEmpty(a.TeamsAppID),
 		})
 	}

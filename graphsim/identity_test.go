@@ -73,12 +73,6 @@ func TestAccessTokenVerifiesAgainstJWKS(t *testing.T) {
 	assert.Equal(t, tenantID, claims["tid"])
 	assert.Equal(t, clientID, claims["azp"])
 	assert.Contains(t, claims["roles"], "Chat.Read.All")
-
-	// A signature from another key is rejected.
-	other := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	forged, _ := other.SignedString([]byte("x"))
-	_, err = jwt.Parse(forged, func(tk *jwt.Token) (any, error) { return keys[e.sim.JWKSURL()], nil }, jwt.WithValidMethods([]string{"RS256"}))
-	assert.Error(t, err)
 }
 
 func TestDiscoveryDocuments(t *testing.T) {

@@ -12,6 +12,7 @@ package graphsim
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +42,12 @@ type Options struct {
 	DisableThrottling bool
 	// AccessTokenLifetime defaults to 75 minutes (Entra's average).
 	AccessTokenLifetime time.Duration
+	// OnChange, when set, sees every message change published to the
+	// change-notification manager (created|updated|deleted), synchronously.
+	OnChange func(changes.Event)
+	// NotificationClient posts change/lifecycle notifications; default trusts
+	// the system roots plus the graphsim CA.
+	NotificationClient *http.Client
 }
 
 // Sim is a running (or ready to run) emulator.
@@ -126,6 +133,17 @@ func New(opts Options) (*Sim, error) {
 	}
 	s.baseOnce = scheme + "://" + ln.Addr().String()
 
+	notifyClient := opts.NotificationClient
+	if notifyClient == nil {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		roots.AppendCertsFromPEM(s.ca.certPEM)
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		notifyClient = &http.Client{Transport: t, Timeout: 30 * time.Second}
+	}
 	s.changes = changes.New(changes.Deps{
 		Authorize: func(w http.ResponseWriter, r *http.Request) (changes.TokenInfo, bool) {
 			ti, ok := s.authorize(w, r)
@@ -134,7 +152,7 @@ func New(opts Options) (*Sim, error) {
 		Resource:   s.resourceJSON,
 		SignJWT:    s.sig.sign,
 		IssuerFor:  func(tid string) string { return s.baseURL() + "/" + tid + "/v2.0" },
-		HTTPClient: s.HTTPClient(),
+		HTTPClient: notifyClient,
 		Now:        s.now,
 	})
 	s.handler = s.buildHandler()
@@ -211,9 +229,13 @@ func (s *Sim) SignJWT(claims map[string]any) (string, error) { return s.sig.sign
 func (s *Sim) now() time.Time { return s.opts.Now() }
 
 func (s *Sim) publish(ev *changes.Event) {
-	if ev != nil {
-		s.changes.Publish(*ev)
+	if ev == nil {
+		return
 	}
+	if s.opts.OnChange != nil {
+		s.opts.OnChange(*ev)
+	}
+	s.changes.Publish(*ev)
 }
 
 func (s *Sim) eventLocked(changeType string, c *chat, m *message) *changes.Event {

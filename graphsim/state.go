@@ -93,6 +93,12 @@ type Attachment struct {
 	TeamsAppID   string `json:"teamsAppId,omitempty"`
 }
 
+// CodeSnippet is a Teams code block shared as a card.
+type CodeSnippet struct {
+	Language string `json:"language"`
+	Code     string `json:"code"`
+}
+
 // NewMessage is a message sent by a user (or, with MessageType
 // "systemEventMessage", a system event).
 type NewMessage struct {
@@ -108,6 +114,9 @@ type NewMessage struct {
 	// ReplyTo quotes an earlier message of the same chat (messageReference attachment).
 	ReplyTo     string       `json:"replyTo,omitempty"`
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// CodeSnippets become "application/vnd.microsoft.card.codesnippet"
+	// attachments whose content points at the snippet (a hosted content).
+	CodeSnippets []CodeSnippet `json:"codeSnippets,omitempty"`
 	// EventDetail is raw JSON for systemEventMessage.
 	EventDetail map[string]any `json:"eventDetail,omitempty"`
 }
@@ -355,6 +364,14 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		if !strings.Contains(msg.html, "{{hosted:"+h.ID+"}}") {
 			msg.html += `<p><img src="{{hosted:` + h.ID + `}}" alt="image" itemtype="http://schema.skype.com/AMSImage"></p>`
 		}
+	}
+	for i, cs := range m.CodeSnippets {
+		hid := fmt.Sprintf("c25pcHBldA%s%d", randomToken(6), i)
+		msg.hosted[hid] = HostedContent{ID: hid, ContentType: "text/plain", Bytes: []byte(cs.Code)}
+		content, _ := jsonString(map[string]any{"language": cs.Language, "wrap": false, "codeSnippetUrl": "{{hosted:" + hid + "}}"})
+		aid := strings.ReplaceAll(newID(), "-", "")
+		msg.attachments = append(msg.attachments, Attachment{ID: aid, ContentType: "application/vnd.microsoft.card.codesnippet", Content: content})
+		msg.html += `<attachment id="` + aid + `"></attachment>`
 	}
 	if m.ReplyTo != "" {
 		parent, ok := c.byID[m.ReplyTo]
