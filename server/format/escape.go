@@ -71,12 +71,22 @@ func neutralizeReserved(md string) string {
 	})
 }
 
-// EscapeMentions applies the same mention safety as Convert to Markdown
-// the caller adds to a post itself (for example a fetched code snippet
-// wrapped with FencedCode is already safe; a header line built from a Teams
-// display name is not).
+// EscapeMentions makes Markdown that the caller builds itself mention-safe
+// the way Convert's output is: no "@" in it can notify anyone. It does not
+// escape other Markdown; for plain text (display names, chat topics) use
+// InlineText.
 func EscapeMentions(md string) string {
 	return neutralizeReserved(escapeTypedText(md))
+}
+
+// InlineText renders plain text, such as a sender's display name or a chat
+// topic, as one line of Markdown that shows exactly that text and
+// mentions nobody.
+func InlineText(s string) string {
+	// inlineText fails only when the shared converter is misconfigured,
+	// which every test in this package would show.
+	md, _ := (&conversion{}).inlineText(s)
+	return neutralizeReserved(md)
 }
 
 var usernameRe = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)

@@ -3,19 +3,33 @@
 // plus the list of files the caller has to fetch and attach.
 //
 // The package does no I/O: it never calls Graph or Mattermost. The caller
-// maps Graph data into Message, calls Convert, downloads Result.Files and
-// creates the post.
+// maps Graph data into Message, calls Convert, downloads Result.Files, and
+// creates the post (setting props[PropRemoveLinkPreview]="true" when
+// Result.HasLinks). Code snippet files are fetched and added with
+// AppendBlock(res.Markdown, FencedCode(code, ref.Language)).
 //
-// Safety rules every output obeys (see escape.go):
-//   - Teams text never triggers Mattermost-wide mentions: every "@" that could
-//     start a Mattermost mention in text typed in Teams gets an invisible
-//     U+2060 WORD JOINER after it ("@\u2060all"), and any "@all", "@channel" or
-//     "@here" left anywhere (code included) is broken the same way. Mattermost
-//     splits words on that character, so the server neither notifies nor
-//     highlights; readers still see "@all".
+// HTML goes through github.com/JohannesKaufmann/html-to-markdown/v2 (with its
+// table and strikethrough plugins); this package only rewrites the
+// Teams-specific parts of the DOM first (<at>, <emoji>, <customemoji>,
+// hostedContents <img>, <attachment>, <codeblock>, table cells, bare URLs).
+//
+// Rules every output obeys:
+//   - Teams text never triggers a Mattermost mention. An "@" in Teams text
+//     that Mattermost could read as a mention start gets an invisible U+2060
+//     WORD JOINER after it ("@\u2060all"); so does an "&" that starts a
+//     character reference ("&#64;all" would decode to "@all"). Finally any
+//     "@all", "@channel" or "@here" still left anywhere, code and URLs
+//     included, is broken the same way. Mattermost's mention parser (server
+//     and webapp) ends a word at that character, so nobody is notified and
+//     nothing is highlighted, while readers still see "@all". A word joiner
+//     was chosen over backticks because it leaves the text looking as typed
+//     and works inside links, bold and tables.
 //   - Only users the caller resolves (Options.ResolveUser) become real
-//     "@username" mentions.
-//   - The post never exceeds MaxMessageRunes.
+//     "@username" mentions; everybody else, and "Everyone", is plain text.
+//   - Literal Markdown characters are escaped, so text renders as typed.
+//   - The post is valid UTF-8 and never exceeds MaxMessageRunes; a longer
+//     post is cut at a line end, an open code block is closed, and
+//     TruncationNote is appended.
 package format
 
 import (

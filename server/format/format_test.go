@@ -507,3 +507,16 @@ func TestBoldTextIsEscapedForItsContext(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "> **Ann \\*the\\* Admin\\_**: hi\n\nok", got.Markdown)
 }
+
+func TestInlineText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Bob Smith", "Bob Smith"},
+		{"  Project   *X*\n[beta] ", "Project \\*X\\* \\[beta]"},
+		{"@all-hands sync", "@" + wj + "all-hands sync"},
+		{"# 1. <b>", "\\# 1. &lt;b&gt;"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, InlineText(tc.in), "input %q", tc.in)
+	}
+}
