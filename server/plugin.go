@@ -1,17 +1,355 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
+	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/pkg/errors"
+	"golang.org/x/oauth2"
+
+	"github.com/teamsnotify/msteams-sync/server/api"
+	"github.com/teamsnotify/msteams-sync/server/command"
+	"github.com/teamsnotify/msteams-sync/server/config"
+	"github.com/teamsnotify/msteams-sync/server/connect"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/secrets"
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
-// Plugin wires the packages together and implements the Mattermost plugin hooks.
+// Plugin wires the packages together and implements the Mattermost plugin hooks. It holds no business logic:
+// every decision lives in the package named for it.
 type Plugin struct {
 	plugin.MattermostPlugin
+
+	client *pluginapi.Client
+
+	// mu guards the settings and everything rebuilt from them.
+	mu      sync.RWMutex
+	cfg     config.Configuration
+	factory *graph.Factory
+	keyring *secrets.Keyring
+
+	// Set once in OnActivate.
+	store    *store.Store
+	botID    string
+	connect  *connect.Service
+	commands *command.Handler
+	router   http.Handler
+	pipeline *pipeline
+
+	// bgCtx ends when the plugin deactivates; background work started with runBackground watches it.
+	bgCtx  context.Context
+	stopBg context.CancelFunc
+	bg     sync.WaitGroup
+}
+
+const botUsername = "msteams"
+
+// OnActivate refuses to start, with a message the admin sees in the plugin status, when the settings or the
+// database cannot work; otherwise it migrates the plugin's tables, creates the bot and starts the pipeline.
+func (p *Plugin) OnActivate() error {
+	p.client = pluginapi.NewClient(p.API, p.Driver)
+	p.bgCtx, p.stopBg = context.WithCancel(context.Background())
+
+	mmcfg := p.API.GetUnsanitizedConfig()
+	if err := checkDatabase(mmcfg); err != nil {
+		return err
+	}
+
+	cfg, err := p.loadConfiguration()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	st, err := store.Open(ctx, store.Options{
+		DataSource:      *mmcfg.SqlSettings.DataSource,
+		Replicas:        mmcfg.SqlSettings.DataSourceReplicas,
+		ApplicationName: "msteams-sync-plugin",
+	})
+	if err != nil {
+		return errors.Wrap(err, "MS Teams plugin could not open the Mattermost database")
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return errors.Wrap(err, "MS Teams plugin could not create or upgrade its tables")
+	}
+
+	cipher, err := secrets.NewCipher(cfg.EncryptionKey)
+	if err != nil {
+		st.Close()
+		return errors.Wrap(err, "MS Teams plugin could not use the At-rest encryption key")
+	}
+	// A key change interrupted by a crash or restart is finished before anyone's token is read.
+	if n, err := st.ResumeKeyRotation(ctx, cipher); err != nil {
+		p.API.LogError("Could not finish re-encrypting tokens with the new encryption key; will retry at the next start.", "error", err.Error())
+	} else if n > 0 {
+		p.API.LogInfo("Finished re-encrypting stored tokens with the new encryption key.", "tokens", n)
+	}
+
+	factory, err := graph.NewFactory(cfg, graph.Options{})
+	if err != nil {
+		st.Close()
+		return errors.Wrap(err, "MS Teams plugin could not set up the Microsoft Graph client")
+	}
+
+	botID, err := p.client.Bot.EnsureBot(&model.Bot{
+		Username:    botUsername,
+		DisplayName: "MS Teams",
+		Description: "Delivers your Microsoft Teams chat messages while you are away from Teams.",
+	}, pluginapi.ProfileImagePath(filepath.Join("assets", "bot-icon.png")))
+	if err != nil {
+		st.Close()
+		return errors.Wrap(err, "MS Teams plugin could not create its bot user")
+	}
+
+	p.mu.Lock()
+	p.cfg = cfg
+	p.factory = factory
+	p.keyring = secrets.NewKeyring(cipher)
+	p.mu.Unlock()
+	p.store = st
+	p.botID = botID
+
+	mm := &connect.PluginAdapter{API: p.API, BotUserID: botID}
+	p.connect = connect.New(connect.Deps{
+		Store:      st,
+		Cipher:     keyringCipher{p},
+		Settings:   func() connect.Settings { return connect.SettingsFrom(p.settings()) },
+		OAuth:      p.oauthConfig,
+		HTTPClient: func() *http.Client { return p.graphFactory().HTTPClient() },
+		Accounts:   connect.AccountsFromGraph(func() connect.GraphFactory { return p.graphFactory() }),
+		Mattermost: mm,
+		PluginURL:  p.pluginURL,
+		Logger:     p.API,
+		Now:        time.Now,
+	})
+
+	p.commands = command.New(p.connect, mm, p.API)
+	if err := p.API.RegisterCommand(p.commands.Command()); err != nil {
+		st.Close()
+		return errors.Wrap(err, "MS Teams plugin could not register the /msteams command")
+	}
+
+	pl, err := p.newPipeline(cfg)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	p.pipeline = pl
+
+	mux := http.NewServeMux()
+	pl.routes(mux)
+	mux.Handle("/", api.New(api.Deps{
+		Connections: p.connect,
+		Store:       st,
+		Mattermost:  mm,
+		Settings:    func() connect.Settings { return connect.SettingsFrom(p.settings()) },
+		Logger:      p.API,
+		Now:         time.Now,
+	}))
+	p.router = mux
+
+	pl.start(p.bgCtx)
+
+	p.API.LogInfo("MS Teams plugin activated.", "settings", cfg.String())
+	return nil
+}
+
+// OnDeactivate stops the workers and closes the database pools. Items still in the inbox stay there for the
+// next start (on this or another node).
+func (p *Plugin) OnDeactivate() error {
+	if p.stopBg != nil {
+		p.stopBg()
+	}
+	if p.pipeline != nil {
+		p.pipeline.stop()
+	}
+	p.bg.Wait()
+	if p.store != nil {
+		p.store.Close()
+	}
+	return nil
+}
+
+// OnConfigurationChange applies new settings without a restart. Mattermost calls it once before OnActivate
+// too, when there is nothing to rebuild yet. Invalid settings are refused and the last good ones stay in force.
+func (p *Plugin) OnConfigurationChange() error {
+	if p.store == nil {
+		return nil // not activated yet: OnActivate reads the settings itself
+	}
+	next, err := p.loadConfiguration()
+	if err != nil {
+		return err
+	}
+	if err := next.Validate(); err != nil {
+		p.API.LogError("MS Teams settings were not applied; the previous ones stay in force.", "reason", err.Error())
+		return err
+	}
+
+	p.mu.RLock()
+	prev := p.cfg
+	p.mu.RUnlock()
+	changes := config.Diff(prev, next)
+
+	var newFactory *graph.Factory
+	if changes.CredentialsChanged {
+		newFactory, err = graph.NewFactory(next, graph.Options{})
+		if err != nil {
+			return errors.Wrap(err, "MS Teams plugin could not set up the Microsoft Graph client with the new settings")
+		}
+	}
+	var oldCipher, newCipher *secrets.Cipher
+	if changes.EncryptionKeyChanged {
+		if oldCipher, err = secrets.NewCipher(prev.EncryptionKey); err != nil {
+			return errors.Wrap(err, "read the previous encryption key")
+		}
+		if newCipher, err = secrets.NewCipher(next.EncryptionKey); err != nil {
+			return errors.Wrap(err, "MS Teams plugin could not use the new At-rest encryption key")
+		}
+	}
+
+	p.mu.Lock()
+	p.cfg = next
+	if newFactory != nil {
+		p.factory = newFactory
+	}
+	if newCipher != nil {
+		// Tokens sealed with the old key stay readable while the rotation below re-encrypts them.
+		p.keyring = secrets.NewKeyring(newCipher, oldCipher)
+	}
+	p.mu.Unlock()
+
+	if newCipher != nil {
+		p.runBackground(func(ctx context.Context) {
+			n, err := p.store.RotateTokenKey(ctx, oldCipher, newCipher)
+			if err != nil {
+				p.API.LogError("Could not re-encrypt stored tokens with the new encryption key; will finish at the next start.", "error", err.Error())
+				return
+			}
+			p.API.LogInfo("Re-encrypted stored tokens with the new encryption key.", "tokens", n)
+		})
+	}
+	if p.pipeline != nil {
+		p.pipeline.configurationChanged(prev, next, changes)
+	}
+	if changes.Any() {
+		p.API.LogInfo("MS Teams settings applied.", "settings", next.String())
+	}
+	return nil
 }
 
 // ServeHTTP serves the plugin's routes under /plugins/com.mattermost.msteams-sync.
 func (p *Plugin) ServeHTTP(_ *plugin.Context, w http.ResponseWriter, r *http.Request) {
-	http.NotFound(w, r)
+	if p.router == nil {
+		http.Error(w, "The MS Teams plugin is starting.", http.StatusServiceUnavailable)
+		return
+	}
+	p.router.ServeHTTP(w, r)
 }
+
+// ExecuteCommand answers /msteams.
+func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return p.commands.Execute(ctx, args), nil
+}
+
+// loadConfiguration reads the settings and fills the generated secrets the System Console leaves empty on a
+// fresh install, saving them back so every node uses the same values.
+func (p *Plugin) loadConfiguration() (config.Configuration, error) {
+	cfg, err := config.FromMap(p.API.GetPluginConfig())
+	if err != nil {
+		return cfg, errors.Wrap(err, "MS Teams plugin could not read its settings")
+	}
+	filled, changed, err := config.GenerateSecrets(cfg)
+	if err != nil {
+		return cfg, errors.Wrap(err, "generate the plugin's secrets")
+	}
+	if changed {
+		if appErr := p.API.SavePluginConfig(filled.ToMap()); appErr != nil {
+			return cfg, errors.Wrap(appErr, "MS Teams plugin could not save its generated encryption key and webhook secret")
+		}
+	}
+	return filled, nil
+}
+
+func (p *Plugin) settings() config.Configuration {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.cfg
+}
+
+func (p *Plugin) graphFactory() *graph.Factory {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.factory
+}
+
+func (p *Plugin) currentKeyring() *secrets.Keyring {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.keyring
+}
+
+func (p *Plugin) oauthConfig() *oauth2.Config {
+	return p.graphFactory().OAuth2Config(p.pluginURL() + "/oauth-redirect")
+}
+
+// pluginURL is the public base URL of the plugin's routes, from the Site URL.
+func (p *Plugin) pluginURL() string {
+	site := ""
+	if c := p.API.GetConfig(); c != nil && c.ServiceSettings.SiteURL != nil {
+		site = *c.ServiceSettings.SiteURL
+	}
+	return strings.TrimRight(site, "/") + "/plugins/" + manifestID
+}
+
+// runBackground runs fn until the plugin deactivates.
+func (p *Plugin) runBackground(fn func(ctx context.Context)) {
+	p.bg.Add(1)
+	go func() {
+		defer p.bg.Done()
+		fn(p.bgCtx)
+	}()
+}
+
+// keyringCipher follows key changes: connect seals with whatever keyring is current at the time of the call.
+type keyringCipher struct{ p *Plugin }
+
+func (k keyringCipher) Seal(plaintext []byte) ([]byte, string, error) {
+	return k.p.currentKeyring().Seal(plaintext)
+}
+
+func (k keyringCipher) Open(ciphertext []byte, keyID string) ([]byte, error) {
+	return k.p.currentKeyring().Open(ciphertext, keyID)
+}
+
+// checkDatabase refuses anything but PostgreSQL: the plugin's tables, locks and queue rely on it.
+func checkDatabase(c *model.Config) error {
+	driver := ""
+	if c != nil && c.SqlSettings.DriverName != nil {
+		driver = *c.SqlSettings.DriverName
+	}
+	if driver != model.DatabaseDriverPostgres {
+		return errors.Errorf("MS Teams plugin needs PostgreSQL as the Mattermost database, but this server uses %q. Move Mattermost to PostgreSQL (see Mattermost's migration guide) before enabling the plugin.", driver)
+	}
+	if c.SqlSettings.DataSource == nil || *c.SqlSettings.DataSource == "" {
+		return errors.New("MS Teams plugin could not read the database connection settings (SqlSettings.DataSource) from the server configuration")
+	}
+	return nil
+}
+
+const manifestID = "com.mattermost.msteams-sync"
