@@ -31,8 +31,9 @@ func (c *conversion) handleAttachment(a *Attachment) {
 			CodeSnippetURL string `json:"codeSnippetUrl"`
 		}
 		_ = json.Unmarshal([]byte(a.Content), &snippet) // a bad card still may have ContentURL
+		// Fetched with the user's token: only a Graph URL will do.
 		u := firstNonEmpty(snippet.CodeSnippetURL, a.ContentURL)
-		if isWebURL(u) {
+		if c.isGraphURL(u) {
 			c.files = append(c.files, FileRef{Kind: FileCodeSnippet, URL: u, Name: a.Name, AttachmentID: a.ID, Language: snippet.Language})
 		}
 	default:

@@ -125,6 +125,11 @@ type Options struct {
 	// connected user, or "" when that user is not connected. Nil means
 	// nobody is connected.
 	ResolveUser func(teamsUserID string) string
+	// GraphHosts are the hosts (host or host:port) whose https URLs may
+	// become FileHostedContent and FileCodeSnippet refs, which the caller
+	// fetches with the user's token. Empty means DefaultGraphHosts; tests
+	// against a Graph emulator list the emulator's host here.
+	GraphHosts []string
 }
 
 // FileKind says how the caller must fetch a FileRef.
@@ -132,13 +137,16 @@ type FileKind string
 
 const (
 	// FileHostedContent is an inline image: GET URL (a Graph
-	// .../hostedContents/{id}/$value URL) with the user's token.
+	// .../hostedContents/{id}/$value URL on one of Options.GraphHosts)
+	// with the user's token.
 	FileHostedContent FileKind = "hostedContent"
 	// FileReference is a SharePoint/OneDrive file shared in the chat: URL
-	// is the contentUrl, Name the file name.
+	// is the contentUrl, Name the file name. The URL comes from the
+	// sender: resolve it through Graph (for example /shares/{encoded url})
+	// rather than sending a token to it.
 	FileReference FileKind = "reference"
-	// FileCodeSnippet is a code snippet card: GET URL (a Graph
-	// hostedContents URL) returns the code; render it with FencedCode
+	// FileCodeSnippet is a code snippet card: GET URL (a hostedContents URL
+	// on one of Options.GraphHosts) returns the code; render it with FencedCode
 	// using Language and append it to the post.
 	FileCodeSnippet FileKind = "codeSnippet"
 )

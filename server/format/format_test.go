@@ -520,3 +520,39 @@ func TestInlineText(t *testing.T) {
 		assert.Equal(t, tc.want, InlineText(tc.in), "input %q", tc.in)
 	}
 }
+
+func TestOnlyTrustedGraphHostsBecomeFetchableFiles(t *testing.T) {
+	const evil = "https://evil.example.com/v1.0/chats/c/messages/m/hostedContents/x/$value"
+	const emulator = "https://127.0.0.1:8443/v1.0/chats/c/messages/m/hostedContents/x/$value"
+	snippet := func(u string) Attachment {
+		return Attachment{ID: "s", ContentType: ContentTypeCodeSnippet, Content: `{"language":"go","codeSnippetUrl":"` + u + `"}`}
+	}
+
+	t.Run("a hostedContents image elsewhere is only a link", func(t *testing.T) {
+		got, err := Convert(htmlMsg(`<p><img src="`+evil+`" alt="image"></p>`), Options{})
+		require.NoError(t, err)
+		assert.Empty(t, got.Files)
+		assert.Equal(t, "[image]("+evil+")", got.Markdown)
+	})
+	t.Run("plain http Graph is not trusted either", func(t *testing.T) {
+		got, err := Convert(htmlMsg(`<p><img src="http://graph.microsoft.com/v1.0/chats/c/messages/m/hostedContents/x/$value"></p>`), Options{})
+		require.NoError(t, err)
+		assert.Empty(t, got.Files)
+	})
+	t.Run("a code snippet elsewhere is dropped", func(t *testing.T) {
+		msg := Message{Body: `<p>x</p>`, BodyType: BodyHTML, Attachments: []Attachment{snippet(evil)}}
+		got, err := Convert(msg, Options{})
+		require.NoError(t, err)
+		assert.Empty(t, got.Files)
+	})
+	t.Run("an emulator host listed in GraphHosts is trusted", func(t *testing.T) {
+		msg := Message{Body: `<p><img src="` + emulator + `"></p>`, BodyType: BodyHTML, Attachments: []Attachment{snippet(emulator)}}
+		got, err := Convert(msg, Options{GraphHosts: []string{"127.0.0.1:8443"}})
+		require.NoError(t, err)
+		assert.Equal(t, []FileRef{
+			{Kind: FileHostedContent, URL: emulator},
+			{Kind: FileCodeSnippet, URL: emulator, AttachmentID: "s", Language: "go"},
+		}, got.Files)
+		assert.Equal(t, "", got.Markdown, "an image-only message has files and no text")
+	})
+}

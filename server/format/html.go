@@ -486,7 +486,7 @@ func (c *conversion) replaceImage(n *xhtml.Node) {
 	case strings.HasSuffix(itemType, "/emoji"):
 		// Older Teams bodies send emoji as <img itemtype=".../Emoji" alt="😄">.
 		replaceWithText(n, firstNonEmpty(alt, attr(n, "title")))
-	case isHostedContentURL(src):
+	case c.isHostedContentURL(src):
 		c.files = append(c.files, FileRef{Kind: FileHostedContent, URL: src, Name: imageName(alt)})
 		removeNode(n)
 	case isWebURL(src):
@@ -509,8 +509,37 @@ func imageName(alt string) string {
 	return alt
 }
 
-func isHostedContentURL(src string) bool {
-	return isWebURL(src) && strings.Contains(strings.ToLower(src), "/hostedcontents/")
+// isHostedContentURL accepts only hostedContents URLs on a trusted Graph
+// host: the caller fetches them with the user's token, so a crafted <img>
+// pointing elsewhere must not become a FileRef.
+func (c *conversion) isHostedContentURL(src string) bool {
+	return c.isGraphURL(src) && strings.Contains(strings.ToLower(src), "/hostedcontents/")
+}
+
+// DefaultGraphHosts are the Microsoft Graph hosts of the public and
+// national clouds.
+var DefaultGraphHosts = []string{
+	"graph.microsoft.com",
+	"graph.microsoft.us",
+	"dod-graph.microsoft.us",
+	"microsoftgraph.chinacloudapi.cn",
+}
+
+func (c *conversion) isGraphURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.User != nil {
+		return false
+	}
+	hosts := c.opt.GraphHosts
+	if len(hosts) == 0 {
+		hosts = DefaultGraphHosts
+	}
+	for _, h := range hosts {
+		if strings.EqualFold(u.Host, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func isWebURL(s string) bool {
