@@ -251,7 +251,7 @@ func TestEndpointsPerCloud(t *testing.T) {
 			AuthorityHost:            "https://login.emu.test:8443",
 			GraphBaseURL:             "https://graph.emu.test:9443/v1.0",
 			GraphHost:                "graph.emu.test",
-			GraphScope:               "https://graph.emu.test:9443/.default",
+			GraphScope:               "https://graph.microsoft.com/.default",
 			DisableInstanceDiscovery: true,
 			CACertificatePEM:         "PEM",
 		}, got)

@@ -27,7 +27,7 @@ type Endpoints struct {
 	GraphBaseURL string
 	// GraphHost is the Graph host name without port: the SDK's allowed-hosts list compares host names only.
 	GraphHost string
-	// GraphScope is the .default scope for Graph in this cloud (for a custom cloud: scheme://host[:port]/.default).
+	// GraphScope is the .default scope for Graph in this cloud (for a custom cloud: global Graph's).
 	GraphScope string
 	// DisableInstanceDiscovery is true when MSAL must not ask login.microsoftonline.com whether the authority
 	// exists. MSAL ships metadata for the national-cloud hosts, so only custom hosts need it.
@@ -45,6 +45,8 @@ func (e Endpoints) AuthorizeURL(tenant string) string {
 func (e Endpoints) TokenURL(tenant string) string {
 	return e.AuthorityHost + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
 }
+
+const commercialGraphScope = "https://graph.microsoft.com/.default"
 
 var nationalClouds = map[string]Endpoints{
 	CloudCommercial: {
@@ -93,10 +95,12 @@ func (c Configuration) Endpoints() (Endpoints, error) {
 	authority, _ := url.Parse(strings.TrimSpace(c.CustomAuthorityURL))
 	graph, _ := url.Parse(strings.TrimSpace(c.CustomGraphURL))
 	return Endpoints{
-		AuthorityHost:            strings.ToLower(authority.Scheme) + "://" + authority.Host,
-		GraphBaseURL:             strings.ToLower(graph.Scheme) + "://" + graph.Host + strings.TrimRight(graph.EscapedPath(), "/"),
-		GraphHost:                strings.ToLower(graph.Hostname()),
-		GraphScope:               strings.ToLower(graph.Scheme) + "://" + graph.Host + "/.default",
+		AuthorityHost: strings.ToLower(authority.Scheme) + "://" + authority.Host,
+		GraphBaseURL:  strings.ToLower(graph.Scheme) + "://" + graph.Host + strings.TrimRight(graph.EscapedPath(), "/"),
+		GraphHost:     strings.ToLower(graph.Hostname()),
+		// A scope names a resource (an application ID URI), not a host. A custom host is either an emulator or a
+		// proxy in front of global Graph, and both expect Graph's own identifier; graphsim enforces exactly this.
+		GraphScope:               commercialGraphScope,
 		DisableInstanceDiscovery: true,
 		CACertificatePEM:         strings.TrimSpace(c.CustomCACertificate),
 	}, nil

@@ -134,13 +134,13 @@ func TestOAuth2ConfigTargetsTheTenantOnTheConfiguredAuthority(t *testing.T) {
 
 	assert.Equal(t, cloud.baseURL()+"/"+testTenant+"/oauth2/v2.0/authorize", conf.Endpoint.AuthURL)
 	assert.Equal(t, cloud.baseURL()+"/"+testTenant+"/oauth2/v2.0/token", conf.Endpoint.TokenURL)
-	assert.Equal(t, []string{cloud.baseURL() + "/.default", "offline_access"}, conf.Scopes)
+	assert.Equal(t, []string{"https://graph.microsoft.com/.default", "offline_access"}, conf.Scopes)
 	assert.Equal(t, "https://mm.test/redirect", conf.RedirectURL)
 	assert.Equal(t, testClient, conf.ClientID)
 
 	authURL, err := url.Parse(conf.AuthCodeURL("state-1", oauth2.S256ChallengeOption("verifier-verifier-verifier-verifier-verifier")))
 	require.NoError(t, err)
-	assert.Equal(t, cloud.baseURL()+"/.default offline_access", authURL.Query().Get("scope"))
+	assert.Equal(t, "https://graph.microsoft.com/.default offline_access", authURL.Query().Get("scope"))
 	assert.Equal(t, "S256", authURL.Query().Get("code_challenge_method"))
 
 	// The exchange goes over TLS to a host only the custom CA vouches for: it works only through OAuth2Context.

@@ -124,7 +124,7 @@ func (f *fakeCloud) serve(w http.ResponseWriter, r *http.Request) {
 		switch r.PostForm.Get("grant_type") {
 		case "client_credentials":
 			// MSAL appends "openid offline_access profile"; what matters is the Graph resource.
-			if strings.Fields(r.PostForm.Get("scope"))[0] != base+"/.default" {
+			if strings.Fields(r.PostForm.Get("scope"))[0] != "https://graph.microsoft.com/.default" {
 				writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_scope", "error_description": "AADSTS70011: bad scope " + r.PostForm.Get("scope")})
 				return
 			}
