@@ -218,6 +218,15 @@ func TestMessageListPagingOrderingAndFilter(t *testing.T) {
 	}
 	assert.Equal(t, []string{ids[6], ids[5], ids[4]}, got)
 
+	// A $filter on another property than the $orderby one is ignored.
+	ignored, err := c.Chats().ByChatId(e.dm).Messages().Get(context.Background(), &chats.ItemMessagesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &chats.ItemMessagesRequestBuilderGetQueryParameters{
+			Orderby: []string{"createdDateTime desc"}, Filter: ptr("lastModifiedDateTime gt " + cut),
+		},
+	})
+	require.NoError(t, err)
+	assert.Len(t, ignored.GetValue(), 7)
+
 	// $top above 50 is refused.
 	_, err = c.Chats().ByChatId(e.dm).Messages().Get(context.Background(), &chats.ItemMessagesRequestBuilderGetRequestConfiguration{
 		QueryParameters: &chats.ItemMessagesRequestBuilderGetQueryParameters{Top: ptr[int32](51)},
@@ -294,6 +303,11 @@ func TestGetAllMessagesAndDeltaUseOpaqueAbsoluteLinks(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, resp.GetValue(), 1)
 	assert.Equal(t, fresh, *resp.GetValue()[0].GetId())
+
+	// Delegated callers cannot use the delta.
+	_, err = e.delegatedClient(t, aliceID).Users().ByUserId(aliceID).Chats().GetAllMessages().WithUrl(deltaURL).GetAsGetAllMessagesGetResponse(context.Background(), nil)
+	status, _, _ := odataErr(t, err)
+	assert.Equal(t, http.StatusPreconditionFailed, status)
 }
 
 func TestUsersMeAndPresence(t *testing.T) {

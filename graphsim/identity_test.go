@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
@@ -171,6 +174,34 @@ func TestSignInPageListsUsersAndHonoursLoginHint(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(b), "Alice Adams")
 	assert.Contains(t, string(b), `value="`+bobID+`" checked`)
+
+	// Submitting the form (as a browser would) redirects with code and state.
+	m := regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(string(b))
+	require.Len(t, m, 2)
+	action := e.sim.AuthorityURL() + html.UnescapeString(m[1])
+	hc := e.sim.HTTPClient()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	post, err := hc.PostForm(action, url.Values{"user": {bobID}})
+	require.NoError(t, err)
+	post.Body.Close()
+	require.Equal(t, http.StatusFound, post.StatusCode)
+	loc, err := url.Parse(post.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "s", loc.Query().Get("state"))
+	assert.NotEmpty(t, loc.Query().Get("code"))
+
+	// Cancelling answers access_denied; unregistered redirect URIs are refused outright.
+	deny, err := hc.PostForm(action, url.Values{"sim_deny": {"1"}})
+	require.NoError(t, err)
+	deny.Body.Close()
+	loc, _ = url.Parse(deny.Header.Get("Location"))
+	assert.Equal(t, "access_denied", loc.Query().Get("error"))
+	conf := e.oauthConfig()
+	conf.RedirectURL = "https://evil.test/cb"
+	bad, err := hc.Get(conf.AuthCodeURL("s"))
+	require.NoError(t, err)
+	bad.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, bad.StatusCode)
 }
 
 func TestRefreshTokensRotateAndStayValid(t *testing.T) {
