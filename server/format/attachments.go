@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 )
 
@@ -100,7 +101,19 @@ func adaptiveCardText(content string) string {
 	var blocks []string
 	walkCardElements(card["body"], &blocks)
 	walkCardElements(card["actions"], &blocks)
-	return escapeTypedText(strings.Join(blocks, "\n\n"))
+	return cardMarkdown(strings.Join(blocks, "\n\n"))
+}
+
+var markdownImageRe = regexp.MustCompile(`(^|[^\\])!\[`)
+
+// cardMarkdown makes card text (Markdown written by a bot) safe to post:
+// mentions cannot notify, and image syntax, which Teams does not render in
+// card text, cannot make Mattermost load a remote image.
+func cardMarkdown(md string) string {
+	md = markdownImageRe.ReplaceAllString(md, `$1\![`)
+	// A second pass catches "![![": the regexp does not match overlapping runs.
+	md = markdownImageRe.ReplaceAllString(md, `$1\![`)
+	return escapeTypedText(md)
 }
 
 func walkCardElements(v any, blocks *[]string) {
@@ -207,7 +220,7 @@ func (c *conversion) heroCardText(content string) string {
 	}
 	if text := strings.TrimSpace(card.Text); text != "" {
 		// Card text is Markdown already, like Adaptive Card text.
-		blocks = append(blocks, escapeTypedText(text))
+		blocks = append(blocks, cardMarkdown(text))
 	}
 	for _, b := range card.Buttons {
 		u, _ := b.Value.(string)

@@ -219,11 +219,11 @@ var convertCases = []convertCase{
 					`{"type":"TextBlock","text":"Build **failed**","weight":"bolder"},` +
 					`{"type":"Container","items":[{"type":"FactSet","facts":[{"title":"Branch","value":"main"},{"title":"Commit","value":"a1b2c3"}]}]},` +
 					`{"type":"Image","url":"https://example.com/x.png"},` +
-					`{"type":"ColumnSet","columns":[{"type":"Column","items":[{"type":"TextBlock","text":"cc @here"}]}]}],` +
+					`{"type":"ColumnSet","columns":[{"type":"Column","items":[{"type":"TextBlock","text":"cc @here ![pixel](https://t.example/p.gif)"}]}]}],` +
 					`"actions":[{"type":"Action.OpenUrl","title":"Open run","url":"https://ci.example.com/run/42"}]}`,
 			}},
 		},
-		want:  "Build **failed**\n\n- **Branch**: main\n- **Commit**: a1b2c3\n\ncc @" + wj + "here\n\n[Open run](https://ci.example.com/run/42)",
+		want:  "Build **failed**\n\n- **Branch**: main\n- **Commit**: a1b2c3\n\ncc @" + wj + "here \\![pixel](https://t.example/p.gif)\n\n[Open run](https://ci.example.com/run/42)",
 		links: true,
 	},
 	{

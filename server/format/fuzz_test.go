@@ -38,6 +38,8 @@ func FuzzConvert(f *testing.F) {
 	}
 	f.Add(`<p>@<b>all</b> @<at id="3">Everyone</at> <at id="0">@all</at></p>`, "html", "@here", "urgent", "", "", "")
 	f.Add("x&#x40;channel &commat;here @@all", "text", "", "", "", "", "")
+	f.Add(`<p>![x](https://t.example/p.png)</p>`, "text", "![s](https://t.example/s.png)", "", "c",
+		"application/vnd.microsoft.card.adaptive", `{"body":[{"type":"TextBlock","text":"![![a](https://t.example/a.png)](b) ok"}]}`)
 	f.Add(`<at id="1">Jane</at> <at id="2">Doe</at><attachment id="r"></attachment>`, "html", "", "",
 		"r", "messageReference", `{"messagePreview":"@here now","messageSender":{"user":{"displayName":"@channel"}}}`)
 
@@ -68,6 +70,7 @@ func FuzzConvert(f *testing.F) {
 		assert.NotContains(t, md, "\uF002", "library newline marker leaked")
 		assert.False(t, reservedMentionRe.MatchString(md), "raw reserved mention in %q", md)
 
+		assert.False(t, hasMarkdownImage(md), "Markdown image in %q", md)
 		for _, m := range mattermostMentions(md) {
 			assert.True(t, allowed[m], "Mattermost would read @%s as a mention in %q", m, md)
 		}
@@ -99,6 +102,21 @@ func mattermostMentions(md string) []string {
 		return true
 	})
 	flush()
+	return found
+}
+
+// hasMarkdownImage reports whether Mattermost would render an image from
+// the post text itself (images come as attached files, never as remote
+// loads).
+func hasMarkdownImage(md string) bool {
+	found := false
+	markdown.Inspect(md, func(node any) bool {
+		switch node.(type) {
+		case *markdown.InlineImage, *markdown.ReferenceImage:
+			found = true
+		}
+		return !found
+	})
 	return found
 }
 
