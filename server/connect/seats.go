@@ -108,11 +108,6 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 	if err == nil && link.Connected() {
 		return false, nil
 	}
-	if _, err := s.d.Store.GetInvite(ctx, mmUserID); err == nil {
-		return false, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return false, errors.Wrap(err, "get invite")
-	}
 	if st.Restricted {
 		ok, err := s.d.Store.WhitelistContains(ctx, user.Id)
 		if err != nil {
@@ -122,23 +117,34 @@ func (s *Service) MaybeInvite(ctx context.Context, mmUserID string) (bool, error
 			return false, nil
 		}
 	}
-	pending, err := s.d.Store.CountPendingInvites(ctx, s.now())
-	if err != nil {
-		return false, errors.Wrap(err, "count pending invites")
-	}
-	if pending >= st.MaxPendingInvites {
-		return false, nil
-	}
-	connected, err := s.d.Store.CountConnectedUsers(ctx)
-	if err != nil {
-		return false, errors.Wrap(err, "count connected users")
-	}
-	if connected+pending >= st.ConnectedUsersAllowed {
-		return false, nil
-	}
-	now := s.now()
-	if err := s.d.Store.CreateInvite(ctx, store.Invite{MMUserID: mmUserID, InvitedAt: now, ExpiresAt: now.Add(st.EffectiveInviteExpiry())}); err != nil {
-		return false, errors.Wrap(err, "create invite")
+	sent := false
+	// Under the seat lock, so nodes inviting at once cannot overfill the pool or the seats.
+	err = s.d.Store.WithUserTokenLock(ctx, seatLockID, func(ctx context.Context) error {
+		if _, err := s.d.Store.GetInvite(ctx, mmUserID); err == nil {
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return errors.Wrap(err, "get invite")
+		}
+		now := s.now()
+		pending, err := s.d.Store.CountPendingInvites(ctx, now)
+		if err != nil {
+			return errors.Wrap(err, "count pending invites")
+		}
+		if pending >= st.MaxPendingInvites {
+			return nil
+		}
+		connected, err := s.d.Store.CountConnectedUsers(ctx)
+		if err != nil {
+			return errors.Wrap(err, "count connected users")
+		}
+		if connected+pending >= st.ConnectedUsersAllowed {
+			return nil
+		}
+		sent = true
+		return errors.Wrap(s.d.Store.CreateInvite(ctx, store.Invite{MMUserID: mmUserID, InvitedAt: now, ExpiresAt: now.Add(st.EffectiveInviteExpiry())}), "create invite")
+	})
+	if err != nil || !sent {
+		return false, err
 	}
 	if err := s.d.Mattermost.DM(mmUserID, s.inviteMessage(st)); err != nil {
 		return true, errors.Wrap(err, "send invite")

@@ -2,6 +2,8 @@ package connect
 
 import (
 	"context"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +157,46 @@ func TestInvitations(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, sent)
 	})
+}
+
+func TestLastSeatGoesToOneOfTwoConcurrentSignIns(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.set(func(s *Settings) { s.ConnectedUsersAllowed = 1 })
+	queries := map[string]url.Values{}
+	for _, id := range []string{"u1", "u2"} {
+		h.mm.AddUser(id, id+"@contoso.com")
+		h.addAccount("ms-"+id, id+"@contoso.com", id+"@contoso.com")
+		target, err := h.svc.Begin(ctx, id)
+		require.NoError(t, err)
+		queries[id] = h.signIn(target, "ms-"+id)
+	}
+
+	nodes := map[string]*Service{"u1": h.node(h.openStore()), "u2": h.node(h.openStore())}
+	errs := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := n.Complete(ctx, id, queries[id])
+			mu.Lock()
+			errs[id] = err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+
+	connected, err := h.store.CountConnectedUsers(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, connected)
+	refused := 0
+	for _, err := range errs {
+		if err != nil {
+			assert.Equal(t, ReasonNoSeat, refusalOf(t, err))
+			refused++
+		}
+	}
+	assert.Equal(t, 1, refused)
 }

@@ -14,6 +14,10 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
+// seatLockID names the cluster-wide lock that serializes seat and invitation accounting. It borrows the
+// store's per-user lock with an id no Mattermost user can have.
+const seatLockID = "#seats"
+
 // StateTTL is how long a started sign-in may take. The state is created when the user clicks a connect link,
 // not when the link is posted, so old links keep working.
 const StateTTL = 15 * time.Minute
@@ -101,42 +105,45 @@ func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (
 	if !accountMatches(account, user.Email, s.d.Settings().AllowProxyAddresses) {
 		return out, &Refusal{Reason: ReasonEmailMismatch, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
 	}
-	if err := s.releaseAccount(ctx, mmUserID, account.ID); err != nil {
+	sealed, keyID, err := s.sealToken(tok)
+	if err != nil {
+		return out, err
+	}
+	firstEver := false
+	// The seat check and the write happen under one cluster-wide lock, so two users completing at once
+	// on different nodes cannot both take the last seat.
+	err = s.d.Store.WithUserTokenLock(ctx, seatLockID, func(ctx context.Context) error {
+		if err := s.releaseAccount(ctx, mmUserID, account.ID); err != nil {
+			return err
+		}
+		prev, err := s.d.Store.GetUser(ctx, mmUserID)
+		firstEver = errors.Is(err, ErrNotFound)
+		if err != nil && !firstEver {
+			return errors.Wrap(err, "get link")
+		}
+		out.Reconnected = !firstEver && prev.Connected()
+		if !out.Reconnected {
+			if err := s.checkSeat(ctx, user); err != nil {
+				return err
+			}
+		}
+		conn := store.Connection{MMUserID: mmUserID, TeamsUserID: account.ID, TeamsEmail: out.AccountEmail,
+			Token: sealed, TokenKeyID: keyID, TokenExpiry: tok.Expiry, ConnectedAt: s.now()}
+		err = s.d.Store.SaveConnection(ctx, conn)
+		if errors.Is(err, store.ErrTeamsUserLinked) {
+			return &Refusal{Reason: ReasonAccountTaken}
+		}
+		if err != nil {
+			return errors.Wrap(err, "save connection")
+		}
+		return errors.Wrap(s.d.Store.DeleteInvite(ctx, mmUserID), "remove the used invitation")
+	})
+	if err != nil {
 		var r *Refusal
 		if errors.As(err, &r) {
 			r.MattermostEmail, r.AccountEmail = out.MattermostEmail, out.AccountEmail
 		}
 		return out, err
-	}
-
-	prev, err := s.d.Store.GetUser(ctx, mmUserID)
-	firstEver := errors.Is(err, ErrNotFound)
-	if err != nil && !firstEver {
-		return out, errors.Wrap(err, "get link")
-	}
-	out.Reconnected = !firstEver && prev.Connected()
-	if !out.Reconnected {
-		if err := s.checkSeat(ctx, user); err != nil {
-			return out, err
-		}
-	}
-
-	sealed, keyID, err := s.sealToken(tok)
-	if err != nil {
-		return out, err
-	}
-	conn := store.Connection{MMUserID: mmUserID, TeamsUserID: account.ID, TeamsEmail: out.AccountEmail,
-		Token: sealed, TokenKeyID: keyID, TokenExpiry: tok.Expiry, ConnectedAt: s.now()}
-	err = s.d.Store.SaveConnection(ctx, conn)
-	if errors.Is(err, store.ErrTeamsUserLinked) {
-		// Another user linked the account between our check and our write.
-		return out, &Refusal{Reason: ReasonAccountTaken, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
-	}
-	if err != nil {
-		return out, errors.Wrap(err, "save connection")
-	}
-	if err := s.d.Store.DeleteInvite(ctx, mmUserID); err != nil && !errors.Is(err, ErrNotFound) {
-		s.d.Logger.LogWarn("Could not remove the invitation of a connected user", "user_id", mmUserID, "error", err.Error())
 	}
 	if out.Reconnected {
 		return out, nil
