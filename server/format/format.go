@@ -146,8 +146,8 @@ const (
 	// rather than sending a token to it.
 	FileReference FileKind = "reference"
 	// FileCodeSnippet is a code snippet card: GET URL (a hostedContents URL
-	// on one of Options.GraphHosts) returns the code; render it with FencedCode
-	// using Language and append it to the post.
+	// on one of Options.GraphHosts) returns the code; add it with
+	// AppendBlock(res.Markdown, FencedCode(code, ref.Language)).
 	FileCodeSnippet FileKind = "codeSnippet"
 )
 
