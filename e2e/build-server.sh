@@ -21,6 +21,7 @@ if [[ -x "$dest/bin/mattermost" ]]; then
 fi
 mkdir -p "$cache"
 tmp="$(mktemp -d "$cache/.build-$version.XXXXXX")"
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 echo "building Mattermost $version into $dest (cold build: about 2 minutes)" >&2
 srcdir="$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/mattermost/mattermost/server/v8)"
