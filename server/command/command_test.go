@@ -29,7 +29,9 @@ func (c *conns) Status(context.Context, string) (connect.Status, error) {
 	return connect.Status{Connected: true, TeamsEmail: "ada@contoso.com", ConnectedAt: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}, nil
 }
 func (c *conns) CanConnect(context.Context, string) error { return c.refusal }
-func (c *conns) ConnectURL() string                     { return "https://mm.test/plugins/com.mattermost.msteams-sync/connect" }
+func (c *conns) ConnectURL() string {
+	return "https://mm.test/plugins/com.mattermost.msteams-sync/connect"
+}
 func (c *conns) Disconnect(context.Context, string) error {
 	if !c.connected {
 		return connect.ErrNotConnected

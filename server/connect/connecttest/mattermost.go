@@ -162,3 +162,16 @@ func (m *Mattermost) Events(userID string) []Event {
 	}
 	return out
 }
+
+// Ephemerals returns the ephemeral posts shown to the user, oldest first.
+func (m *Mattermost) Ephemerals(userID string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, p := range m.posts {
+		if p.UserID == userID && p.Ephemeral {
+			out = append(out, p.Message)
+		}
+	}
+	return out
+}
