@@ -30,7 +30,7 @@ type AppRegistration struct {
 
 // DefaultDelegatedScopes is what an app registration without explicit
 // DelegatedScopes has been consented to.
-var DefaultDelegatedScopes = []string{"User.Read", "Chat.Read", "ChatMessage.Read", "Presence.Read.All", "Files.Read.All", "offline_access", "openid", "profile"}
+var DefaultDelegatedScopes = []string{"User.Read", "User.ReadBasic.All", "Chat.Read", "ChatMessage.Read", "Presence.Read.All", "Files.Read.All", "offline_access", "openid", "profile"}
 
 // User is an Entra user.
 type User struct {
