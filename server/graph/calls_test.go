@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,7 +142,7 @@ func TestSharedFileResolvesAndDownloadsWithoutAGraphToken(t *testing.T) {
 	var downloadAuth []string
 	var mu sync.Mutex
 	// The download URL lives outside /v1.0, so the fake Graph's bearer check does not apply; record what came.
-	cloud.srv.Config.Handler = wrapPath("/download/", cloud.srv.Config.Handler, func(w http.ResponseWriter, r *http.Request) {
+	cloud.handleOutside("/download/", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		downloadAuth = append(downloadAuth, r.Header.Get("Authorization"))
 		mu.Unlock()
@@ -176,16 +175,6 @@ func TestSharedFileResolvesAndDownloadsWithoutAGraphToken(t *testing.T) {
 	_, _, err = client.Download(context.Background(), "https://127.0.0.1:1/download?tempauth=secret-token", 100)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "secret-token", "transport errors must not carry the pre-authenticated URL")
-}
-
-func wrapPath(prefix string, next http.Handler, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, prefix) {
-			h(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func TestSubscriptionLifecycle(t *testing.T) {

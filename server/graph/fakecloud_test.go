@@ -35,13 +35,13 @@ type fakeCloud struct {
 
 	mu           sync.Mutex
 	routes       map[string]http.HandlerFunc // "METHOD /path" (path as decoded by net/http, below /v1.0)
+	outside      map[string]http.HandlerFunc // path prefix outside /v1.0, served without a bearer check
 	tokenHandler http.HandlerFunc            // overrides the token endpoint when set
 	tokenCalls   int
-	requests     []*http.Request
 }
 
 func newFakeCloud(t *testing.T) *fakeCloud {
-	f := &fakeCloud{t: t, routes: map[string]http.HandlerFunc{}}
+	f := &fakeCloud{t: t, routes: map[string]http.HandlerFunc{}, outside: map[string]http.HandlerFunc{}}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	// Tests that deliberately distrust the certificate would otherwise fill the output with handshake errors.
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -84,10 +84,11 @@ func (f *fakeCloud) handle(methodAndPath string, h http.HandlerFunc) {
 	f.routes[methodAndPath] = h
 }
 
-func (f *fakeCloud) seen() []*http.Request {
+// handleOutside serves a path prefix outside Graph (e.g. a pre-authenticated download host).
+func (f *fakeCloud) handleOutside(prefix string, h http.HandlerFunc) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]*http.Request(nil), f.requests...)
+	f.outside[prefix] = h
 }
 
 func (f *fakeCloud) serve(w http.ResponseWriter, r *http.Request) {
@@ -141,6 +142,18 @@ func (f *fakeCloud) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if !strings.HasPrefix(r.URL.Path, "/v1.0/") {
+		f.mu.Lock()
+		var h http.HandlerFunc
+		for prefix, candidate := range f.outside {
+			if strings.HasPrefix(r.URL.Path, prefix) {
+				h = candidate
+			}
+		}
+		f.mu.Unlock()
+		if h != nil {
+			h(w, r)
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}
@@ -150,7 +163,6 @@ func (f *fakeCloud) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.requests = append(f.requests, r.Clone(r.Context()))
 	h := f.routes[r.Method+" "+strings.TrimPrefix(r.URL.Path, "/v1.0")]
 	f.mu.Unlock()
 	if h == nil {
