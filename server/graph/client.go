@@ -32,6 +32,10 @@ type Options struct {
 	// MaxRetries is how often the SDK retries a 429/503/504. Zero keeps the SDK default (3); a negative value
 	// turns retries off, so the caller sees the first throttling answer and its Retry-After.
 	MaxRetries int
+	// MaxRetryWait caps the total time the SDK may sleep on Retry-After before giving up and returning the
+	// throttling error (with its RetryAfter) to the caller. Zero means 30 s: a worker should requeue the item and
+	// move on rather than sit out a long throttling window inside one call.
+	MaxRetryWait time.Duration
 	// Transport replaces the TLS transport under the SDK middleware (tests); nil builds one that trusts the
 	// system roots plus the configured CA.
 	Transport http.RoundTripper
@@ -152,15 +156,7 @@ func (f *Factory) newClient(cred azcore.TokenCredential) (*Client, error) {
 
 	options := msgraphsdk.GetDefaultClientOptions()
 	middleware := msgraphcore.GetDefaultMiddlewaresWithOptions(&options)
-	if f.opts.MaxRetries != 0 {
-		retry := khttp.RetryHandlerOptions{MaxRetries: f.opts.MaxRetries}
-		if f.opts.MaxRetries < 0 {
-			retry.ShouldRetry = func(time.Duration, int, *http.Request, *http.Response) bool { return false }
-		} else {
-			retry.ShouldRetry = func(time.Duration, int, *http.Request, *http.Response) bool { return true }
-		}
-		middleware = replaceRetryHandler(middleware, khttp.NewRetryHandlerWithOptions(retry))
-	}
+	middleware = replaceRetryHandler(middleware, khttp.NewRetryHandlerWithOptions(f.retryOptions()))
 	timeout := f.opts.Timeout
 	if timeout == 0 {
 		timeout = 100 * time.Second
@@ -183,6 +179,30 @@ func (f *Factory) newClient(cred azcore.TokenCredential) (*Client, error) {
 		httpClient: hc,
 		download:   f.HTTPClient(),
 	}, nil
+}
+
+// retryOptions keeps the SDK's retry handler (429/503/504, Retry-After honoured) but stops before the summed
+// waits would exceed MaxRetryWait, so a long throttling window surfaces as an APIError instead of a hung call or a
+// client timeout that has lost the status.
+func (f *Factory) retryOptions() khttp.RetryHandlerOptions {
+	budget := f.opts.MaxRetryWait
+	if budget == 0 {
+		budget = 30 * time.Second
+	}
+	return khttp.RetryHandlerOptions{
+		MaxRetries: max(f.opts.MaxRetries, 0),
+		ShouldRetry: func(waited time.Duration, attempt int, _ *http.Request, resp *http.Response) bool {
+			if f.opts.MaxRetries < 0 {
+				return false
+			}
+			next := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			if resp.Header.Get("Retry-After") == "" {
+				// The SDK's own backoff: 3 s doubling per attempt, plus up to 1 s of jitter.
+				next = 3*time.Second<<attempt + time.Second
+			}
+			return waited+next <= budget
+		},
+	}
 }
 
 func replaceRetryHandler(in []khttp.Middleware, retry *khttp.RetryHandler) []khttp.Middleware {

@@ -75,6 +75,21 @@ func TestSDKRetriesThrottlingBeforeReporting(t *testing.T) {
 	assert.Equal(t, int32(2), calls.Load())
 }
 
+func TestLongRetryAfterIsReturnedNotSlept(t *testing.T) {
+	cloud := newFakeCloud(t)
+	var calls atomic.Int32
+	cloud.handle("GET /chats/19:c@thread.v2", func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "60")
+		writeODataError(w, http.StatusTooManyRequests, "TooManyRequests", "slow down")
+	})
+	_, err := cloud.factory(Options{}).App().GetChat(context.Background(), "19:c@thread.v2")
+	require.Error(t, err)
+	assert.True(t, IsThrottled(err))
+	assert.Equal(t, 60*time.Second, RetryAfterOf(err))
+	assert.Equal(t, int32(1), calls.Load(), "a wait beyond MaxRetryWait is left to the caller")
+}
+
 func TestErrorHelpersOnOtherErrors(t *testing.T) {
 	plain := errors.New("boom")
 	for _, f := range []func(error) bool{IsUnauthorized, IsForbidden, IsNotFound, IsThrottled} {
