@@ -1,0 +1,376 @@
+package inbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pkg/errors"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/richnotify"
+	"github.com/teamsnotify/msteams-sync/server/store"
+	"github.com/teamsnotify/msteams-sync/server/store/storetest"
+	"github.com/teamsnotify/msteams-sync/server/webhook"
+)
+
+func chatItem(changeType, chat, msg string) webhook.Item {
+	return webhook.Item{SubscriptionID: "sub-1", ChangeType: changeType, Kind: webhook.KindChatMessage,
+		ChatID: chat, MessageID: msg, TenantID: "tenant-1", Resource: "chats('" + chat + "')/messages('" + msg + "')"}
+}
+
+func claimChanges(t *testing.T, s *store.Store) []inbox.Change {
+	t.Helper()
+	items, err := s.ClaimInbox(context.Background(), inbox.QueueChanges, 100, time.Now().Add(time.Minute), time.Minute)
+	require.NoError(t, err)
+	var out []inbox.Change
+	for _, it := range items {
+		var c inbox.Change
+		require.NoError(t, json.Unmarshal(it.Payload, &c))
+		out = append(out, c)
+	}
+	return out
+}
+
+func TestSinkStoresEveryItemOfABatchAsAChange(t *testing.T) {
+	s := storetest.NewStore(t)
+	sink := inbox.NewSink(s)
+	rich := chatItem("updated", "19:b@thread.v2", "2")
+	rich.EncryptedContent = &richnotify.EncryptedContent{Data: "ZGF0YQ==", DataKey: "a2V5", DataSignature: "c2ln", EncryptionCertificateID: "cert-1"}
+	rich.ClientState = "the-webhook-secret" // the webhook clears it; the sink must not store it either way
+	require.NoError(t, sink.Accept(context.Background(), []webhook.Item{chatItem("created", "19:a@thread.v2", "1"), rich}))
+
+	items, err := s.ClaimInbox(context.Background(), inbox.QueueChanges, 100, time.Now().Add(time.Minute), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, items, 2)
+	for _, it := range items {
+		assert.NotContains(t, string(it.Payload), "the-webhook-secret")
+	}
+	var first, second inbox.Change
+	require.NoError(t, json.Unmarshal(items[0].Payload, &first))
+	require.NoError(t, json.Unmarshal(items[1].Payload, &second))
+	assert.Equal(t, "created|19:a@thread.v2|1", items[0].DedupeKey)
+	assert.Equal(t, inbox.Change{ChangeType: "created", ChatID: "19:a@thread.v2", MessageID: "1", TenantID: "tenant-1",
+		SubscriptionID: "sub-1", Source: inbox.SourceWebhook, ReceivedAt: first.ReceivedAt}, first)
+	assert.False(t, first.ReceivedAt.IsZero())
+	assert.Equal(t, rich.EncryptedContent, second.Encrypted, "rich content is kept encrypted for the worker")
+}
+
+func TestSinkBatchIsAllOrNothing(t *testing.T) {
+	s := storetest.NewStore(t)
+	sink := inbox.NewSink(s)
+	// PostgreSQL refuses the NUL byte in the dedupe key: the batch fails as a whole and the webhook answers 503.
+	err := sink.Accept(context.Background(), []webhook.Item{chatItem("created", "19:a@thread.v2", "1"), chatItem("created", "19:\x00@thread.v2", "2")})
+	require.Error(t, err)
+	assert.Empty(t, claimChanges(t, s))
+
+	require.NoError(t, sink.Accept(context.Background(), []webhook.Item{
+		{Kind: webhook.KindChannelMessage, TeamID: "t", ChannelID: "c", MessageID: "9", ChangeType: "created"},
+	}), "items no worker handles are skipped, not stored")
+	assert.Empty(t, claimChanges(t, s))
+}
+
+func TestSinkCollapsesDuplicateItems(t *testing.T) {
+	s := storetest.NewStore(t)
+	sink := inbox.NewSink(s)
+	ctx := context.Background()
+	// Graph resends batches on timeouts and sends two "updated" items for one reaction removal.
+	require.NoError(t, sink.Accept(ctx, []webhook.Item{chatItem("updated", "c", "1"), chatItem("updated", "c", "1"), chatItem("created", "c", "1")}))
+	require.NoError(t, sink.Accept(ctx, []webhook.Item{chatItem("updated", "c", "1"), chatItem("updated", "c", "2")}))
+
+	var keys []string
+	for _, c := range claimChanges(t, s) {
+		keys = append(keys, c.ChangeType+"/"+c.MessageID)
+	}
+	assert.ElementsMatch(t, []string{"updated/1", "created/1", "updated/2"}, keys)
+}
+
+func TestTwoNodesProcessEachJobExactlyOnce(t *testing.T) {
+	const total = 500
+	stores := nodes(t, 2)
+	enqueueN(t, stores[0], "work", total)
+
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	byNode := [2]int{}
+	handler := func(node int) inbox.Handler {
+		return inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error {
+			mu.Lock()
+			seen[job.ID]++
+			byNode[node]++
+			mu.Unlock()
+			time.Sleep(time.Millisecond) // some work, so both nodes get a share
+			return nil
+		})
+	}
+	ev := newEvents()
+	for i, s := range stores {
+		startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "work", Handler: handler(i), Workers: 4}}, PollInterval: 50 * time.Millisecond, Metrics: ev})
+	}
+	for i := 0; i < total; i++ {
+		wait(t, ev.processed, "all jobs")
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, seen, total)
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("job %d processed %d times", id, n)
+		}
+	}
+	assert.Positive(t, byNode[0], "node 1 took part")
+	assert.Positive(t, byNode[1], "node 2 took part")
+	stats, err := stores[1].InboxStats(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, stats, "every job was deleted once done")
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	s := storetest.NewStore(t)
+	clk := newClock()
+	ev := newEvents()
+	attempts := make(chan int, 10)
+	h := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error {
+		attempts <- job.Attempts
+		if job.Attempts == 1 {
+			return inbox.RetryAfter(errors.New("graph answered 429"), time.Hour)
+		}
+		return nil
+	})
+	r := startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}}, Now: clk.Now, Metrics: ev, PollInterval: time.Hour})
+	require.NoError(t, inbox.Enqueue(context.Background(), r, "q", "", map[string]int{"n": 1}))
+	wait(t, ev.retried, "the throttled attempt")
+	assert.Equal(t, 1, <-attempts)
+
+	// Not claimable a minute before its time, whoever asks.
+	clk.Advance(59 * time.Minute)
+	early, err := s.ClaimInbox(context.Background(), "q", 10, clk.Now(), time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, early)
+
+	clk.Advance(time.Minute)
+	r.Wake("q")
+	wait(t, ev.processed, "the second attempt")
+	assert.Equal(t, 2, <-attempts)
+}
+
+func TestFailingJobBacksOffThenParksWithItsLastError(t *testing.T) {
+	s := storetest.NewStore(t)
+	ev := newEvents()
+	h := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error {
+		return errors.Errorf("chat service unavailable (attempt %d)", job.Attempts)
+	})
+	r := startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}}, Metrics: ev,
+		MaxAttempts: 3, BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, PollInterval: 5 * time.Millisecond})
+	require.NoError(t, inbox.Enqueue(context.Background(), r, "q", "k", []byte(`{}`)))
+	wait(t, ev.retried, "retry 1")
+	wait(t, ev.retried, "retry 2")
+	wait(t, ev.parked, "park")
+	assert.Empty(t, ev.retried, "no retry after parking")
+
+	parked, err := s.ListParkedInbox(context.Background(), "q", 10)
+	require.NoError(t, err)
+	require.Len(t, parked, 1)
+	assert.Equal(t, 3, parked[0].Attempts)
+	assert.Equal(t, "chat service unavailable (attempt 3)", parked[0].LastError)
+	stats, err := s.InboxStats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []store.InboxQueueStats{{Queue: "q", Parked: 1}}, stats)
+}
+
+func TestParkErrorParksAtOnceAndRequeueRunsItAgain(t *testing.T) {
+	s := storetest.NewStore(t)
+	ev := newEvents()
+	var calls atomic.Int32
+	h := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error {
+		if calls.Add(1) == 1 {
+			return inbox.Park(errors.New("the app lacks Chat.Read.All"))
+		}
+		return nil
+	})
+	r := startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}}, Metrics: ev, PollInterval: 10 * time.Millisecond})
+	require.NoError(t, inbox.Enqueue(context.Background(), r, "q", "", []byte(`{}`)))
+	wait(t, ev.parked, "park")
+	parked, err := s.ListParkedInbox(context.Background(), "", 10)
+	require.NoError(t, err)
+	require.Len(t, parked, 1)
+	assert.Equal(t, 1, parked[0].Attempts)
+	assert.Equal(t, "the app lacks Chat.Read.All", parked[0].LastError)
+
+	n, err := s.RequeueParkedInbox(context.Background(), "q", time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	r.Wake("q")
+	wait(t, ev.processed, "requeued job")
+}
+
+func TestPanickingHandlerIsRecoveredAndRetried(t *testing.T) {
+	s := storetest.NewStore(t)
+	ev := newEvents()
+	h := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error {
+		if job.Attempts == 1 {
+			panic("nil map")
+		}
+		return nil
+	})
+	r := startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}}, Metrics: ev,
+		BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond, PollInterval: 5 * time.Millisecond})
+	require.NoError(t, inbox.Enqueue(context.Background(), r, "q", "", []byte(`{}`)))
+	wait(t, ev.retried, "retry after the panic")
+	wait(t, ev.processed, "second attempt")
+}
+
+func TestStoppedRunnerLeavesItsBacklogToTheNextOne(t *testing.T) {
+	const total = 30
+	s := storetest.NewStore(t)
+	enqueueN(t, s, "q", total)
+
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	record := func(id int64) int {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[id]++
+		return len(seen)
+	}
+
+	var first *inbox.Runner
+	stopped := make(chan struct{})
+	h1 := inbox.HandlerFunc(func(ctx context.Context, job inbox.Job) error {
+		if record(job.ID) == 5 {
+			go func() { first.Stop(); close(stopped) }()
+			<-inbox.StopRequested(first) // finish only once Stop has been asked: a graceful stop waits for us
+		}
+		return nil
+	})
+	var err error
+	first, err = inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h1, Workers: 1}}, Logger: testLogger{t}})
+	require.NoError(t, err)
+	require.NoError(t, first.Start(context.Background()))
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("first runner did not stop")
+	}
+	mu.Lock()
+	assert.Len(t, seen, 5, "the job in flight finished; nothing new was claimed after Stop")
+	mu.Unlock()
+
+	ev := newEvents()
+	h2 := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error { record(job.ID); return nil })
+	startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h2}}, Metrics: ev})
+	for i := 0; i < total-5; i++ {
+		wait(t, ev.processed, "backlog")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, seen, total)
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "job %d", id)
+	}
+}
+
+func TestJobOfADeadWorkerRunsAgainAfterItsLease(t *testing.T) {
+	s := storetest.NewStore(t)
+	clk := newClock()
+	require.NoError(t, inbox.Enqueue(context.Background(), s, "q", "", []byte(`{"x":1}`)))
+	// A node claims the job and dies.
+	claimed, err := s.ClaimInbox(context.Background(), "q", 1, clk.Now().Add(time.Second), 5*time.Minute)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	ev := newEvents()
+	got := make(chan inbox.Job, 1)
+	h := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error { got <- job; return nil })
+	r := startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}}, Now: clk.Now, Metrics: ev, PollInterval: time.Hour, Lease: 5 * time.Minute})
+	early, err := s.ClaimInbox(context.Background(), "q", 1, clk.Now().Add(4*time.Minute), time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, early, "still leased to the dead node")
+
+	clk.Advance(5*time.Minute + time.Second)
+	r.Wake("q")
+	wait(t, ev.processed, "the orphaned job")
+	job := <-got
+	assert.Equal(t, claimed[0].ID, job.ID)
+	assert.Equal(t, 2, job.Attempts)
+	assert.JSONEq(t, `{"x":1}`, string(job.Payload))
+}
+
+func TestEnqueueThroughTheRunnerWakesItsWorkers(t *testing.T) {
+	s := storetest.NewStore(t)
+	ev := newEvents()
+	var got inbox.Change
+	h := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error { return job.Decode(&got) })
+	// Polling once an hour: only the wake-up can explain a prompt pickup.
+	r := startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: inbox.QueueChanges, Handler: h}}, Metrics: ev, PollInterval: time.Hour})
+	wait2 := func() { t.Helper(); wait(t, ev.processed, "job") }
+
+	c := inbox.Change{ChangeType: "created", ChatID: "c", MessageID: "m", Source: inbox.SourceCatchup, Message: json.RawMessage(`{"id":"m"}`)}
+	require.NoError(t, inbox.Enqueue(context.Background(), r, inbox.QueueChanges, c.DedupeKey(), c))
+	wait2()
+	assert.Equal(t, inbox.SourceCatchup, got.Source)
+	assert.JSONEq(t, `{"id":"m"}`, string(got.Message))
+
+	require.NoError(t, inbox.NewSink(r).Accept(context.Background(), []webhook.Item{chatItem("deleted", "c", "m")}))
+	wait2()
+	assert.Equal(t, "deleted", got.ChangeType)
+}
+
+func TestBackoff(t *testing.T) {
+	base, max := 5*time.Second, 10*time.Minute
+	for _, tc := range []struct {
+		attempt int
+		jitter  float64
+		want    time.Duration
+	}{
+		{1, 0, 5 * time.Second},
+		{2, 0, 10 * time.Second},
+		{4, 0, 40 * time.Second},
+		{4, 0.5, 30 * time.Second},
+		{4, 0.999999, 20*time.Second + 20*time.Microsecond},
+		{8, 0, 10 * time.Minute},  // 640 s capped at 600 s
+		{60, 0, 10 * time.Minute}, // no overflow
+		{60, 0.5, 7*time.Minute + 30*time.Second},
+	} {
+		got := inbox.Backoff(base, max, tc.attempt, tc.jitter)
+		assert.InDelta(t, float64(tc.want), float64(got), float64(time.Millisecond), "attempt %d jitter %v", tc.attempt, tc.jitter)
+	}
+}
+
+func TestErrorHelpers(t *testing.T) {
+	base := errors.New("boom")
+	d, ok := inbox.RetryAfterOf(errors.Wrap(inbox.RetryAfter(base, 3*time.Second), "deliver"))
+	assert.True(t, ok)
+	assert.Equal(t, 3*time.Second, d)
+	assert.ErrorIs(t, inbox.RetryAfter(base, time.Second), base)
+	assert.True(t, inbox.IsPark(errors.Wrap(inbox.Park(base), "deliver")))
+	assert.ErrorIs(t, inbox.Park(base), base)
+	assert.False(t, inbox.IsPark(base))
+	_, ok = inbox.RetryAfterOf(base)
+	assert.False(t, ok)
+	assert.True(t, strings.Contains(inbox.Park(nil).Error(), "park"))
+}
+
+func TestNewRunnerChecksItsOptions(t *testing.T) {
+	s := storetest.NewStore(t)
+	h := inbox.HandlerFunc(func(context.Context, inbox.Job) error { return nil })
+	_, err := inbox.NewRunner(s, inbox.Options{})
+	assert.Error(t, err)
+	_, err = inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}, {Name: "q", Handler: h}}})
+	assert.Error(t, err)
+	_, err = inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q"}}})
+	assert.Error(t, err)
+	r, err := inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}}})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background()))
+	assert.Error(t, r.Start(context.Background()))
+	r.Stop()
+	r.Stop()
+}

@@ -1,0 +1,346 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/store"
+)
+
+// Defaults for Options.
+const (
+	DefaultWorkers              = 4
+	DefaultPollInterval         = 2 * time.Second
+	DefaultLease                = 5 * time.Minute
+	DefaultMaxAttempts          = 12
+	DefaultMaxThrottledAttempts = 50
+	DefaultBaseBackoff          = 5 * time.Second
+	DefaultMaxBackoff           = 10 * time.Minute
+)
+
+// verdictTimeout bounds the store write that records a job's outcome, whatever the job's context.
+const verdictTimeout = 10 * time.Second
+
+// RunnerStore is what the Runner needs from the database; *store.Store implements it.
+type RunnerStore interface {
+	Enqueuer
+	ClaimInbox(ctx context.Context, queue string, n int, now time.Time, lease time.Duration) ([]store.InboxItem, error)
+	CompleteInbox(ctx context.Context, id int64) error
+	RetryInbox(ctx context.Context, id int64, attempt int, at time.Time, lastErr string) (bool, error)
+	ParkInbox(ctx context.Context, id int64, attempt int, now time.Time, lastErr string) (bool, error)
+}
+
+// QueueOptions configure the workers of one queue.
+type QueueOptions struct {
+	Name    string
+	Handler Handler
+	Workers int // DefaultWorkers when zero: jobs of this queue processed at once on this node
+}
+
+// Options configure a Runner. Zero values take the defaults above.
+type Options struct {
+	Queues []QueueOptions
+	// PollInterval is how often an idle queue looks for work that another node enqueued or whose time has
+	// come; work enqueued through this Runner wakes it at once.
+	PollInterval time.Duration
+	// Lease is how long a claimed job is reserved for this node; if the node dies, the job is due again
+	// after it. Jobs should finish well within it, or they may run twice.
+	Lease time.Duration
+	// MaxAttempts parks a job that failed this many times with ordinary errors.
+	MaxAttempts int
+	// MaxThrottledAttempts parks a job that failed this many times when its last failure was RetryAfter:
+	// throttling says nothing about the job, so it gets more patience.
+	MaxThrottledAttempts int
+	// BaseBackoff and MaxBackoff shape the wait after an ordinary failure: BaseBackoff·2^(attempt-1), capped at
+	// MaxBackoff, of which a random half is taken off (jitter) so that failures do not retry in lockstep.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	Now         func() time.Time // time.Now when nil
+	Logger      Logger
+	Metrics     Metrics
+}
+
+// Runner runs the workers of each queue on this node. Any number of nodes may run Runners on one database:
+// jobs are claimed with FOR UPDATE SKIP LOCKED and a lease, so each runs on one node at a time.
+type Runner struct {
+	store  RunnerStore
+	opts   Options
+	queues map[string]*queue
+
+	mu      sync.Mutex
+	started bool
+	stop    chan struct{}
+	loops   sync.WaitGroup // one per queue; each waits for its own jobs before it returns
+}
+
+type queue struct {
+	QueueOptions
+	wake chan struct{}
+}
+
+// NewRunner validates opts; call Start to begin.
+func NewRunner(s RunnerStore, opts Options) (*Runner, error) {
+	if s == nil {
+		return nil, errors.New("inbox runner: a store is required")
+	}
+	if len(opts.Queues) == 0 {
+		return nil, errors.New("inbox runner: at least one queue is required")
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.MaxThrottledAttempts <= 0 {
+		opts.MaxThrottledAttempts = DefaultMaxThrottledAttempts
+	}
+	if opts.BaseBackoff <= 0 {
+		opts.BaseBackoff = DefaultBaseBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = nopLogger{}
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = nopMetrics{}
+	}
+	r := &Runner{store: s, opts: opts, queues: map[string]*queue{}}
+	for _, q := range opts.Queues {
+		if q.Name == "" || q.Handler == nil {
+			return nil, errors.New("inbox runner: every queue needs a name and a handler")
+		}
+		if _, dup := r.queues[q.Name]; dup {
+			return nil, errors.Errorf("inbox runner: queue %s configured twice", q.Name)
+		}
+		if q.Workers <= 0 {
+			q.Workers = DefaultWorkers
+		}
+		r.queues[q.Name] = &queue{QueueOptions: q, wake: make(chan struct{}, 1)}
+	}
+	return r, nil
+}
+
+// Start launches the workers. Jobs run with ctx; cancelling it aborts them (they are then retried), while
+// Stop lets them finish. A Runner starts once.
+func (r *Runner) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("inbox runner: already started")
+	}
+	r.started = true
+	r.stop = make(chan struct{})
+	for _, q := range r.queues {
+		r.loops.Add(1)
+		go r.loop(ctx, q)
+	}
+	return nil
+}
+
+// Stop stops claiming and waits for the jobs in flight to finish. Work left in the queues stays in the
+// database for the next Runner, here or on another node.
+func (r *Runner) Stop() {
+	r.mu.Lock()
+	if !r.started || r.stop == nil {
+		r.mu.Unlock()
+		return
+	}
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	r.mu.Unlock()
+	r.loops.Wait()
+}
+
+// Wake makes the named queue's workers look for work now instead of at the next poll.
+func (r *Runner) Wake(queueName string) {
+	if q, ok := r.queues[queueName]; ok {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Now is the Runner's clock; Enqueue and Sink stamp items with it.
+func (r *Runner) Now() time.Time { return r.opts.Now() }
+
+// EnqueueInbox stores items (see store.EnqueueInbox) and wakes this node's workers of their queues.
+func (r *Runner) EnqueueInbox(ctx context.Context, items []store.InboxItem) error {
+	if err := r.store.EnqueueInbox(ctx, items); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, it := range items {
+		if !seen[it.Queue] {
+			seen[it.Queue] = true
+			r.Wake(it.Queue)
+		}
+	}
+	return nil
+}
+
+// loop claims as many jobs as there are idle workers and runs each in its own goroutine.
+func (r *Runner) loop(ctx context.Context, q *queue) {
+	defer r.loops.Done()
+	done := make(chan struct{}, q.Workers)
+	inFlight := 0
+	defer func() {
+		for ; inFlight > 0; inFlight-- {
+			<-done
+		}
+	}()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	claimNow := true
+	for {
+		if r.stopping() || ctx.Err() != nil {
+			return
+		}
+		if claimNow && inFlight < q.Workers {
+			free := q.Workers - inFlight
+			jobs, err := r.store.ClaimInbox(ctx, q.Name, free, r.opts.Now().UTC(), r.opts.Lease)
+			if err != nil && ctx.Err() == nil {
+				r.opts.Logger.LogError("Could not claim inbox jobs; will try again", "queue", q.Name, "error", err.Error())
+			}
+			for _, it := range jobs {
+				inFlight++
+				go func(it store.InboxItem) {
+					defer func() { done <- struct{}{} }()
+					r.run(ctx, q, it)
+				}(it)
+			}
+			// A full claim suggests more is waiting: claim again as soon as a worker is free.
+			claimNow = err == nil && len(jobs) == free
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(r.opts.PollInterval)
+		}
+		select {
+		case <-r.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-done:
+			inFlight--
+		case <-q.wake:
+			claimNow = true
+		case <-timer.C:
+			claimNow = true
+			timer.Reset(r.opts.PollInterval)
+		}
+	}
+}
+
+func (r *Runner) stopping() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// run processes one job and records the verdict.
+func (r *Runner) run(ctx context.Context, q *queue, it store.InboxItem) {
+	job := Job{ID: it.ID, Queue: it.Queue, Payload: it.Payload, Attempts: it.Attempts, EnqueuedAt: it.EnqueuedAt}
+	err := r.call(ctx, q.Handler, job)
+
+	// Record the outcome even if ctx was cancelled meanwhile: otherwise the job would wait out its lease.
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verdictTimeout)
+	defer cancel()
+	log, m := r.opts.Logger, r.opts.Metrics
+	now := r.opts.Now().UTC()
+	if err == nil {
+		if err := r.store.CompleteInbox(vctx, it.ID); err != nil {
+			log.LogError("Could not mark inbox job done; it will run again after its lease", "queue", q.Name, "job", it.ID, "error", err.Error())
+			return
+		}
+		m.JobProcessed(q.Name, now.Sub(it.EnqueuedAt))
+		return
+	}
+
+	after, throttled := RetryAfterOf(err)
+	limit := r.opts.MaxAttempts
+	if throttled {
+		limit = r.opts.MaxThrottledAttempts
+	}
+	aborted := ctx.Err() != nil // shutdown cut the job short: not the job's fault, never parked for it
+	if IsPark(err) || (it.Attempts >= limit && !aborted) {
+		ok, perr := r.store.ParkInbox(vctx, it.ID, it.Attempts, now, err.Error())
+		switch {
+		case perr != nil:
+			log.LogError("Could not park inbox job; it will run again after its lease", "queue", q.Name, "job", it.ID, "error", perr.Error())
+		case ok:
+			m.JobParked(q.Name)
+			log.LogWarn("Parked inbox job: it will not be retried until an admin requeues parked jobs",
+				"queue", q.Name, "job", it.ID, "attempts", it.Attempts, "error", err.Error())
+		}
+		return
+	}
+
+	var at time.Time
+	switch {
+	case aborted:
+		at = now // due again at once, for the next runner
+	case throttled:
+		at = now.Add(after)
+	default:
+		at = now.Add(Backoff(r.opts.BaseBackoff, r.opts.MaxBackoff, it.Attempts, rand.Float64()))
+	}
+	ok, rerr := r.store.RetryInbox(vctx, it.ID, it.Attempts, at, err.Error())
+	switch {
+	case rerr != nil:
+		log.LogError("Could not schedule inbox job retry; it will run again after its lease", "queue", q.Name, "job", it.ID, "error", rerr.Error())
+	case ok:
+		m.JobRetried(q.Name)
+		log.LogDebug("Inbox job failed; will retry", "queue", q.Name, "job", it.ID, "attempt", it.Attempts,
+			"retry_at", at.Format(time.RFC3339), "error", err.Error())
+	}
+}
+
+// call runs the handler, turning a panic into an error so one bad job cannot take the node down.
+func (r *Runner) call(ctx context.Context, h Handler, job Job) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.opts.Logger.LogError("Inbox job handler panicked; the job will be retried", "queue", job.Queue, "job", job.ID,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = errors.Errorf("handler panicked: %v", p)
+		}
+	}()
+	return h.Process(ctx, job)
+}
+
+// Backoff is the wait after failed attempt number attempt (1-based): base·2^(attempt-1) capped at max, minus
+// up to half of it according to jitter in [0,1).
+func Backoff(base, max time.Duration, attempt int, jitter float64) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d - time.Duration(float64(d/2)*jitter)
+}
