@@ -340,9 +340,12 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		s.mu.Unlock()
 		return "", errors.Errorf("user %q is not a member of chat %s", m.From, chatID)
 	}
-	now := s.now()
+	// The id is the creation time in epoch ms (as in Teams); when two messages
+	// share a millisecond the later one moves forward so ids stay unique.
+	id := s.nextMessageID(s.now())
+	now := time.UnixMilli(s.lastMsgMS).UTC()
 	msg := &message{
-		id: s.nextMessageID(now), chatID: chatID, from: m.From, created: now, modified: now,
+		id: id, chatID: chatID, from: m.From, created: now, modified: now,
 		contentType: m.ContentType, html: m.HTML, subject: m.Subject, importance: m.Importance,
 		messageType: m.MessageType, mentions: m.Mentions, hosted: map[string]HostedContent{},
 		attachments: append([]Attachment(nil), m.Attachments...), eventDetail: m.EventDetail,
@@ -426,7 +429,13 @@ func (s *Sim) mutate(chatID, msgID, changeType string, f func(now time.Time, m *
 	s.mu.Lock()
 	c, m, err := s.findMessageLocked(chatID, msgID)
 	if err == nil {
-		err = f(s.now(), m)
+		// Every change moves lastModifiedDateTime (and so the etag) forward, even
+		// on a frozen test clock.
+		now := s.now()
+		if !now.After(m.modified) {
+			now = m.modified.Add(time.Millisecond)
+		}
+		err = f(now, m)
 	}
 	if err != nil {
 		s.mu.Unlock()
