@@ -10,10 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -26,7 +28,7 @@ const usage = `usage:
   graphsim serve [--listen ADDR] [--ca-out FILE] [--hostname NAME]... [--seed FILE] [--demo] [--redirect-uri URL]... [--no-throttle] [--plain-http]
   graphsim users                                       list users
   graphsim chats                                       list chats
-  graphsim send --from USER --chat CHAT [--reply-to MSG] [--file PATH]... "html"
+  graphsim send --from USER --chat CHAT [--reply-to MSG] [--mention USER]... [--file PATH]... [--image PATH]... "html"
   graphsim edit --chat CHAT --id MSG "html"
   graphsim delete --chat CHAT --id MSG
   graphsim react --chat CHAT --id MSG --user USER [--type like] [--remove]
@@ -65,16 +67,20 @@ func serve(args []string) error {
 	demo := fs.Bool("demo", false, "load the demo tenant")
 	noThrottle := fs.Bool("no-throttle", false, "disable throttling")
 	plain := fs.Bool("plain-http", false, "serve plain http (azidentity refuses it)")
+	lifetime := fs.Duration("token-lifetime", 0, "access token lifetime (default 75m)")
 	var hosts, redirects multi
 	fs.Var(&hosts, "hostname", "extra certificate host name (repeatable)")
 	fs.Var(&redirects, "redirect-uri", "redirect URI for the demo app (repeatable)")
 	_ = fs.Parse(args)
 
-	sim, err := graphsim.New(graphsim.Options{Addr: *listen, Hostnames: hosts, CACertPath: *caOut, DisableThrottling: *noThrottle, PlainHTTP: *plain})
+	sim, err := graphsim.New(graphsim.Options{Addr: *listen, Hostnames: hosts, CACertPath: *caOut, DisableThrottling: *noThrottle, PlainHTTP: *plain, AccessTokenLifetime: *lifetime})
 	if err != nil {
 		return err
 	}
 	if *demo {
+		if len(redirects) == 0 {
+			redirects = multi{"http://localhost:8065/plugins/com.mattermost.msteams-sync/oauth-redirect"}
+		}
 		if err := sim.LoadSeed(graphsim.DemoSeed(redirects...)); err != nil {
 			return err
 		}
@@ -169,21 +175,27 @@ func (a *api) do(method, path string, body, out any) error {
 	return err
 }
 
+// user finds a user by id, UPN or mail.
+func (a *api) user(v string) (graphsim.User, error) {
+	var users []graphsim.User
+	if err := a.do(http.MethodGet, "/users", nil, &users); err != nil {
+		return graphsim.User{}, err
+	}
+	for _, u := range users {
+		if u.ID == v || strings.EqualFold(u.UserPrincipalName, v) || strings.EqualFold(u.Mail, v) {
+			return u, nil
+		}
+	}
+	return graphsim.User{}, errors.Errorf("no user %q", v)
+}
+
 // userID resolves a UPN or mail to a user id.
 func (a *api) userID(v string) (string, error) {
 	if !strings.Contains(v, "@") {
 		return v, nil
 	}
-	var users []graphsim.User
-	if err := a.do(http.MethodGet, "/users", nil, &users); err != nil {
-		return "", err
-	}
-	for _, u := range users {
-		if strings.EqualFold(u.UserPrincipalName, v) || strings.EqualFold(u.Mail, v) {
-			return u.ID, nil
-		}
-	}
-	return "", errors.Errorf("no user %q", v)
+	u, err := a.user(v)
+	return u.ID, err
 }
 
 func client(cmd string, args []string) error {
@@ -200,8 +212,11 @@ func client(cmd string, args []string) error {
 	avail := fs.String("availability", "Available", "presence availability")
 	activity := fs.String("activity", "", "presence activity (default = availability)")
 	reset := fs.Bool("reset", false, "reset the counters")
-	var files multi
+	var files, images multi
 	fs.Var(&files, "file", "attach a file (repeatable)")
+	fs.Var(&images, "image", "inline image as hosted content (repeatable)")
+	var mentions multi
+	fs.Var(&mentions, "mention", `user mentioned by <at id="N"> in the HTML, N counting from 0 (repeatable)`)
 	_ = fs.Parse(args)
 	a, err := newAPI(*simURL, *caPath)
 	if err != nil {
@@ -219,12 +234,26 @@ func client(cmd string, args []string) error {
 			return err
 		}
 		m := graphsim.NewMessage{From: uid, HTML: strings.Join(fs.Args(), " "), ReplyTo: *replyTo}
+		for i, who := range mentions {
+			u, err := a.user(who)
+			if err != nil {
+				return err
+			}
+			m.Mentions = append(m.Mentions, graphsim.Mention{ID: i, MentionText: u.DisplayName, UserID: u.ID})
+		}
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
 				return errors.Wrap(err, "read attachment")
 			}
-			m.Files = append(m.Files, graphsim.FileRef{Name: f[strings.LastIndex(f, "/")+1:], Bytes: b})
+			m.Files = append(m.Files, graphsim.FileRef{Name: filepath.Base(f), ContentType: mime.TypeByExtension(filepath.Ext(f)), Bytes: b})
+		}
+		for _, f := range images {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return errors.Wrap(err, "read image")
+			}
+			m.Hosted = append(m.Hosted, graphsim.HostedContent{ContentType: http.DetectContentType(b), Bytes: b})
 		}
 		return a.do(http.MethodPost, chatPath, m, nil)
 	case "edit":

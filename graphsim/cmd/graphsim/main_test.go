@@ -42,7 +42,7 @@ func TestClientCommandsDriveARunningSim(t *testing.T) {
 	assert.Len(t, users, 3)
 
 	var sent struct{ ID string }
-	out := run(t, append([]string{"send"}, append(common, "--from", "alice@demo.test", "--chat", graphsim.DemoGroupChatID, "<p>hello</p>")...)...)
+	out := run(t, append([]string{"send"}, append(common, "--from", "alice@demo.test", "--chat", graphsim.DemoGroupChatID, "--mention", "bob@demo.test", `<p>hello <at id="0">Bob</at></p>`)...)...)
 	require.NoError(t, json.Unmarshal([]byte(out), &sent))
 	require.NotEmpty(t, sent.ID)
 
