@@ -115,7 +115,7 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			ok(map[string]string{"id": id})
 		}
 	case len(p) == 4 && p[0] == "chats" && p[2] == "messages" && m == http.MethodGet:
-		b, found := s.resourceJSON("chats('" + p[1] + "')/messages('" + p[3] + "')")
+		b, found := s.MessageJSON(p[1], p[3])
 		if !found {
 			controlError(w, http.StatusNotFound, errNotFound)
 			return

@@ -463,3 +463,9 @@ func (s *Sim) serveHostedContent(w http.ResponseWriter, r *http.Request, ti Toke
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(h.Bytes)
 }
+
+// MessageJSON renders a message as Graph would return it (with every enum
+// member), for tests and the control API.
+func (s *Sim) MessageJSON(chatID, msgID string) ([]byte, bool) {
+	return s.resourceJSON("chats('" + chatID + "')/messages('" + msgID + "')")
+}
