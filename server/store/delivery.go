@@ -168,17 +168,17 @@ func (s *Store) InsertPost(ctx context.Context, p DeliveredPost) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
-// SavePost overwrites the mutable fields (state, reason, channel, post, times, files pending) of
-// an existing row. ReservedAt and MessageCreated are kept.
+// SavePost overwrites the state, reason, channel, post and version times of an existing row.
+// ReservedAt, MessageCreated and FilesPending are kept (see ClearFilesPending).
 func (s *Store) SavePost(ctx context.Context, p DeliveredPost) error {
 	if !validPostState(p.State) {
 		return errors.Errorf("save delivered post: unknown state %q", p.State)
 	}
 	tag, err := s.dq(ctx).Exec(ctx, `UPDATE msteamsnotify_posts SET state = $4, reason = $5, channel_id = $6,
-			post_id = $7, last_modified = $8, last_edited = $9, files_pending = $10, updated_at = now()
+			post_id = $7, last_modified = $8, last_edited = $9, updated_at = now()
 		WHERE chat_id = $1 AND message_id = $2 AND mm_user_id = $3`,
 		p.ChatID, p.MessageID, p.MMUserID, p.State, p.Reason, p.ChannelID, p.PostID,
-		pgTime(p.LastModified), pgTime(p.LastEdited), p.FilesPending)
+		pgTime(p.LastModified), pgTime(p.LastEdited))
 	if err != nil {
 		return errors.Wrap(err, "save delivered post")
 	}
@@ -186,6 +186,14 @@ func (s *Store) SavePost(ctx context.Context, p DeliveredPost) error {
 		return errors.Wrap(ErrNotFound, "save delivered post")
 	}
 	return nil
+}
+
+// ClearFilesPending records that the message's attachments were queued for these users' DMs. It
+// touches nothing else, so it cannot undo a concurrent SavePost.
+func (s *Store) ClearFilesPending(ctx context.Context, chatID, messageID string, mmUserIDs []string) error {
+	_, err := s.dq(ctx).Exec(ctx, `UPDATE msteamsnotify_posts SET files_pending = FALSE, updated_at = now()
+		WHERE chat_id = $1 AND message_id = $2 AND mm_user_id = ANY($3)`, chatID, messageID, mmUserIDs)
+	return errors.Wrap(err, "clear files pending")
 }
 
 // KnownMessages reports which of keys already have a row for mmUserID, whatever its state:

@@ -69,7 +69,7 @@ func TestSavePostRecordsTheDMAndLaterVersions(t *testing.T) {
 	_, err := s.InsertPost(ctx, p)
 	require.NoError(t, err)
 
-	p.State, p.PostID, p.FilesPending = store.PostPosted, "post1", false
+	p.State, p.PostID, p.FilesPending = store.PostPosted, "post1", false // FilesPending is not SavePost's
 	p.LastEdited = now.Add(time.Minute)
 	p.LastModified = now.Add(time.Minute)
 	p.ReservedAt = now.Add(time.Hour) // not mutable
@@ -80,9 +80,15 @@ func TestSavePostRecordsTheDMAndLaterVersions(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, store.PostPosted, got[0].State)
 	assert.Equal(t, "post1", got[0].PostID)
-	assert.False(t, got[0].FilesPending)
+	assert.True(t, got[0].FilesPending, "only ClearFilesPending clears it")
 	assert.Equal(t, now.Add(time.Minute), got[0].LastEdited)
 	assert.Equal(t, now.Add(time.Second), got[0].ReservedAt, "the reservation time stays")
+
+	require.NoError(t, s.ClearFilesPending(ctx, p.ChatID, p.MessageID, []string{"alice", "nobody"}))
+	got, err = s.GetMessagePosts(ctx, p.ChatID, p.MessageID)
+	require.NoError(t, err)
+	assert.False(t, got[0].FilesPending)
+	assert.Equal(t, "post1", got[0].PostID)
 
 	missing := reservation("carol")
 	assert.ErrorIs(t, s.SavePost(ctx, missing), store.ErrNotFound)

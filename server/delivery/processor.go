@@ -1,0 +1,690 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/teamsnotify/msteams-sync/server/format"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/store"
+)
+
+// The notifications preference, shared with the connect package and the official plugin.
+const (
+	preferenceCategory      = "pp_com.mattermost.msteams-sync"
+	preferenceNotifications = "notifications"
+	preferenceOn            = "on"
+)
+
+// recoveryWindow is how far before a reservation the crash-recovery search for an already created DM starts,
+// to absorb clock differences between this node, the database and the Mattermost server.
+const recoveryWindow = 5 * time.Minute
+
+// Deps are the collaborators of a Processor. Store, Graph, Mattermost and Settings are required.
+type Deps struct {
+	Store *store.Store
+	// Graph returns the current app-only client (nil while the plugin is not configured).
+	Graph      func() Graph
+	Decrypter  Decrypter // nil: rich content is never opened, messages are fetched
+	Mattermost Mattermost
+	Attacher   Attacher // nil: files are not attached
+	// Enqueuer and Source are needed by CatchUp only.
+	Enqueuer inbox.Enqueuer
+	Source   MessageSource
+	Settings func() Settings
+	Logger   Logger
+	Metrics  Metrics
+}
+
+// Processor implements inbox.Handler for inbox.QueueChanges. Safe for concurrent use by many workers.
+type Processor struct {
+	d        Deps
+	o        Options
+	chats    *ttlCache[graph.Chat]
+	presence *ttlCache[graph.Presence]
+	fetches  singleflight.Group
+}
+
+var _ inbox.Handler = (*Processor)(nil)
+
+// New checks the dependencies and returns a Processor.
+func New(d Deps, o Options) (*Processor, error) {
+	switch {
+	case d.Store == nil:
+		return nil, errors.New("delivery: a store is required")
+	case d.Graph == nil:
+		return nil, errors.New("delivery: a Graph client source is required")
+	case d.Mattermost == nil:
+		return nil, errors.New("delivery: the Mattermost API is required")
+	case d.Settings == nil:
+		return nil, errors.New("delivery: settings are required")
+	case o.BotUserID == "":
+		return nil, errors.New("delivery: the bot user id is required")
+	}
+	if d.Logger == nil {
+		d.Logger = nopLogger{}
+	}
+	if d.Metrics == nil {
+		d.Metrics = nopMetrics{}
+	}
+	o.setDefaults()
+	return &Processor{
+		d: d, o: o,
+		chats:    newTTLCache[graph.Chat](o.ChatCacheSize, o.ChatCacheTTL),
+		presence: newTTLCache[graph.Presence](o.PresenceCacheSize, o.PresenceTTL),
+	}, nil
+}
+
+// skipped ends a change (or a recipient) on purpose: the job is done, and the reason is counted.
+type skipped string
+
+func (s skipped) Error() string { return "skipped: " + string(s) }
+
+// Process handles one inbox.Change. See inbox.Handler for what its errors mean.
+func (p *Processor) Process(ctx context.Context, job inbox.Job) error {
+	var ch inbox.Change
+	if err := job.Decode(&ch); err != nil {
+		return inbox.Park(err)
+	}
+	ids := []any{"job_id", job.ID, "chat_id", ch.ChatID, "message_id", ch.MessageID, "change_type", ch.ChangeType, "source", ch.Source}
+	if !p.d.Settings().SyncNotifications {
+		p.d.Metrics.Skipped(SkipSyncDisabled)
+		return nil
+	}
+	if ch.ChatID == "" || ch.MessageID == "" {
+		p.d.Metrics.Skipped(SkipNotChat)
+		return nil
+	}
+	err := p.process(ctx, ch, ids)
+	var skip skipped
+	if errors.As(err, &skip) {
+		p.d.Metrics.Skipped(string(skip))
+		p.d.Logger.LogDebug("Teams message not delivered", append(ids, "reason", string(skip))...)
+		return nil
+	}
+	if err != nil {
+		p.d.Logger.LogWarn("Could not deliver Teams message", append(ids, "attempt", job.Attempts, "error", err.Error())...)
+	}
+	return err
+}
+
+func (p *Processor) process(ctx context.Context, ch inbox.Change, ids []any) error {
+	if ch.ChangeType == "deleted" {
+		// What was deleted does not matter, only which DMs showed it: no content needed.
+		return p.deleteMessage(ctx, ch.ChatID, ch.MessageID)
+	}
+	msg, err := p.message(ctx, ch, ids)
+	if err != nil {
+		return err
+	}
+	// The notification's ids are authoritative: the content must describe the same message.
+	msg.ChatID, msg.ID = ch.ChatID, ch.MessageID
+	if !msg.DeletedAt.IsZero() {
+		return p.deleteMessage(ctx, msg.ChatID, msg.ID)
+	}
+	if msg.MessageType != "message" && msg.MessageType != "" {
+		if isMembershipEvent(msg) {
+			p.chats.remove(msg.ChatID)
+		}
+		return skipped(SkipSystemMessage)
+	}
+	if msg.From.IsApplication || msg.From.UserID == "" {
+		return skipped(SkipBotSender)
+	}
+	chat, err := p.chat(ctx, msg.ChatID, msg.From.UserID)
+	if err != nil {
+		return err
+	}
+	return p.deliver(ctx, msg, chat, ids)
+}
+
+func isMembershipEvent(msg graph.Message) bool {
+	t := strings.ToLower(msg.EventDetailType)
+	return strings.Contains(t, "membersadded") || strings.Contains(t, "membersdeleted") ||
+		strings.Contains(t, "membersjoined") || strings.Contains(t, "membersleft")
+}
+
+// message obtains the message content: decrypted rich content, the JSON a catch-up stored, or a Graph GET.
+func (p *Processor) message(ctx context.Context, ch inbox.Change, ids []any) (graph.Message, error) {
+	var fallback string
+	switch {
+	case ch.Encrypted != nil && p.d.Decrypter == nil:
+		fallback = "no_decrypter"
+	case ch.Encrypted != nil:
+		data, err := p.d.Decrypter.Decrypt(ctx, ch.Encrypted)
+		if err == nil {
+			msg, perr := graph.MessageFromJSON(data)
+			if perr == nil {
+				return msg, nil
+			}
+			err = perr
+		}
+		// Decryption errors name the certificate at most, never content.
+		p.d.Logger.LogWarn("Could not open rich notification content; fetching the message", append(ids, "error", err.Error())...)
+		fallback = "decrypt_failed"
+	case len(ch.Message) > 0:
+		msg, err := graph.MessageFromJSON(ch.Message)
+		if err == nil {
+			return msg, nil
+		}
+		fallback = "unparsable"
+	default:
+		fallback = "no_rich_content"
+	}
+	p.d.Metrics.ContentFallback(fallback)
+	g := p.d.Graph()
+	if g == nil {
+		return graph.Message{}, errors.New("fetch message: Graph is not configured")
+	}
+	msg, err := g.GetMessage(ctx, ch.ChatID, ch.MessageID)
+	switch {
+	case err == nil:
+		return msg, nil
+	case graph.IsNotFound(err):
+		return graph.Message{}, skipped(SkipMessageNotFound)
+	case fallback == "decrypt_failed" && permanent(err):
+		return graph.Message{}, inbox.Park(errors.Wrap(err, "rich content could not be decrypted and the message could not be fetched"))
+	}
+	return graph.Message{}, classify(err)
+}
+
+// permanent reports a Graph refusal that retrying will not change (missing permission, bad request).
+func permanent(err error) bool {
+	switch graph.StatusOf(err) {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	}
+	return false
+}
+
+// classify maps a Graph error onto the inbox's retry rules.
+func classify(err error) error {
+	switch {
+	case graph.IsThrottled(err):
+		if d := graph.RetryAfterOf(err); d > 0 {
+			return inbox.RetryAfter(err, d)
+		}
+		return err
+	case permanent(err):
+		return inbox.Park(err)
+	}
+	return err // 5xx, timeouts: exponential backoff
+}
+
+// chat returns the chat with its members, from the cache unless the sender is not among the cached members
+// (someone joined since).
+func (p *Processor) chat(ctx context.Context, chatID, senderID string) (graph.Chat, error) {
+	if c, ok := p.chats.get(chatID, p.o.Now()); ok && hasMember(c, senderID) {
+		return c, nil
+	}
+	v, err, _ := p.fetches.Do("chat:"+chatID, func() (any, error) {
+		g := p.d.Graph()
+		if g == nil {
+			return graph.Chat{}, errors.New("fetch chat: Graph is not configured")
+		}
+		c, err := g.GetChat(ctx, chatID)
+		if err != nil {
+			return graph.Chat{}, err
+		}
+		if c.ID == "" {
+			c.ID = chatID
+		}
+		p.chats.put(chatID, c, p.o.Now())
+		return c, nil
+	})
+	if err != nil {
+		if graph.IsNotFound(err) {
+			return graph.Chat{}, skipped(SkipChatNotFound)
+		}
+		return graph.Chat{}, classify(errors.Wrap(err, "fetch chat members"))
+	}
+	return v.(graph.Chat), nil
+}
+
+func hasMember(c graph.Chat, userID string) bool {
+	for _, m := range c.Members {
+		if m.UserID == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// presences returns the presence of each user, asking Graph only about users not seen within PresenceTTL, in
+// one batched call. Users Graph says nothing about, or all of them when the call fails, count as away: a
+// missed notification is worse than an extra one.
+func (p *Processor) presences(ctx context.Context, userIDs []string, ids []any) map[string]graph.Presence {
+	now := p.o.Now()
+	out := make(map[string]graph.Presence, len(userIDs))
+	var missing []string
+	for _, id := range userIDs {
+		if pr, ok := p.presence.get(id, now); ok {
+			out[id] = pr
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return out
+	}
+	g := p.d.Graph()
+	if g == nil {
+		return out
+	}
+	list, err := g.GetPresences(ctx, missing)
+	if err != nil {
+		p.d.Logger.LogWarn("Could not read Teams presence; notifying as if away", append(ids, "error", err.Error())...)
+		return out
+	}
+	got := make(map[string]graph.Presence, len(list))
+	for _, pr := range list {
+		got[strings.ToLower(pr.UserID)] = pr
+	}
+	for _, id := range missing {
+		pr := got[strings.ToLower(id)]
+		pr.UserID = id
+		p.presence.put(id, pr, now)
+		out[id] = pr
+	}
+	return out
+}
+
+// activeInTeams: the user is at their Teams client, so Teams itself notifies them.
+func activeInTeams(pr graph.Presence) bool {
+	switch pr.Availability {
+	case "Available", "Busy", "DoNotDisturb":
+	default:
+		return false
+	}
+	switch pr.Activity {
+	case "Away", "BeRightBack", "Offline", "OffWork", "Inactive", "PresenceUnknown":
+		return false
+	}
+	return true
+}
+
+// eligible checks the Mattermost side of a recipient: an active human account with notifications on. The
+// returned reason is "" for eligible users.
+func (p *Processor) eligible(mmUserID string) (string, error) {
+	u, appErr := p.d.Mattermost.GetUser(mmUserID)
+	if appErr != nil {
+		if appErr.StatusCode == http.StatusNotFound {
+			return SkipInactiveUser, nil
+		}
+		return "", errors.Wrap(appErr, "get Mattermost user")
+	}
+	if u.DeleteAt != 0 || u.IsBot {
+		return SkipInactiveUser, nil
+	}
+	pref, appErr := p.d.Mattermost.GetPreferenceForUser(mmUserID, preferenceCategory, preferenceNotifications)
+	if appErr != nil {
+		if appErr.StatusCode == http.StatusNotFound {
+			return SkipNotificationsOff, nil
+		}
+		return "", errors.Wrap(appErr, "get notifications preference")
+	}
+	if pref.Value != preferenceOn {
+		return SkipNotificationsOff, nil
+	}
+	return "", nil
+}
+
+// resolver maps mentioned Teams users to the usernames of their connected, active Mattermost accounts.
+func (p *Processor) resolver(users map[string]store.User) func(string) string {
+	names := map[string]string{}
+	return func(teamsID string) string {
+		u, ok := users[teamsID]
+		if !ok || !u.Connected() {
+			return ""
+		}
+		if name, ok := names[u.MMUserID]; ok {
+			return name
+		}
+		name := ""
+		if mmu, appErr := p.d.Mattermost.GetUser(u.MMUserID); appErr == nil && mmu.DeleteAt == 0 {
+			name = mmu.Username
+		}
+		names[u.MMUserID] = name
+		return name
+	}
+}
+
+type recipient struct {
+	user   store.User
+	reason string // "" = deliver; SkipNotificationsOff / SkipActiveInTeams are recorded as final
+}
+
+// deliver posts the message to recipients who have not had it yet and brings earlier DMs up to date.
+func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.Chat, ids []any) error {
+	sender := msg.From.UserID
+	teamsIDs := make([]string, 0, len(chat.Members)+len(msg.Mentions))
+	for _, m := range chat.Members {
+		teamsIDs = append(teamsIDs, m.UserID)
+	}
+	for _, m := range msg.Mentions {
+		if m.UserID != "" {
+			teamsIDs = append(teamsIDs, m.UserID)
+		}
+	}
+	users, err := p.d.Store.GetUsersByTeamsIDs(ctx, teamsIDs)
+	if err != nil {
+		return err
+	}
+
+	// A first look without the lock spares Mattermost and Graph calls for recipients already handled (repeated
+	// notifications); the decision itself is taken again under the lock.
+	before, err := p.d.Store.GetMessagePosts(ctx, msg.ChatID, msg.ID)
+	if err != nil {
+		return err
+	}
+	handled := map[string]bool{}
+	for _, r := range before {
+		handled[r.MMUserID] = true
+	}
+	if handled[""] {
+		return skipped(SkipDeletedBefore)
+	}
+
+	var fresh []recipient
+	seen := map[string]bool{}
+	for _, m := range chat.Members {
+		u, ok := users[m.UserID]
+		if m.UserID == sender || seen[m.UserID] || !ok || !u.Connected() || handled[u.MMUserID] {
+			continue
+		}
+		seen[m.UserID] = true
+		reason, err := p.eligible(u.MMUserID)
+		if err != nil {
+			return err
+		}
+		if reason == SkipInactiveUser {
+			p.d.Metrics.Skipped(reason)
+			continue
+		}
+		fresh = append(fresh, recipient{user: u, reason: reason})
+	}
+	var ask []string
+	for _, r := range fresh {
+		if r.reason == "" {
+			ask = append(ask, r.user.TeamsUserID)
+		}
+	}
+	if len(ask) > 0 {
+		pres := p.presences(ctx, ask, ids)
+		for i := range fresh {
+			if fresh[i].reason == "" && activeInTeams(pres[fresh[i].user.TeamsUserID]) {
+				fresh[i].reason = SkipActiveInTeams
+			}
+		}
+	}
+
+	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users)})
+	if err != nil {
+		return inbox.Park(errors.Wrap(err, "convert message"))
+	}
+	senderName := msg.From.DisplayName
+	for _, m := range chat.Members {
+		if m.UserID == sender && m.DisplayName != "" {
+			senderName = m.DisplayName
+		}
+	}
+	text := messageText(header(msg, chat, senderName), res, !msg.LastEditedAt.IsZero())
+	withFiles := len(res.Files) > 0 && p.d.Attacher != nil
+
+	var posted []store.DeliveredPost
+	var pendingFiles []store.DeliveredPost
+	lockCtx, cancel := context.WithTimeout(ctx, p.o.LockWait)
+	defer cancel()
+	err = p.d.Store.WithMessageLock(lockCtx, msg.ChatID, msg.ID, func(ctx context.Context) error {
+		rows, err := p.d.Store.GetMessagePosts(ctx, msg.ChatID, msg.ID)
+		if err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		for _, row := range rows {
+			have[row.MMUserID] = true
+		}
+		if have[""] {
+			return skipped(SkipDeletedBefore)
+		}
+		for _, row := range rows {
+			switch row.State {
+			case store.PostReserved:
+				row, created, err := p.recoverReserved(ctx, row, msg, text)
+				if err != nil {
+					return err
+				}
+				if created {
+					posted = append(posted, row)
+				} else if err := p.updateIfNewer(ctx, row, msg, text); err != nil {
+					return err
+				}
+				if row.FilesPending {
+					pendingFiles = append(pendingFiles, row)
+				}
+			case store.PostPosted:
+				if err := p.updateIfNewer(ctx, row, msg, text); err != nil {
+					return err
+				}
+				if row.FilesPending {
+					pendingFiles = append(pendingFiles, row)
+				}
+			}
+		}
+		for _, r := range fresh {
+			if have[r.user.MMUserID] {
+				continue
+			}
+			if r.reason != "" {
+				if _, err := p.d.Store.InsertPost(ctx, store.DeliveredPost{
+					ChatID: msg.ChatID, MessageID: msg.ID, MMUserID: r.user.MMUserID, State: store.PostSkipped,
+					Reason: r.reason, MessageCreated: msg.CreatedAt, ReservedAt: p.o.Now(),
+				}); err != nil {
+					return err
+				}
+				p.d.Metrics.Skipped(r.reason)
+				continue
+			}
+			row, err := p.post(ctx, r.user.MMUserID, msg, text, withFiles)
+			if err != nil {
+				return err
+			}
+			posted = append(posted, row)
+			if row.FilesPending {
+				pendingFiles = append(pendingFiles, row)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	for _, row := range posted {
+		if err := p.d.Store.SetLastDeliveredAt(ctx, row.MMUserID, msg.CreatedAt); err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.d.Logger.LogWarn("Could not record delivery time", append(ids, "user_id", row.MMUserID, "error", err.Error())...)
+		}
+	}
+	if len(pendingFiles) > 0 && p.d.Attacher != nil {
+		return p.queueFiles(ctx, msg, res.Files, pendingFiles)
+	}
+	return nil
+}
+
+// queueFiles hands the message's files to the attacher for the DMs that do not have them yet. On failure the
+// rows stay pending and the job's retry queues them again.
+func (p *Processor) queueFiles(ctx context.Context, msg graph.Message, files []format.FileRef, rows []store.DeliveredPost) error {
+	job := AttachJob{ChatID: msg.ChatID, MessageID: msg.ID, SenderTeamsID: msg.From.UserID, Files: files}
+	users := make([]string, 0, len(rows))
+	for _, r := range rows {
+		job.Targets = append(job.Targets, AttachTarget{MMUserID: r.MMUserID, ChannelID: r.ChannelID, PostID: r.PostID})
+		users = append(users, r.MMUserID)
+	}
+	if err := p.d.Attacher.Enqueue(ctx, job); err != nil {
+		return errors.Wrap(err, "queue attachments")
+	}
+	return p.d.Store.ClearFilesPending(ctx, msg.ChatID, msg.ID, users)
+}
+
+// post creates one DM, reserving its row first so that a crash between CreatePost and recording the post id is
+// recognised on retry (recoverReserved) instead of posting twice.
+func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message, text string, withFiles bool) (store.DeliveredPost, error) {
+	channel, appErr := p.d.Mattermost.GetDirectChannel(mmUserID, p.o.BotUserID)
+	if appErr != nil {
+		return store.DeliveredPost{}, errors.Wrap(appErr, "get direct channel with the bot")
+	}
+	row := store.DeliveredPost{
+		ChatID: msg.ChatID, MessageID: msg.ID, MMUserID: mmUserID, State: store.PostReserved, ChannelID: channel.Id,
+		LastModified: msg.LastModifiedAt, LastEdited: msg.LastEditedAt, MessageCreated: msg.CreatedAt,
+		FilesPending: withFiles, ReservedAt: p.o.Now(),
+	}
+	if _, err := p.d.Store.InsertPost(ctx, row); err != nil {
+		return store.DeliveredPost{}, err
+	}
+	return p.create(ctx, row, msg, text)
+}
+
+func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) (store.DeliveredPost, error) {
+	created, appErr := p.d.Mattermost.CreatePost(&model.Post{
+		UserId: p.o.BotUserID, ChannelId: row.ChannelID, Message: text, Props: postProps(msg),
+	})
+	if appErr != nil {
+		return store.DeliveredPost{}, errors.Wrap(appErr, "create DM")
+	}
+	row.State, row.PostID = store.PostPosted, created.Id
+	row.LastModified, row.LastEdited = msg.LastModifiedAt, msg.LastEditedAt
+	if err := p.d.Store.SavePost(ctx, row); err != nil {
+		return store.DeliveredPost{}, err
+	}
+	p.d.Metrics.Delivered(p.o.Now().Sub(msg.CreatedAt))
+	return row, nil
+}
+
+// recoverReserved settles a row left reserved by an earlier attempt: if that attempt created the DM, the DM is
+// recorded; otherwise it is created now. created reports the latter.
+func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) (store.DeliveredPost, bool, error) {
+	found, err := p.findPost(row)
+	if err != nil {
+		return row, false, err
+	}
+	if found == nil {
+		row, err := p.create(ctx, row, msg, text)
+		return row, err == nil, err
+	}
+	// The DM shows the version the reservation recorded; updateIfNewer brings it up to date.
+	row.State, row.PostID = store.PostPosted, found.Id
+	return row, false, p.d.Store.SavePost(ctx, row)
+}
+
+// findPost looks in the DM channel for a bot post about the row's message created since the reservation.
+func (p *Processor) findPost(row store.DeliveredPost) (*model.Post, error) {
+	list, appErr := p.d.Mattermost.GetPostsSince(row.ChannelID, row.ReservedAt.Add(-recoveryWindow).UnixMilli())
+	if appErr != nil {
+		return nil, errors.Wrap(appErr, "look for an earlier DM")
+	}
+	if list == nil {
+		return nil, nil
+	}
+	for _, post := range list.Posts {
+		if post.UserId == p.o.BotUserID && post.DeleteAt == 0 &&
+			post.GetProp(PropChatID) == row.ChatID && post.GetProp(PropMessageID) == row.MessageID {
+			return post, nil
+		}
+	}
+	return nil, nil
+}
+
+// updateIfNewer rewrites a DM when the message was edited after the version it shows. Reactions change
+// lastModifiedDateTime only, so they leave DMs alone, as do stale or repeated notifications.
+func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) error {
+	edited := msg.LastEditedAt.UTC().Truncate(time.Microsecond)
+	if msg.LastEditedAt.IsZero() || !edited.After(row.LastEdited) {
+		p.d.Metrics.Skipped(SkipUnchanged)
+		return nil
+	}
+	post, appErr := p.d.Mattermost.GetPost(row.PostID)
+	switch {
+	case appErr != nil && appErr.StatusCode == http.StatusNotFound:
+		// The DM is gone (deleted by the user); remember the version so it is not tried again.
+	case appErr != nil:
+		return errors.Wrap(appErr, "get DM to edit")
+	default:
+		post.Message = text
+		if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
+			return errors.Wrap(appErr, "edit DM")
+		}
+		p.d.Metrics.Updated("edited")
+	}
+	row.LastModified, row.LastEdited = msg.LastModifiedAt, msg.LastEditedAt
+	return p.d.Store.SavePost(ctx, row)
+}
+
+// deleteMessage marks every DM of a message as deleted in Teams and leaves a tombstone, so that a late or
+// reordered notification never delivers it.
+func (p *Processor) deleteMessage(ctx context.Context, chatID, messageID string) error {
+	lockCtx, cancel := context.WithTimeout(ctx, p.o.LockWait)
+	defer cancel()
+	return p.d.Store.WithMessageLock(lockCtx, chatID, messageID, func(ctx context.Context) error {
+		rows, err := p.d.Store.GetMessagePosts(ctx, chatID, messageID)
+		if err != nil {
+			return err
+		}
+		if _, err := p.d.Store.InsertPost(ctx, store.DeliveredPost{
+			ChatID: chatID, MessageID: messageID, State: store.PostDeleted, ReservedAt: p.o.Now(),
+		}); err != nil {
+			return err
+		}
+		dms := 0
+		for _, row := range rows {
+			if row.MMUserID == "" {
+				continue
+			}
+			switch row.State {
+			case store.PostReserved:
+				found, err := p.findPost(row)
+				if err != nil {
+					return err
+				}
+				if found == nil {
+					row.State, row.Reason = store.PostSkipped, SkipDeletedBefore
+					if err := p.d.Store.SavePost(ctx, row); err != nil {
+						return err
+					}
+					continue
+				}
+				row.PostID = found.Id
+			case store.PostPosted:
+			default:
+				continue
+			}
+			dms++
+			post, appErr := p.d.Mattermost.GetPost(row.PostID)
+			switch {
+			case appErr != nil && appErr.StatusCode == http.StatusNotFound:
+			case appErr != nil:
+				return errors.Wrap(appErr, "get DM of deleted message")
+			default:
+				post.Message = deletedText(post.Message)
+				if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
+					return errors.Wrap(appErr, "mark DM deleted")
+				}
+				p.d.Metrics.Updated("deleted")
+			}
+			row.State = store.PostDeleted
+			if err := p.d.Store.SavePost(ctx, row); err != nil {
+				return err
+			}
+		}
+		if dms == 0 {
+			return skipped(SkipDeletedBefore)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,151 @@
+package delivery
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/teamsnotify/msteams-sync/server/format"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+)
+
+// Post props set on every DM. The Teams ids let edits, deletes, attachments and crash recovery find the DM.
+const (
+	PropChatID    = "msteams_chat_id"
+	PropMessageID = "msteams_message_id"
+	PropSenderID  = "msteams_sender_id"
+	PropFromBot   = "from_bot"
+)
+
+const (
+	editedMarker = "*(edited)*"
+	deletedNote  = "*This message was deleted in Teams.*"
+	emptyNote    = "*(This message has no text. Open it in Teams to see it.)*"
+)
+
+// teamsLink opens the message in Teams: the message's own webUrl when Graph gave one.
+func teamsLink(msg graph.Message) string {
+	if strings.HasPrefix(msg.WebURL, "https://") {
+		return msg.WebURL
+	}
+	return "https://teams.microsoft.com/l/message/" + msg.ChatID + "/" + msg.ID + "?context=%7B%22contextType%22%3A%22chat%22%7D"
+}
+
+// header is the first paragraph of every DM: who wrote, where, and a link to the message in Teams. It is a
+// single line, so the deleted-message edit can find it again in the posted text.
+func header(msg graph.Message, chat graph.Chat, senderName string) string {
+	who := "**" + inlineText(firstNonEmpty(senderName, msg.From.DisplayName, "Someone")) + "**"
+	var where string
+	switch chat.Type {
+	case "oneOnOne":
+		where = "sent you a message in a Teams chat"
+	case "meeting":
+		where = "wrote in the Teams meeting chat " + chatName(chat)
+	default:
+		where = "wrote in the Teams group chat " + chatName(chat)
+	}
+	return who + " " + where + " · [Open in Teams](" + markdownURL(teamsLink(msg)) + ")"
+}
+
+func chatName(chat graph.Chat) string {
+	members := fmt.Sprintf("%d members", len(chat.Members))
+	if topic := strings.TrimSpace(chat.Topic); topic != "" {
+		return "**" + inlineText(topic) + "** (" + members + ")"
+	}
+	return "(" + members + ")"
+}
+
+// messageText is the whole DM text for the current version of a message.
+func messageText(head string, res format.Result, edited bool) string {
+	body := res.Markdown
+	if body == "" {
+		body = emptyNote
+		if len(res.Files) > 0 {
+			body = "*(Attachments follow.)*"
+		}
+	}
+	text := head + "\n\n" + body
+	if edited {
+		text += "\n\n" + editedMarker
+	}
+	out, _ := format.Truncate(text, format.MaxMessageRunes)
+	return out
+}
+
+// deletedText keeps the DM's header and replaces the rest with a note.
+func deletedText(posted string) string {
+	head, _, _ := strings.Cut(posted, "\n\n")
+	if head == "" || head == deletedNote {
+		return deletedNote
+	}
+	return head + "\n\n" + deletedNote
+}
+
+// postProps are the props of a DM. Link previews are always off: the header links to Teams (a preview of the
+// Teams sign-in page helps nobody), and Teams showed no preview of the links in the message either.
+func postProps(msg graph.Message) model.StringInterface {
+	return model.StringInterface{
+		PropChatID:                   msg.ChatID,
+		PropMessageID:                msg.ID,
+		PropSenderID:                 msg.From.UserID,
+		PropFromBot:                  "true",
+		format.PropRemoveLinkPreview: "true",
+	}
+}
+
+// inlineText makes Teams-supplied text (display names, topics) inert in Markdown: no formatting, links or
+// mentions of its own.
+func inlineText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_{}[]()<>#+-.!|~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return format.EscapeMentions(b.String())
+}
+
+func markdownURL(u string) string {
+	return strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E").Replace(u)
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// formatMessage maps a Graph message onto format's input.
+func formatMessage(msg graph.Message) format.Message {
+	out := format.Message{
+		Body: msg.BodyHTML, BodyType: msg.BodyType, Subject: msg.Subject, Importance: msg.Importance,
+		Deleted: !msg.DeletedAt.IsZero(),
+	}
+	for _, m := range msg.Mentions {
+		fm := format.Mention{ID: m.ID, Text: m.Text}
+		switch {
+		case m.UserID != "":
+			fm.Kind, fm.UserID = format.MentionUser, m.UserID
+		case m.ConversationID != "":
+			fm.Kind, fm.UserID = format.MentionConversation, m.ConversationID
+		case m.ApplicationID != "":
+			fm.Kind, fm.UserID = format.MentionApplication, m.ApplicationID
+		default:
+			fm.Kind = format.MentionTag
+		}
+		out.Mentions = append(out.Mentions, fm)
+	}
+	for _, a := range msg.Attachments {
+		out.Attachments = append(out.Attachments, format.Attachment{
+			ID: a.ID, ContentType: a.ContentType, ContentURL: a.ContentURL, Content: a.Content, Name: a.Name,
+			ThumbnailURL: a.ThumbnailURL,
+		})
+	}
+	return out
+}
