@@ -48,9 +48,10 @@ type Configuration struct {
 	ConnectedUsersRestricted        bool
 	AllowProxyAddresses             bool
 
-	// undecodable lists the keys whose stored value could not be read as the field's type, so Validate can name
-	// them instead of the plugin silently running with a zero.
-	undecodable []string
+	// undecodable lists (space-separated) the keys whose stored value could not be read as the field's type, so
+	// Validate can name them instead of the plugin silently running with a zero. A string, not a slice, keeps
+	// Configuration comparable with ==.
+	undecodable string
 }
 
 // Defaults returns the defaults declared in plugin.json. Mattermost fills missing keys from the manifest before
@@ -80,7 +81,7 @@ func (c *Configuration) UnmarshalJSON(data []byte) error {
 		byLowerKey[strings.ToLower(k)] = v
 	}
 
-	c.undecodable = nil
+	c.undecodable = ""
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -93,7 +94,7 @@ func (c *Configuration) UnmarshalJSON(data []byte) error {
 			continue
 		}
 		if err := decodeTolerant(value, v.Field(i)); err != nil {
-			c.undecodable = append(c.undecodable, field.Name)
+			c.undecodable = strings.TrimSpace(c.undecodable + " " + field.Name)
 		}
 	}
 	return nil

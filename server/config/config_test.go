@@ -321,6 +321,13 @@ func TestStringRedactsSecrets(t *testing.T) {
 	assert.True(t, strings.HasPrefix(c.String(), "{TenantID="))
 }
 
+func TestConfigurationIsComparable(t *testing.T) {
+	a, b := valid(), valid()
+	assert.True(t, a == b)
+	b.InviteExpiryDays++
+	assert.False(t, a == b)
+}
+
 func TestDiff(t *testing.T) {
 	base := valid()
 	customBase := valid()

@@ -59,7 +59,7 @@ func (c Configuration) Validate() error {
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	// A value that could not be decoded at all is reported first: the checks below would see a zero instead.
-	for _, key := range c.undecodable {
+	for _, key := range strings.Fields(c.undecodable) {
 		switch key {
 		case "ConnectedUsersAllowed", "ConnectedUsersMaxPendingInvites", "InviteExpiryDays":
 			add("%s must be a whole number.", Label(key))
