@@ -201,6 +201,8 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p[0] == "$batch" && len(p) == 1 && r.Method == http.MethodPost:
 		s.serveBatch(w, r)
+	case p[0] == "chats" && len(p) == 1 && get:
+		s.serveUserChats(w, r, ti, ti.UserID)
 	case p[0] == "chats" && len(p) >= 2 && get:
 		s.serveChatTree(w, r, ti, p[1], p[2:])
 	case p[0] == "users" && len(p) == 1 && get:
