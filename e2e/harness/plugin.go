@@ -55,17 +55,22 @@ func (s *Server) InstallPlugin(bundle string) *model.Manifest {
 	if err != nil {
 		t.Fatalf("upload plugin bundle %s: %v", bundle, err)
 	}
-	s.EnablePlugin()
+	s.enable(manifest.Id)
 	return manifest
 }
 
 // EnablePlugin enables the plugin and waits until it is running.
 func (s *Server) EnablePlugin() {
 	s.t.Helper()
-	if _, err := s.Admin.EnablePlugin(context.Background(), PluginID); err != nil {
-		s.t.Fatalf("enable plugin: %v", err)
+	s.enable(PluginID)
+}
+
+func (s *Server) enable(id string) {
+	s.t.Helper()
+	if _, err := s.Admin.EnablePlugin(context.Background(), id); err != nil {
+		s.t.Fatalf("enable plugin %s: %v", id, err)
 	}
-	s.WaitPluginState(model.PluginStateRunning)
+	s.waitState(id, model.PluginStateRunning)
 }
 
 // DisablePlugin disables the plugin and waits until it is no longer running.
@@ -81,12 +86,17 @@ func (s *Server) DisablePlugin() {
 // not list the plugin at all.
 func (s *Server) PluginState() int {
 	s.t.Helper()
+	return s.stateOf(PluginID)
+}
+
+func (s *Server) stateOf(id string) int {
+	s.t.Helper()
 	statuses, _, err := s.Admin.GetPluginStatuses(context.Background())
 	if err != nil {
 		s.t.Fatalf("get plugin statuses: %v", err)
 	}
 	for _, st := range statuses {
-		if st.PluginId == PluginID {
+		if st.PluginId == id {
 			return st.State
 		}
 	}
@@ -96,14 +106,19 @@ func (s *Server) PluginState() int {
 // WaitPluginState polls the plugin statuses until the plugin reaches state, failing after 30 s.
 func (s *Server) WaitPluginState(state int) {
 	s.t.Helper()
+	s.waitState(PluginID, state)
+}
+
+func (s *Server) waitState(id string, state int) {
+	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got := s.PluginState()
+		got := s.stateOf(id)
 		if got == state {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("plugin state is %s, want %s", stateName(got), stateName(state))
+			s.t.Fatalf("plugin %s state is %s, want %s", id, stateName(got), stateName(state))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -161,14 +176,20 @@ func (s *Server) PatchPluginConfig(settings map[string]any) {
 // PluginMetrics fetches the plugin's metrics endpoint on the metrics listener and returns the HTTP status and body.
 func (s *Server) PluginMetrics() (int, string) {
 	s.t.Helper()
-	resp, err := http.Get(s.MetricsURL + "/plugins/" + PluginID + "/metrics")
+	return s.Metrics("/plugins/" + PluginID + "/metrics")
+}
+
+// Metrics fetches path from the metrics listener and returns the HTTP status and body.
+func (s *Server) Metrics(path string) (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(s.MetricsURL + path)
 	if err != nil {
-		s.t.Fatalf("get plugin metrics: %v", err)
+		s.t.Fatalf("get metrics %s: %v", path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		s.t.Fatalf("read plugin metrics: %v", err)
+		s.t.Fatalf("read metrics %s: %v", path, err)
 	}
 	return resp.StatusCode, string(body)
 }
