@@ -1,0 +1,429 @@
+package delivery
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/format"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/richnotify"
+	"github.com/teamsnotify/msteams-sync/server/store"
+)
+
+const routeGetMessage = "GET /chats/{id}/messages/{id}"
+
+func TestOneOnOneMessageReachesTheOtherMember(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "<p>Lunch at <b>noon</b>?</p>")
+
+	require.NoError(t, e.notify("created", chatID, msgID))
+
+	dms := e.dms(bob)
+	require.Len(t, dms, 1)
+	post := dms[0]
+	head, body, _ := strings.Cut(post.Message, "\n\n")
+	raw, ok := e.sim.MessageJSON(chatID, msgID)
+	require.True(t, ok)
+	msg, err := graph.MessageFromJSON(raw)
+	require.NoError(t, err)
+	require.NotEmpty(t, msg.WebURL)
+	assert.Equal(t, "**alice Example** sent you a message in a Teams chat · [Open in Teams]("+msg.WebURL+")", head)
+	assert.Equal(t, "Lunch at **noon**?", body)
+	assert.Equal(t, botID, post.UserId)
+	assert.Equal(t, chatID, post.GetProp(PropChatID))
+	assert.Equal(t, msgID, post.GetProp(PropMessageID))
+	assert.Equal(t, "true", post.GetProp(PropFromBot))
+	assert.Equal(t, "true", post.GetProp(format.PropRemoveLinkPreview))
+	assert.Empty(t, e.dms(alice), "the sender is never notified of their own message")
+	assert.Equal(t, 1, e.metrics.delivered)
+
+	u, err := e.store.GetUser(context.Background(), bob.mmID)
+	require.NoError(t, err)
+	assert.False(t, u.LastDeliveredAt.IsZero(), "the per-user cursor moves")
+}
+
+func TestGroupMessageReachesOnlyEligibleMembers(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addPerson("alice")
+	bob, carol := e.addPerson("bob"), e.addPerson("carol")
+	dave := e.addPerson("dave", notConnected())
+	erin := e.addPerson("erin", notificationsOff())
+	frank := e.addPerson("frank", deactivated())
+	grace, heidi := e.addPerson("grace"), e.addPerson("heidi")
+	require.NoError(t, e.sim.SetPresence(grace.teamsID, graphsim.Presence{Availability: "Busy", Activity: "InACall"}))
+	require.NoError(t, e.sim.SetPresence(heidi.teamsID, graphsim.Presence{Availability: "Away", Activity: "Away"}))
+	require.NoError(t, e.sim.SetPresence(carol.teamsID, graphsim.Presence{Availability: "Available", Activity: "OffWork"}))
+	chatID := e.chat("group", "Launch <plan>", alice, bob, carol, dave, erin, frank, grace, heidi)
+	msgID := e.send(chatID, alice, "<p>Ship it</p>")
+
+	require.NoError(t, e.notify("created", chatID, msgID))
+
+	for _, p := range []person{bob, carol, heidi} {
+		dms := e.dms(p)
+		require.Len(t, dms, 1, p.name)
+		assert.True(t, strings.HasPrefix(dms[0].Message, `**alice Example** wrote in the Teams group chat **Launch \<plan\>** (8 members) · [Open in Teams](`), dms[0].Message)
+		assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nShip it"), dms[0].Message)
+	}
+	for _, p := range []person{alice, erin, frank, grace} {
+		assert.Empty(t, e.dms(p), p.name)
+	}
+	assert.Equal(t, 0, e.mm.totalPosts()-3, "nobody else got anything (dave is not connected)")
+	assert.Equal(t, 1, e.metrics.skips(SkipNotificationsOff))
+	assert.Equal(t, 1, e.metrics.skips(SkipActiveInTeams))
+	assert.Equal(t, 1, e.metrics.skips(SkipInactiveUser))
+
+	// The decisions are final: a repeat does not notify grace now that she is away.
+	require.NoError(t, e.sim.SetPresence(grace.teamsID, graphsim.Presence{Availability: "Away", Activity: "Away"}))
+	require.NoError(t, e.notify("created", chatID, msgID))
+	assert.Empty(t, e.dms(grace))
+	assert.Equal(t, 3, e.mm.totalPosts())
+}
+
+func TestMentionsResolveToUsernamesAndNeverNotifyEveryone(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("group", "Team", alice, bob, e.addPerson("carol"))
+	msgID, err := e.sim.SendMessage(chatID, graphsim.NewMessage{
+		From: alice.teamsID, HTML: `<p><at id="0">Bob</at> see this @all @channel (@here)</p>`,
+		Mentions: []graphsim.Mention{{ID: 0, MentionText: "Bob", UserID: bob.teamsID}},
+	})
+	require.NoError(t, err)
+
+	require.NoError(t, e.notify("created", chatID, msgID))
+
+	dms := e.dms(bob)
+	require.Len(t, dms, 1)
+	assert.Contains(t, dms[0].Message, "@bob see this")
+	for _, word := range []string{"@all", "@channel", "@here"} {
+		assert.NotContains(t, dms[0].Message, word)
+	}
+	assert.Contains(t, dms[0].Message, "@\u2060all")
+}
+
+func TestSenderNamesCannotInjectMarkdownOrMentions(t *testing.T) {
+	e := newEnv(t)
+	bob := e.addPerson("bob")
+	require.NoError(t, e.sim.AddUser(graphsim.User{ID: "evil0000-1111-4111-8111-000000000000", TenantID: testTenant, DisplayName: "@all [click](http://x)"}))
+	evil := person{name: "evil", teamsID: "evil0000-1111-4111-8111-000000000000"}
+	chatID := e.chat("oneOnOne", "", evil, bob)
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, evil, "hi")))
+
+	dms := e.dms(bob)
+	require.Len(t, dms, 1)
+	assert.True(t, strings.HasPrefix(dms[0].Message, "**@\u2060all \\[click\\]\\(http://x\\)** sent you"), dms[0].Message)
+}
+
+func TestSyncNotificationsOffConsumesChangesWithoutPosting(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "hello")
+	e.setSync(false)
+	e.sim.ResetCalls()
+
+	require.NoError(t, e.notify("created", chatID, msgID))
+
+	assert.Empty(t, e.dms(bob))
+	assert.Zero(t, e.sim.GraphCalls(""), "no Graph call for a change that will not be delivered")
+	assert.Equal(t, 1, e.metrics.skips(SkipSyncDisabled))
+}
+
+func TestBotAndSystemMessagesAreSkipped(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("group", "Team", alice, bob, e.addPerson("carol"))
+
+	sysID, err := e.sim.SendMessage(chatID, graphsim.NewMessage{MessageType: "systemEventMessage",
+		EventDetail: map[string]any{"@odata.type": "#microsoft.graph.membersAddedEventMessageDetail"}})
+	require.NoError(t, err)
+	require.NoError(t, e.notify("created", chatID, sysID))
+	assert.Equal(t, 1, e.metrics.skips(SkipSystemMessage))
+
+	botJSON := `{"id":"1700000000001","chatId":"` + chatID + `","messageType":"message","createdDateTime":"2026-01-01T00:00:00Z",
+		"from":{"application":{"@odata.type":"#microsoft.graph.teamworkApplicationIdentity","id":"app1","displayName":"Build bot","applicationIdentityType":"bot"}},
+		"body":{"contentType":"html","content":"build green"}}`
+	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: "1700000000001",
+		Message: []byte(botJSON), Source: inbox.SourceCatchup}))
+	assert.Equal(t, 1, e.metrics.skips(SkipBotSender))
+	assert.Zero(t, e.mm.totalPosts())
+}
+
+func TestDuplicateAndReorderedNotificationsGiveOneDMEach(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.addPerson("alice"), e.addPerson("bob"), e.addPerson("carol")
+	chatID := e.chat("group", "Team", alice, bob, carol)
+	first := e.send(chatID, alice, "first")
+	second := e.send(chatID, alice, "second")
+	require.NoError(t, e.sim.React(chatID, second, bob.teamsID, "like"))
+
+	require.NoError(t, e.notify("created", chatID, first))
+	require.NoError(t, e.notify("created", chatID, first))
+	// The reaction's update arrives before the message's creation.
+	require.NoError(t, e.notify("updated", chatID, second))
+	require.NoError(t, e.notify("created", chatID, second))
+	require.NoError(t, e.notify("created", chatID, second))
+
+	for _, p := range []person{bob, carol} {
+		dms := e.dms(p)
+		require.Len(t, dms, 2, p.name)
+		assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nfirst"))
+		assert.True(t, strings.HasSuffix(dms[1].Message, "\n\nsecond"))
+	}
+	assert.Zero(t, e.mm.calls["UpdatePost"])
+}
+
+func TestEditsReactionsAndDeletesReachTheDM(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "<p>meet at 3</p>")
+	require.NoError(t, e.notify("created", chatID, msgID))
+	original := e.dms(bob)[0].Message
+
+	// A reaction bumps lastModifiedDateTime only: the DM stays as it is.
+	require.NoError(t, e.sim.React(chatID, msgID, bob.teamsID, "like"))
+	require.NoError(t, e.notify("updated", chatID, msgID))
+	assert.Equal(t, original, e.dms(bob)[0].Message)
+	assert.Zero(t, e.mm.calls["UpdatePost"])
+
+	require.NoError(t, e.sim.EditMessage(chatID, msgID, "<p>meet at 4</p>"))
+	require.NoError(t, e.notify("updated", chatID, msgID))
+	dms := e.dms(bob)
+	require.Len(t, dms, 1)
+	head, _, _ := strings.Cut(original, "\n\n")
+	assert.Equal(t, head+"\n\nmeet at 4\n\n*(edited)*", dms[0].Message)
+	assert.Equal(t, 1, e.mm.calls["UpdatePost"])
+
+	// The same edit notified again changes nothing.
+	require.NoError(t, e.notify("updated", chatID, msgID))
+	assert.Equal(t, 1, e.mm.calls["UpdatePost"])
+
+	require.NoError(t, e.sim.DeleteMessage(chatID, msgID))
+	e.sim.ResetCalls()
+	require.NoError(t, e.notify("deleted", chatID, msgID))
+	dms = e.dms(bob)
+	require.Len(t, dms, 1)
+	assert.Equal(t, head+"\n\n"+deletedNote, dms[0].Message)
+	assert.Zero(t, e.sim.GraphCalls(""), "a delete needs no Graph call")
+
+	// A late creation notification (with the content as it was) must not bring it back.
+	raw, ok := e.sim.MessageJSON(chatID, msgID)
+	require.True(t, ok)
+	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: msgID, Message: raw}))
+	require.Len(t, e.dms(bob), 1)
+	assert.Equal(t, head+"\n\n"+deletedNote, e.dms(bob)[0].Message)
+}
+
+func TestUpdateOfAnUndeliveredMessageDeliversItsCurrentState(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "draft")
+	require.NoError(t, e.sim.EditMessage(chatID, msgID, "final"))
+
+	require.NoError(t, e.notify("updated", chatID, msgID))
+	require.NoError(t, e.notify("created", chatID, msgID))
+
+	dms := e.dms(bob)
+	require.Len(t, dms, 1)
+	assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nfinal\n\n*(edited)*"), dms[0].Message)
+}
+
+func TestDeletedBeforeDeliveryIsNeverDelivered(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "oops")
+	require.NoError(t, e.sim.DeleteMessage(chatID, msgID))
+
+	require.NoError(t, e.notify("created", chatID, msgID)) // the fetch shows it deleted
+	require.NoError(t, e.notify("deleted", chatID, msgID))
+	assert.Empty(t, e.dms(bob))
+	assert.Equal(t, 2, e.metrics.skips(SkipDeletedBefore))
+}
+
+func TestRichContentIsUsedWithoutFetchingTheMessage(t *testing.T) {
+	e := newEnv(t)
+	feed := e.subscribeRich()
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	e.sim.ResetCalls()
+	e.send(chatID, alice, "<p>rich hello</p>")
+
+	changes := feed.wait(t, 1)
+	require.NotNil(t, changes[0].Encrypted, "the subscription delivers encrypted content")
+	require.NoError(t, e.process(changes[0]))
+
+	dms := e.dms(bob)
+	require.Len(t, dms, 1)
+	assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nrich hello"))
+	assert.Zero(t, e.sim.CallCount(routeGetMessage), "the message came from the notification")
+	assert.Empty(t, e.metrics.fallback)
+}
+
+func TestMessageIsFetchedWhenContentIsMissingOrUndecryptable(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	plain := e.send(chatID, alice, "plain")
+	garbled := e.send(chatID, alice, "garbled")
+	e.sim.ResetCalls()
+
+	require.NoError(t, e.notify("created", chatID, plain))
+	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: garbled,
+		Encrypted: &richnotify.EncryptedContent{Data: "AAAA", DataKey: "AAAA", DataSignature: "AAAA", EncryptionCertificateID: "unknown"}}))
+
+	assert.Len(t, e.dms(bob), 2)
+	assert.Equal(t, 2, e.sim.CallCount(routeGetMessage))
+	assert.Equal(t, map[string]int{"no_rich_content": 1, "decrypt_failed": 1}, e.metrics.fallback)
+}
+
+func TestGraphErrorsMapToInboxRetries(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "hello")
+
+	t.Run("throttled: retry after Graph's Retry-After", func(t *testing.T) {
+		e.sim.InjectFault(graphsim.Fault{Route: routeGetMessage, Status: 429, RetryAfter: 7, Count: 1})
+		err := e.notify("created", chatID, msgID)
+		d, ok := inbox.RetryAfterOf(err)
+		require.True(t, ok, "%v", err)
+		assert.Equal(t, 7*time.Second, d)
+		assert.Empty(t, e.dms(bob))
+	})
+	t.Run("server error: ordinary retry", func(t *testing.T) {
+		e.sim.InjectFault(graphsim.Fault{Route: routeGetMessage, Status: 503, Count: 1})
+		err := e.notify("created", chatID, msgID)
+		require.Error(t, err)
+		_, retryAfter := inbox.RetryAfterOf(err)
+		assert.False(t, retryAfter)
+		assert.False(t, inbox.IsPark(err))
+	})
+	t.Run("undecryptable and unfetchable: parked", func(t *testing.T) {
+		e.sim.InjectFault(graphsim.Fault{Route: routeGetMessage, Status: 403, Count: 1})
+		err := e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: msgID,
+			Encrypted: &richnotify.EncryptedContent{Data: "AAAA", DataKey: "AAAA", DataSignature: "AAAA"}})
+		assert.True(t, inbox.IsPark(err), "%v", err)
+	})
+	t.Run("message gone: done", func(t *testing.T) {
+		require.NoError(t, e.notify("created", chatID, "1111111111111"))
+		assert.Equal(t, 1, e.metrics.skips(SkipMessageNotFound))
+	})
+	t.Run("then it goes through", func(t *testing.T) {
+		require.NoError(t, e.notify("created", chatID, msgID))
+		assert.Len(t, e.dms(bob), 1)
+	})
+}
+
+func TestCrashBetweenCreatePostAndRecordingDoesNotPostTwice(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "once")
+	e.mm.failAfterCreate = 1
+
+	require.Error(t, e.notify("created", chatID, msgID), "the post exists but was never recorded")
+	require.Len(t, e.dms(bob), 1)
+	rows, err := e.store.GetMessagePosts(context.Background(), chatID, msgID)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, store.PostReserved, rows[0].State)
+
+	require.NoError(t, e.notify("created", chatID, msgID))
+	dms := e.dms(bob)
+	require.Len(t, dms, 1, "the retry finds the earlier DM instead of posting again")
+	rows, err = e.store.GetMessagePosts(context.Background(), chatID, msgID)
+	require.NoError(t, err)
+	assert.Equal(t, store.PostPosted, rows[0].State)
+	assert.Equal(t, dms[0].Id, rows[0].PostID)
+
+	// And edits reach the recovered DM.
+	require.NoError(t, e.sim.EditMessage(chatID, msgID, "once more"))
+	require.NoError(t, e.notify("updated", chatID, msgID))
+	assert.Contains(t, e.dms(bob)[0].Message, "once more")
+}
+
+func TestFilesAreHandedToTheAttacherAfterTheText(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.addPerson("alice"), e.addPerson("bob"), e.addPerson("carol")
+	chatID := e.chat("group", "Files", alice, bob, carol)
+	msgID, err := e.sim.SendMessage(chatID, graphsim.NewMessage{From: alice.teamsID, HTML: "<p>report attached</p>",
+		Files: []graphsim.FileRef{{Name: "report.pdf", ContentType: "application/pdf", Bytes: []byte("%PDF")}}})
+	require.NoError(t, err)
+	e.attacher.fail = assert.AnError
+
+	require.Error(t, e.notify("created", chatID, msgID), "queueing files failed: the job is retried")
+	assert.Len(t, e.dms(bob), 1, "the text did not wait for the files")
+	assert.Len(t, e.dms(carol), 1)
+
+	e.attacher.fail = nil
+	require.NoError(t, e.notify("created", chatID, msgID))
+	require.NoError(t, e.notify("created", chatID, msgID))
+	jobs := e.attacher.all()
+	require.Len(t, jobs, 1, "files are queued once, on the retry")
+	assert.Equal(t, chatID, jobs[0].ChatID)
+	assert.Equal(t, alice.teamsID, jobs[0].SenderTeamsID)
+	require.Len(t, jobs[0].Files, 1)
+	assert.Equal(t, format.FileReference, jobs[0].Files[0].Kind)
+	assert.ElementsMatch(t, []AttachTarget{
+		{MMUserID: bob.mmID, ChannelID: e.dms(bob)[0].ChannelId, PostID: e.dms(bob)[0].Id},
+		{MMUserID: carol.mmID, ChannelID: e.dms(carol)[0].ChannelId, PostID: e.dms(carol)[0].Id},
+	}, jobs[0].Targets)
+	assert.Len(t, e.dms(bob), 1)
+}
+
+// With rich notifications, a busy chat costs Graph one chat lookup and a presence call per PresenceTTL, not
+// calls per message.
+func TestBurstInOneChatCostsFewGraphCallsPerDM(t *testing.T) {
+	e := newEnv(t)
+	feed := e.subscribeRich()
+	alice := e.addPerson("alice")
+	recipients := []person{e.addPerson("bob"), e.addPerson("carol"), e.addPerson("dave")}
+	chatID := e.chat("group", "Busy", append([]person{alice}, recipients...)...)
+	e.sim.ResetCalls()
+
+	const messages = 30
+	for i := 0; i < messages; i++ {
+		e.send(chatID, alice, "<p>update</p>")
+	}
+	for _, ch := range feed.wait(t, messages) {
+		require.NoError(t, e.process(ch))
+	}
+
+	dms := 0
+	for _, p := range recipients {
+		dms += len(e.dms(p))
+	}
+	require.Equal(t, messages*len(recipients), dms)
+	calls := e.sim.GraphCalls("")
+	perDM := float64(calls) / float64(dms)
+	t.Logf("%d Graph calls for %d DMs: %.3f per DM (%v)", calls, dms, perDM, e.sim.Calls())
+	assert.Less(t, perDM, 0.3)
+	assert.Zero(t, e.sim.CallCount(routeGetMessage))
+}
+
+func TestMembershipEventsAndUnknownSendersRefreshTheChat(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.addPerson("alice"), e.addPerson("bob"), e.addPerson("carol")
+	chatID := e.chat("group", "Team", alice, bob, carol)
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "one")))
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, bob, "two")))
+	assert.Equal(t, 1, e.sim.CallCount("GET /chats/{id}"), "members are cached")
+
+	sysID, err := e.sim.SendMessage(chatID, graphsim.NewMessage{MessageType: "systemEventMessage",
+		EventDetail: map[string]any{"@odata.type": "#microsoft.graph.membersDeletedEventMessageDetail"}})
+	require.NoError(t, err)
+	require.NoError(t, e.notify("created", chatID, sysID))
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "three")))
+	assert.Equal(t, 2, e.sim.CallCount("GET /chats/{id}"), "a membership event drops the cached members")
+}
