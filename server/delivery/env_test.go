@@ -132,7 +132,7 @@ type person struct {
 
 type personOption func(*model.User, *bool, *string)
 
-func notConnected() personOption   { return func(_ *model.User, c *bool, _ *string) { *c = false } }
+func notConnected() personOption     { return func(_ *model.User, c *bool, _ *string) { *c = false } }
 func notificationsOff() personOption { return func(_ *model.User, _ *bool, p *string) { *p = "off" } }
 func deactivated() personOption {
 	return func(u *model.User, _ *bool, _ *string) { u.DeleteAt = time.Now().UnixMilli() }
