@@ -300,7 +300,9 @@ func (s *Server) Stop() {
 }
 
 func (s *Server) cleanup() {
+	began := time.Now()
 	s.Stop()
+	s.t.Logf("Mattermost %s stopped in %s", s.Version, time.Since(began).Round(time.Millisecond))
 	if s.t.Failed() {
 		s.t.Logf("Mattermost %s run directory kept at %s; last lines of its log:\n%s", s.Version, s.Dir, s.LogTail(60))
 		return
