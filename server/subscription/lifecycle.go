@@ -1,0 +1,73 @@
+package subscription
+
+import (
+	"context"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/store"
+	"github.com/teamsnotify/msteams-sync/server/webhook"
+)
+
+// AcceptLifecycle implements webhook.LifecycleSink on every node. The webhook has already checked clientState.
+// Each event about the subscription we track is recorded in the database for the leader, and this node's loop
+// is woken (if it leads, it acts at once; otherwise the leader acts at its next check). Events about other
+// subscriptions (an old one we replaced) are ignored. An error makes the webhook answer 503 so Graph retries.
+func (m *Manager) AcceptLifecycle(ctx context.Context, events []webhook.LifecycleEvent) error {
+	now := m.deps.Now().UTC()
+	recorded := false
+	for _, ev := range events {
+		switch ev.LifecycleEvent {
+		case webhook.LifecycleReauthorizationRequired, webhook.LifecycleSubscriptionRemoved, webhook.LifecycleMissed:
+		default:
+			m.deps.Logger.LogWarn("Ignored an unknown Microsoft Graph lifecycle event", "event", clip(ev.LifecycleEvent),
+				"subscription_id", clip(ev.SubscriptionID))
+			continue
+		}
+		ok, err := m.deps.Store.RecordSubscriptionEvent(ctx, StateName, ev.SubscriptionID, ev.LifecycleEvent, now)
+		if err != nil {
+			return errors.Wrap(err, "record lifecycle event")
+		}
+		if !ok {
+			m.deps.Logger.LogDebug("Ignored a lifecycle event for a subscription the plugin no longer uses",
+				"event", ev.LifecycleEvent, "subscription_id", clip(ev.SubscriptionID))
+			continue
+		}
+		recorded = true
+		m.deps.Logger.LogInfo("Microsoft Graph lifecycle event received", "event", ev.LifecycleEvent, "subscription_id", ev.SubscriptionID)
+	}
+	if recorded {
+		m.Wake()
+	}
+	return nil
+}
+
+// Status is what an admin needs to know about the subscription; any node can read it.
+type Status struct {
+	store.SubscriptionState
+	Leader      string    // node ID of the manager in charge ("" when none has run)
+	LeaderUntil time.Time // when its leadership lapses unless renewed
+	ThisNode    string
+}
+
+// Status reads the subscription state and the leader lease.
+func (m *Manager) Status(ctx context.Context) (Status, error) {
+	st, err := m.deps.Store.GetSubscriptionState(ctx, StateName)
+	if errors.Is(err, store.ErrNotFound) {
+		st, err = store.SubscriptionState{Name: StateName}, nil
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	out := Status{SubscriptionState: st, ThisNode: m.deps.NodeID}
+	l, err := m.deps.Store.GetLease(ctx, leaseName)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return Status{}, err
+	default:
+		out.Leader, out.LeaderUntil = l.Holder, l.ExpiresAt
+	}
+	return out, nil
+}

@@ -1,0 +1,584 @@
+// Package subscription keeps the plugin's one tenant-wide Microsoft Graph change-notification subscription
+// (/chats/getAllMessages) alive: it creates it, renews it well before it expires, recreates it when Graph
+// removes it, when it expired, or when the settings it was made with change, answers lifecycle events, and
+// rotates the RSA keys of rich notifications. One node manages it at a time (a lease in PostgreSQL); its
+// state lives in the database, where every node can read it and record lifecycle events for the leader.
+//
+// When notifications may have been lost (the subscription was removed, expired or replaced, or no node
+// managed it for a long time) it calls a gap callback with the last time the subscription was known to be
+// live, so that catch-up can fetch what was missed.
+package subscription
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/richnotify"
+	"github.com/teamsnotify/msteams-sync/server/store"
+)
+
+// What the subscription asks Graph for.
+const (
+	Resource   = "/chats/getAllMessages"
+	ChangeType = "created,updated,deleted"
+	// StateName is the row of the managed subscription in the state table, and the name of the leader lease.
+	StateName = "tenant"
+	leaseName = "subscription-manager"
+)
+
+// Defaults for Options.
+const (
+	// MaxLifetime is Graph's limit for chat message subscriptions.
+	MaxLifetime            = 4320 * time.Minute
+	DefaultLifetime        = MaxLifetime - 15*time.Minute // margin for clock skew between us and Graph
+	DefaultInterval        = time.Minute
+	DefaultGapThreshold    = time.Hour
+	DefaultKeyRetention    = 7 * 24 * time.Hour
+	defaultLeaseIntervals  = 3
+	graphCallTimeout       = 60 * time.Second
+	notificationPathChange = "/changes"
+	notificationPathLife   = "/lifecycle"
+)
+
+// Graph is the part of the Graph client the manager uses; *graph.Client implements it.
+type Graph interface {
+	CreateSubscription(ctx context.Context, r graph.SubscriptionRequest) (graph.Subscription, error)
+	RenewSubscription(ctx context.Context, id string, expiresAt time.Time) (graph.Subscription, error)
+	DeleteSubscription(ctx context.Context, id string) error
+	GetSubscription(ctx context.Context, id string) (graph.Subscription, error)
+	ListSubscriptions(ctx context.Context) ([]graph.Subscription, error)
+}
+
+// CertificateUpdater is optional on Graph: PATCH a subscription's encryptionCertificate and
+// encryptionCertificateId. Without it a key rotation recreates the subscription instead (and reports a gap).
+type CertificateUpdater interface {
+	UpdateSubscriptionCertificate(ctx context.Context, id, certificate, certificateID string) (graph.Subscription, error)
+}
+
+// Store is the database the manager needs; *store.Store implements it.
+type Store interface {
+	KeyStore
+	GetSubscriptionState(ctx context.Context, name string) (store.SubscriptionState, error)
+	SaveSubscriptionState(ctx context.Context, prev, next store.SubscriptionState) error
+	RecordSubscriptionEvent(ctx context.Context, name, subscriptionID, event string, at time.Time) (bool, error)
+	RequestSubscriptionRecreate(ctx context.Context, name, reason string) error
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+	GetLease(ctx context.Context, name string) (store.Lease, error)
+}
+
+// Settings are the configuration the subscription depends on. Any change of the fingerprinted ones (the
+// notification URLs, the secret, rich notifications on or off, the Graph endpoint) recreates it.
+type Settings struct {
+	// PluginURL is <SiteURL>/plugins/com.mattermost.msteams-sync; notifications go to /changes and /lifecycle under it.
+	PluginURL string
+	// WebhookSecret is the clientState Graph echoes on every notification.
+	WebhookSecret string
+	// RichNotifications asks Graph to include the message, encrypted to our certificate.
+	RichNotifications bool
+	// GraphURL is the Graph endpoint of the configured cloud (a subscription belongs to one).
+	GraphURL string
+}
+
+// NotificationURL is where change notifications are sent.
+func (s Settings) NotificationURL() string {
+	return strings.TrimRight(s.PluginURL, "/") + notificationPathChange
+}
+
+// LifecycleURL is where lifecycle notifications are sent.
+func (s Settings) LifecycleURL() string { return strings.TrimRight(s.PluginURL, "/") + notificationPathLife }
+
+func (s Settings) configured() bool { return s.PluginURL != "" && s.WebhookSecret != "" }
+
+// Fingerprint identifies the settings a subscription was created with. The secret enters only as a hash.
+func (s Settings) Fingerprint() string {
+	secret := sha256.Sum256([]byte(s.WebhookSecret))
+	rich := "plain"
+	if s.RichNotifications {
+		rich = "rich"
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{s.NotificationURL(), s.LifecycleURL(), hex.EncodeToString(secret[:]), rich,
+		strings.TrimRight(s.GraphURL, "/")}, "\n")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Logger is the part of the Mattermost plugin logger the manager uses. It never logs the secret.
+type Logger interface {
+	LogDebug(msg string, keyValuePairs ...any)
+	LogInfo(msg string, keyValuePairs ...any)
+	LogWarn(msg string, keyValuePairs ...any)
+	LogError(msg string, keyValuePairs ...any)
+}
+
+// Deps are the manager's collaborators.
+type Deps struct {
+	Store Store
+	// Graph returns the app-only client of the current configuration, or nil while Graph is not configured.
+	Graph    func() Graph
+	Settings func() Settings
+	Keys     *Keys
+	// OnGap is called on the leader, once the subscription is live again, when notifications since `since`
+	// may have been lost. Optional. It should be quick (enqueue catch-up work).
+	OnGap  func(ctx context.Context, since time.Time)
+	Logger Logger
+	Now    func() time.Time // time.Now when nil
+	// NodeID names this node in the leader lease; random when empty.
+	NodeID string
+}
+
+// Options tune the manager; zero values take the defaults.
+type Options struct {
+	Interval     time.Duration // how often the leader checks the subscription
+	Lifetime     time.Duration // requested lifetime; renewed when less than a third remains
+	LeaderLease  time.Duration // how long leadership lasts without renewal (3 intervals)
+	GapThreshold time.Duration // no leader for longer than this: report a gap from the last good time
+	// KeyValidity and KeyRotationWindow shape rich-notification certificates (richnotify defaults: 90 days,
+	// rotated 14 days before expiry); KeyRetention keeps a retired key that long after its certificate expired.
+	KeyValidity       time.Duration
+	KeyRotationWindow time.Duration
+	KeyRetention      time.Duration
+}
+
+// Manager keeps the subscription. Create it on every node; Start it on every node (only the leader acts).
+type Manager struct {
+	deps Deps
+	opts Options
+
+	tickMu    sync.Mutex // one reconciliation at a time on this node
+	wasLeader bool
+
+	runMu sync.Mutex
+	stop  chan struct{}
+	done  chan struct{}
+	wake  chan struct{}
+}
+
+// New checks deps and fills in defaults.
+func New(deps Deps, opts Options) (*Manager, error) {
+	if deps.Store == nil || deps.Graph == nil || deps.Settings == nil || deps.Keys == nil || deps.Logger == nil {
+		return nil, errors.New("subscription manager: store, graph, settings, keys and logger are required")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.NodeID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		deps.NodeID = hex.EncodeToString(b[:])
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.Lifetime <= 0 || opts.Lifetime > MaxLifetime {
+		opts.Lifetime = DefaultLifetime
+	}
+	if opts.LeaderLease <= 0 {
+		opts.LeaderLease = defaultLeaseIntervals * opts.Interval
+	}
+	if opts.GapThreshold <= 0 {
+		opts.GapThreshold = DefaultGapThreshold
+	}
+	if opts.KeyValidity <= 0 {
+		opts.KeyValidity = richnotify.DefaultValidity
+	}
+	if opts.KeyRotationWindow <= 0 {
+		opts.KeyRotationWindow = richnotify.DefaultRotationWindow
+	}
+	if opts.KeyRetention <= 0 {
+		opts.KeyRetention = DefaultKeyRetention
+	}
+	return &Manager{deps: deps, opts: opts, wake: make(chan struct{}, 1)}, nil
+}
+
+// NodeID is this node's name in the leader lease.
+func (m *Manager) NodeID() string { return m.deps.NodeID }
+
+// Start reconciles now and then every Interval (or at once when woken) until Stop.
+func (m *Manager) Start(ctx context.Context) {
+	m.runMu.Lock()
+	defer m.runMu.Unlock()
+	if m.stop != nil {
+		return
+	}
+	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	go m.loop(ctx, m.stop, m.done)
+}
+
+// Stop ends the loop and gives up leadership so that another node takes over at once. The subscription
+// itself stays: notifications keep arriving for the other nodes, or queue up at Graph until a restart.
+func (m *Manager) Stop() {
+	m.runMu.Lock()
+	stop, done := m.stop, m.done
+	m.stop, m.done = nil, nil
+	m.runMu.Unlock()
+	if stop == nil {
+		return
+	}
+	close(stop)
+	<-done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.tickMu.Lock()
+	defer m.tickMu.Unlock()
+	if m.wasLeader {
+		if err := m.deps.Store.ReleaseLease(ctx, leaseName, m.deps.NodeID); err != nil {
+			m.deps.Logger.LogWarn("Could not release subscription leadership; another node takes over when it expires", "error", err.Error())
+		}
+		m.wasLeader = false
+	}
+}
+
+func (m *Manager) loop(ctx context.Context, stop, done chan struct{}) {
+	defer close(done)
+	ticker := time.NewTicker(m.opts.Interval)
+	defer ticker.Stop()
+	for {
+		if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			m.deps.Logger.LogWarn("Subscription check failed; will retry at the next check", "error", err.Error())
+		}
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-m.wake:
+		}
+	}
+}
+
+// Wake asks the loop to reconcile now.
+func (m *Manager) Wake() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Recreate asks the leader (whichever node it is) to replace the subscription, e.g. for an admin command.
+// Configuration changes need no call: the fingerprint notices them; calling Reconcile makes it prompt.
+func (m *Manager) Recreate(ctx context.Context, reason string) error {
+	if err := m.deps.Store.RequestSubscriptionRecreate(ctx, StateName, reason); err != nil {
+		return err
+	}
+	m.Wake()
+	return nil
+}
+
+// Reconcile makes one check now: take or keep leadership and, as leader, make the subscription match the
+// settings and keep it alive. On other nodes it does nothing. Failures are recorded in the state (for the
+// admin status), logged with what to do, and retried at the next check.
+func (m *Manager) Reconcile(ctx context.Context) error {
+	m.tickMu.Lock()
+	defer m.tickMu.Unlock()
+	now := m.deps.Now().UTC()
+	leader, err := m.deps.Store.AcquireLease(ctx, leaseName, m.deps.NodeID, now, m.opts.LeaderLease)
+	if err != nil {
+		return err
+	}
+	if !leader {
+		if m.wasLeader {
+			m.deps.Logger.LogInfo("Another node now manages the Microsoft Graph subscription", "node", m.deps.NodeID)
+		}
+		m.wasLeader = false
+		return nil
+	}
+	tookOver := !m.wasLeader
+	m.wasLeader = true
+
+	settings := m.deps.Settings()
+	if !settings.configured() {
+		m.deps.Logger.LogDebug("Not subscribing to Teams chat messages: Site URL or webhook secret is not set")
+		return nil
+	}
+	g := m.deps.Graph()
+	if g == nil {
+		m.deps.Logger.LogDebug("Not subscribing to Teams chat messages: Microsoft Graph is not configured")
+		return nil
+	}
+
+	prev, err := m.deps.Store.GetSubscriptionState(ctx, StateName)
+	if errors.Is(err, store.ErrNotFound) {
+		prev, err = store.SubscriptionState{Name: StateName}, nil
+	}
+	if err != nil {
+		return err
+	}
+	r := &reconciler{m: m, g: g, settings: settings, now: now, st: prev}
+	runErr := r.run(ctx, tookOver)
+	if runErr != nil {
+		r.st.LastError, r.st.LastErrorAt = runErr.Error(), now
+	} else {
+		r.st.LastError, r.st.LastErrorAt = "", time.Time{}
+	}
+	if err := m.deps.Store.SaveSubscriptionState(ctx, prev, r.st); err != nil {
+		return err
+	}
+	return runErr
+}
+
+// reconciler is one leader pass over the state.
+type reconciler struct {
+	m        *Manager
+	g        Graph
+	settings Settings
+	now      time.Time
+	st       store.SubscriptionState
+	key      *richnotify.KeyPair
+}
+
+func (r *reconciler) run(ctx context.Context, tookOver bool) error {
+	st, log := &r.st, r.m.deps.Logger
+	if tookOver && !st.LastGoodAt.IsZero() && r.now.Sub(st.LastGoodAt) > r.m.opts.GapThreshold {
+		// Nobody watched the subscription for a long time: Graph may have given up on notifications.
+		r.openGap()
+	}
+	if r.settings.RichNotifications {
+		if err := r.ensureKey(ctx); err != nil {
+			return err
+		}
+	}
+	if tookOver {
+		r.deleteStale(ctx)
+	}
+
+	reason := ""
+	switch {
+	case st.SubscriptionID == "":
+		reason = "no subscription yet"
+	case st.RecreateReason != "":
+		reason = st.RecreateReason
+	case st.Fingerprint != r.settings.Fingerprint():
+		reason = "settings changed (Site URL, webhook secret, rich notifications or cloud)"
+	case !st.RemovedAt.IsZero():
+		reason = "Microsoft Graph removed it"
+		r.openGap()
+	case !st.ExpiresAt.IsZero() && !r.now.Before(st.ExpiresAt):
+		reason = "it expired"
+		r.openGap()
+	}
+	if reason == "" {
+		var err error
+		if reason, err = r.maintain(ctx); err != nil {
+			return err
+		}
+	}
+	if reason != "" {
+		if err := r.recreate(ctx, reason); err != nil {
+			return err
+		}
+	}
+	if !st.GapSince.IsZero() && st.SubscriptionID != "" {
+		since := st.GapSince
+		st.GapSince = time.Time{}
+		if r.m.deps.OnGap != nil {
+			log.LogInfo("Teams notifications may have been missed; catching up", "since", since.Format(time.RFC3339))
+			r.m.deps.OnGap(ctx, since)
+		}
+	}
+	if r.key != nil {
+		if removed, err := r.m.deps.Keys.Prune(ctx, r.now.Add(-r.m.opts.KeyRetention)); err != nil {
+			log.LogWarn("Could not delete expired rich notification keys", "error", err.Error())
+		} else if len(removed) > 0 {
+			log.LogInfo("Deleted expired rich notification keys", "ids", strings.Join(removed, ","))
+		}
+	}
+	return nil
+}
+
+// openGap records that notifications since the last good time may be lost (the earliest such time wins).
+func (r *reconciler) openGap() {
+	since := r.st.LastGoodAt
+	if since.IsZero() {
+		since = r.now
+	}
+	if r.st.GapSince.IsZero() || since.Before(r.st.GapSince) {
+		r.st.GapSince = since
+	}
+}
+
+// ensureKey makes r.key a usable key pair, creating one when there is none or the current one is due for
+// rotation.
+func (r *reconciler) ensureKey(ctx context.Context) error {
+	keys, log := r.m.deps.Keys, r.m.deps.Logger
+	kp, err := keys.Current(ctx)
+	if err != nil {
+		log.LogWarn("Could not load the rich notification key; creating a new one", "error", err.Error())
+	}
+	if kp == nil || !r.now.Add(r.m.opts.KeyRotationWindow).Before(kp.NotAfter()) {
+		next, err := keys.Create(ctx, r.now, richnotify.KeyOptions{Validity: r.m.opts.KeyValidity})
+		if err != nil {
+			return errors.Wrap(err, "create rich notification key (check the plugin's encryption key setting)")
+		}
+		if kp != nil {
+			log.LogInfo("Rotated the rich notification key", "old", kp.ID(), "new", next.ID())
+		}
+		kp = next
+	}
+	r.key = kp
+	return nil
+}
+
+// maintain keeps a live subscription: rotate its certificate, renew it (also answering reauthorizationRequired)
+// or just check it exists. It returns a reason to recreate it instead, if Graph no longer knows it.
+func (r *reconciler) maintain(ctx context.Context) (string, error) {
+	st, log := &r.st, r.m.deps.Logger
+	ctx, cancel := context.WithTimeout(ctx, graphCallTimeout)
+	defer cancel()
+
+	if r.key != nil && st.CertificateID != r.key.ID() {
+		up, ok := r.g.(CertificateUpdater)
+		if !ok {
+			r.openGap()
+			return "encryption certificate rotated", nil
+		}
+		sub, err := up.UpdateSubscriptionCertificate(ctx, st.SubscriptionID, r.key.EncryptionCertificate(), r.key.ID())
+		if graph.IsNotFound(err) {
+			r.openGap()
+			return "Microsoft Graph no longer knows it", nil
+		}
+		if err != nil {
+			return "", explain(err, "update the subscription's encryption certificate")
+		}
+		st.CertificateID = r.key.ID()
+		r.live(sub)
+		log.LogInfo("Moved the subscription to the new rich notification certificate", "certificate_id", r.key.ID())
+	}
+
+	remaining := st.ExpiresAt.Sub(r.now)
+	reauth := !st.ReauthorizeRequestedAt.IsZero()
+	if reauth || remaining < r.m.opts.Lifetime/3 {
+		sub, err := r.g.RenewSubscription(ctx, st.SubscriptionID, r.now.Add(r.m.opts.Lifetime))
+		if graph.IsNotFound(err) {
+			r.openGap()
+			return "Microsoft Graph no longer knows it", nil
+		}
+		if err != nil {
+			return "", explain(err, "renew the subscription")
+		}
+		st.ReauthorizeRequestedAt = time.Time{}
+		st.LastRenewedAt = r.now
+		r.live(sub)
+		log.LogDebug("Renewed the Microsoft Graph subscription", "subscription_id", st.SubscriptionID,
+			"expires", st.ExpiresAt.Format(time.RFC3339), "reauthorization", reauth)
+		return "", nil
+	}
+
+	sub, err := r.g.GetSubscription(ctx, st.SubscriptionID)
+	if graph.IsNotFound(err) {
+		r.openGap()
+		return "Microsoft Graph no longer knows it", nil
+	}
+	if err != nil {
+		return "", explain(err, "check the subscription")
+	}
+	r.live(sub)
+	return "", nil
+}
+
+// live records that Graph just confirmed the subscription.
+func (r *reconciler) live(sub graph.Subscription) {
+	if !sub.ExpiresAt.IsZero() {
+		r.st.ExpiresAt = sub.ExpiresAt.UTC()
+	}
+	r.st.LastGoodAt = r.now
+}
+
+// recreate deletes the current subscription (if any) and creates a new one. Graph allows one subscription per
+// app, resource and change types, so the old one must go first.
+func (r *reconciler) recreate(ctx context.Context, reason string) error {
+	st, log := &r.st, r.m.deps.Logger
+	ctx, cancel := context.WithTimeout(ctx, graphCallTimeout)
+	defer cancel()
+	if st.SubscriptionID != "" {
+		r.openGap() // notifications between the delete and the create are lost
+		if err := r.g.DeleteSubscription(ctx, st.SubscriptionID); err != nil && !graph.IsNotFound(err) {
+			return explain(err, "delete the old subscription")
+		}
+		log.LogInfo("Deleted the Microsoft Graph subscription to replace it", "subscription_id", st.SubscriptionID, "reason", reason)
+		st.SubscriptionID, st.ExpiresAt, st.Fingerprint, st.CertificateID = "", time.Time{}, "", ""
+	}
+	req := graph.SubscriptionRequest{
+		Resource:                 Resource,
+		ChangeType:               ChangeType,
+		NotificationURL:          r.settings.NotificationURL(),
+		LifecycleNotificationURL: r.settings.LifecycleURL(),
+		ClientState:              r.settings.WebhookSecret,
+		ExpiresAt:                r.now.Add(r.m.opts.Lifetime),
+	}
+	if r.key != nil {
+		req.IncludeResourceData = true
+		req.EncryptionCertificate = r.key.EncryptionCertificate()
+		req.EncryptionCertificateID = r.key.ID()
+	}
+	sub, err := r.g.CreateSubscription(ctx, req)
+	if graph.StatusOf(err) == 409 {
+		// A subscription of ours that we do not track (the state was lost, or an older node made it).
+		r.deleteStale(ctx)
+		sub, err = r.g.CreateSubscription(ctx, req)
+	}
+	if err != nil {
+		return explain(err, "create the subscription")
+	}
+	st.SubscriptionID = sub.ID
+	st.Fingerprint = r.settings.Fingerprint()
+	st.CertificateID = req.EncryptionCertificateID
+	st.CreatedAt, st.LastRenewedAt = r.now, r.now
+	st.RemovedAt, st.ReauthorizeRequestedAt, st.RecreateReason = time.Time{}, time.Time{}, ""
+	st.ExpiresAt = req.ExpiresAt
+	r.live(sub)
+	log.LogInfo("Subscribed to Teams chat messages", "subscription_id", sub.ID, "reason", reason,
+		"expires", st.ExpiresAt.Format(time.RFC3339), "rich", req.IncludeResourceData)
+	return nil
+}
+
+// deleteStale removes subscriptions of this app that point at our notification URL but are not the one we
+// track, left by a lost state or a crash between create and save. Failures are only logged.
+func (r *reconciler) deleteStale(ctx context.Context) {
+	log := r.m.deps.Logger
+	subs, err := r.g.ListSubscriptions(ctx)
+	if err != nil {
+		log.LogWarn("Could not list Microsoft Graph subscriptions to remove stale ones", "error", err.Error())
+		return
+	}
+	for _, s := range subs {
+		if s.ID == r.st.SubscriptionID || s.NotificationURL != r.settings.NotificationURL() {
+			continue
+		}
+		if err := r.g.DeleteSubscription(ctx, s.ID); err != nil {
+			log.LogWarn("Could not delete a stale Microsoft Graph subscription", "subscription_id", s.ID, "error", err.Error())
+			continue
+		}
+		log.LogInfo("Deleted a stale Microsoft Graph subscription of this plugin", "subscription_id", s.ID, "resource", s.Resource)
+	}
+}
+
+// explain adds what the admin can do about a Graph failure.
+func explain(err error, what string) error {
+	hint := ""
+	switch {
+	case graph.IsThrottled(err):
+		hint = "Microsoft Graph is throttling or unavailable; the plugin retries at the next check"
+	case graph.IsUnauthorized(err):
+		hint = "check the tenant ID, client ID and client secret in the plugin settings"
+	case graph.IsForbidden(err):
+		hint = "grant the app the Chat.Read.All application permission with admin consent, or the tenant's subscription quota is used up"
+	case graph.StatusOf(err) == 400:
+		hint = "Microsoft Graph must reach the notification URL over public https: check the Site URL and that the plugin is enabled"
+	case graph.StatusOf(err) == 409:
+		hint = "another subscription of this app for Teams chat messages exists with a different notification URL; delete it or use a separate app registration"
+	}
+	err = errors.Wrap(err, what)
+	if hint != "" {
+		err = errors.Wrap(err, hint)
+	}
+	return err
+}
