@@ -1,0 +1,132 @@
+package delivery
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/server/connect"
+	"github.com/teamsnotify/msteams-sync/server/format"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+)
+
+func TestPreferenceMatchesTheConnectPackage(t *testing.T) {
+	assert.Equal(t, connect.PreferenceCategory, preferenceCategory)
+	assert.Equal(t, connect.PreferenceNotifications, preferenceNotifications)
+	assert.Equal(t, connect.PreferenceOn, preferenceOn)
+}
+
+func TestTeamsLinkFallsBackToTheDeepLink(t *testing.T) {
+	msg := graph.Message{ID: "1700000000000", ChatID: "19:abc_def@unq.gbl.spaces"}
+	assert.Equal(t, "https://teams.microsoft.com/l/message/19:abc_def@unq.gbl.spaces/1700000000000?context=%7B%22contextType%22%3A%22chat%22%7D", teamsLink(msg))
+	msg.WebURL = "https://teams.microsoft.com/l/message/x/1"
+	assert.Equal(t, msg.WebURL, teamsLink(msg))
+	msg.WebURL = "javascript:alert(1)"
+	assert.True(t, strings.HasPrefix(teamsLink(msg), "https://teams.microsoft.com/l/message/19:"), "only https links are taken from Graph")
+}
+
+func TestHeaderNamesTheChat(t *testing.T) {
+	msg := graph.Message{ID: "1", ChatID: "c", WebURL: "https://teams.example/m", From: graph.Identity{DisplayName: "Ann"}}
+	members := []graph.ChatMember{{UserID: "a"}, {UserID: "b"}, {UserID: "c"}}
+	tests := []struct {
+		chat graph.Chat
+		want string
+	}{
+		{graph.Chat{Type: "oneOnOne", Members: members[:2]}, "**Ann** sent you a message in a Teams chat · [Open in Teams](https://teams.example/m)"},
+		{graph.Chat{Type: "group", Topic: "Q3 *plans*", Members: members}, `**Ann** wrote in the Teams group chat **Q3 \*plans\*** (3 members) · [Open in Teams](https://teams.example/m)`},
+		{graph.Chat{Type: "group", Members: members}, "**Ann** wrote in the Teams group chat (3 members) · [Open in Teams](https://teams.example/m)"},
+		{graph.Chat{Type: "meeting", Topic: "Standup", Members: members}, "**Ann** wrote in the Teams meeting chat **Standup** (3 members) · [Open in Teams](https://teams.example/m)"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, header(msg, tt.chat, ""))
+	}
+	assert.True(t, strings.HasPrefix(header(msg, tests[0].chat, "Ann\nSmith"), "**Ann Smith** "), "one line whatever the name")
+}
+
+func TestMessageTextAndDeletedText(t *testing.T) {
+	head := "**Ann** sent you a message in a Teams chat · [Open in Teams](https://teams.example/m)"
+	assert.Equal(t, head+"\n\nhi", messageText(head, format.Result{Markdown: "hi"}, false))
+	assert.Equal(t, head+"\n\nhi\n\n*(edited)*", messageText(head, format.Result{Markdown: "hi"}, true))
+	assert.Equal(t, head+"\n\n"+emptyNote, messageText(head, format.Result{}, false))
+
+	long := messageText(head, format.Result{Markdown: strings.Repeat("x", format.MaxMessageRunes)}, true)
+	assert.LessOrEqual(t, utf8.RuneCountInString(long), format.MaxMessageRunes, "header plus body still fits a post")
+	assert.True(t, strings.HasPrefix(long, head+"\n\n"))
+
+	assert.Equal(t, head+"\n\n"+deletedNote, deletedText(head+"\n\nsecret text\n\nmore"))
+	assert.Equal(t, head+"\n\n"+deletedNote, deletedText(head+"\n\n"+deletedNote), "deleting twice is stable")
+}
+
+func TestActiveInTeams(t *testing.T) {
+	tests := []struct {
+		availability, activity string
+		active                 bool
+	}{
+		{"Available", "Available", true},
+		{"Busy", "InACall", true},
+		{"DoNotDisturb", "Presenting", true},
+		{"Available", "Away", false},
+		{"Busy", "OffWork", false},
+		{"Available", "Inactive", false},
+		{"Away", "Away", false},
+		{"BeRightBack", "BeRightBack", false},
+		{"Offline", "Offline", false},
+		{"AvailableIdle", "Available", false},
+		{"PresenceUnknown", "PresenceUnknown", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.active, activeInTeams(graph.Presence{Availability: tt.availability, Activity: tt.activity}), "%s/%s", tt.availability, tt.activity)
+	}
+}
+
+func TestEncodeMessageRoundTripsThroughGraphParsing(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 123456700, time.UTC)
+	in := graph.Message{
+		ID: "1700000000000", ChatID: "19:c@thread.v2", Etag: "1", MessageType: "message", Importance: "high",
+		Subject: "s", Locale: "en-us", WebURL: "https://teams.microsoft.com/l/message/x/1",
+		From:      graph.Identity{UserID: "u1", DisplayName: "Ann", IdentityType: "aadUser", TenantID: "t"},
+		BodyHTML:  `<p><at id="0">Bob</at> hi</p>`, BodyType: "html",
+		CreatedAt: at, LastModifiedAt: at.Add(time.Minute), LastEditedAt: at.Add(time.Minute),
+		Attachments: []graph.Attachment{{ID: "a1", ContentType: "reference", ContentURL: "https://x/f.pdf", Name: "f.pdf"}},
+		Mentions:    []graph.Mention{{ID: 0, Text: "Bob", UserID: "u2", DisplayName: "Bob"}},
+		Reactions:   []graph.Reaction{{Type: "like", DisplayName: "Like", UserID: "u2", CreatedAt: at}},
+	}
+	raw, err := encodeMessage(in)
+	require.NoError(t, err)
+	out, err := graph.MessageFromJSON(raw)
+	require.NoError(t, err)
+	assert.Equal(t, in, out)
+
+	bot := graph.Message{ID: "2", From: graph.Identity{UserID: "app", DisplayName: "Bot", IsApplication: true, IdentityType: "bot"}, MessageType: "message"}
+	raw, err = encodeMessage(bot)
+	require.NoError(t, err)
+	out, err = graph.MessageFromJSON(raw)
+	require.NoError(t, err)
+	assert.True(t, out.From.IsApplication)
+	assert.Equal(t, "app", out.From.UserID)
+}
+
+func TestTTLCacheExpiresAndEvicts(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := newTTLCache[int](2, time.Minute)
+	c.put("a", 1, now)
+	c.put("b", 2, now)
+	_, ok := c.get("a", now) // a is now the most recently used
+	require.True(t, ok)
+	c.put("c", 3, now)
+	_, ok = c.get("b", now)
+	assert.False(t, ok, "the least recently used entry goes when the cache is full")
+	v, ok := c.get("a", now.Add(59*time.Second))
+	assert.True(t, ok)
+	assert.Equal(t, 1, v)
+	_, ok = c.get("a", now.Add(time.Minute))
+	assert.False(t, ok, "entries expire after the TTL")
+	c.remove("c")
+	_, ok = c.get("c", now)
+	assert.False(t, ok)
+}
