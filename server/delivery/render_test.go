@@ -89,8 +89,8 @@ func TestEncodeMessageRoundTripsThroughGraphParsing(t *testing.T) {
 	in := graph.Message{
 		ID: "1700000000000", ChatID: "19:c@thread.v2", Etag: "1", MessageType: "message", Importance: "high",
 		Subject: "s", Locale: "en-us", WebURL: "https://teams.microsoft.com/l/message/x/1",
-		From:      graph.Identity{UserID: "u1", DisplayName: "Ann", IdentityType: "aadUser", TenantID: "t"},
-		BodyHTML:  `<p><at id="0">Bob</at> hi</p>`, BodyType: "html",
+		From:     graph.Identity{UserID: "u1", DisplayName: "Ann", IdentityType: "aadUser", TenantID: "t"},
+		BodyHTML: `<p><at id="0">Bob</at> hi</p>`, BodyType: "html",
 		CreatedAt: at, LastModifiedAt: at.Add(time.Minute), LastEditedAt: at.Add(time.Minute),
 		Attachments: []graph.Attachment{{ID: "a1", ContentType: "reference", ContentURL: "https://x/f.pdf", Name: "f.pdf"}},
 		Mentions:    []graph.Mention{{ID: 0, Text: "Bob", UserID: "u2", DisplayName: "Bob"}},
