@@ -251,6 +251,14 @@ func TestSystemEventMessagesNeedThePreferHeader(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, models.SYSTEMEVENTMESSAGE_CHATMESSAGETYPE, *msg.GetMessageType())
 	assert.Nil(t, msg.GetFrom())
+
+	// Bots send as an application; from.user is null.
+	botID, err := e.sim.SendMessage(e.group, graphsim.NewMessage{FromBot: &graphsim.Bot{ID: "28:helper", DisplayName: "Helper"}, HTML: "beep"})
+	require.NoError(t, err)
+	msg, err = c.Chats().ByChatId(e.group).Messages().ByChatMessageId(botID).Get(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Nil(t, msg.GetFrom().GetUser())
+	assert.Equal(t, "28:helper", *msg.GetFrom().GetApplication().GetId())
 }
 
 func TestGetAllMessagesAndDeltaUseOpaqueAbsoluteLinks(t *testing.T) {

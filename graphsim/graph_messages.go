@@ -31,7 +31,10 @@ func (s *Sim) renderMessage(c *chat, m *message, graphBase string, unknownEnums 
 		msgType = "unknownFutureValue"
 	}
 	var from any
-	if m.from != "" {
+	switch {
+	case m.bot != nil:
+		from = map[string]any{"application": map[string]any{"@odata.type": "#microsoft.graph.teamworkApplicationIdentity", "id": m.bot.ID, "displayName": m.bot.DisplayName, "applicationIdentityType": "bot"}, "device": nil, "user": nil}
+	case m.from != "":
 		from = map[string]any{"application": nil, "device": nil, "user": s.userIdentity(m.from)}
 	}
 	hostedURLs := func(text string) string {

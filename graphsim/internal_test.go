@@ -100,6 +100,12 @@ func TestMessageStateOnAFrozenClock(t *testing.T) {
 	assert.NotEqual(t, before["lastModifiedDateTime"], after["lastModifiedDateTime"])
 	assert.Nil(t, after["lastEditedDateTime"])
 
+	botMsg, err := s.SendMessage(chat, NewMessage{FromBot: &Bot{ID: "28:bot", DisplayName: "Helper"}, HTML: "beep"})
+	require.NoError(t, err)
+	from := render(botMsg)["from"].(map[string]any)
+	assert.Nil(t, from["user"])
+	assert.Equal(t, "bot", from["application"].(map[string]any)["applicationIdentityType"])
+
 	_, err = s.SendMessage(chat, NewMessage{From: "stranger", HTML: "x"})
 	assert.Error(t, err, "only members can post")
 	_, ok := s.resourceJSON("chats('" + chat + "')/messages('404')")

@@ -93,6 +93,12 @@ type Attachment struct {
 	TeamsAppID   string `json:"teamsAppId,omitempty"`
 }
 
+// Bot is an application identity sending messages.
+type Bot struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
 // CodeSnippet is a Teams code block shared as a card.
 type CodeSnippet struct {
 	Language string `json:"language"`
@@ -102,7 +108,9 @@ type CodeSnippet struct {
 // NewMessage is a message sent by a user (or, with MessageType
 // "systemEventMessage", a system event).
 type NewMessage struct {
-	From        string          `json:"from"` // user id; empty for system events
+	From string `json:"from"` // user id; empty for system events and bots
+	// FromBot sends as an application (a bot): from.user is null.
+	FromBot     *Bot            `json:"fromBot,omitempty"`
 	HTML        string          `json:"html"`
 	ContentType string          `json:"contentType,omitempty"` // html (default) | text
 	Subject     string          `json:"subject,omitempty"`
@@ -149,6 +157,7 @@ type message struct {
 	importance  string
 	messageType string
 	mentions    []Mention
+	bot         *Bot
 	hosted      map[string]HostedContent
 	attachments []Attachment
 	reactions   []reaction
@@ -336,7 +345,7 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 	if m.MessageType == "" {
 		m.MessageType = "message"
 	}
-	if m.MessageType == "message" && !c.hasMember(m.From) {
+	if m.MessageType == "message" && m.FromBot == nil && !c.hasMember(m.From) {
 		s.mu.Unlock()
 		return "", errors.Errorf("user %q is not a member of chat %s", m.From, chatID)
 	}
@@ -348,7 +357,10 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		id: id, chatID: chatID, from: m.From, created: now, modified: now,
 		contentType: m.ContentType, html: m.HTML, subject: m.Subject, importance: m.Importance,
 		messageType: m.MessageType, mentions: m.Mentions, hosted: map[string]HostedContent{},
-		attachments: append([]Attachment(nil), m.Attachments...), eventDetail: m.EventDetail,
+		attachments: append([]Attachment(nil), m.Attachments...), eventDetail: m.EventDetail, bot: m.FromBot,
+	}
+	if m.FromBot != nil {
+		msg.from = ""
 	}
 	if msg.contentType == "" {
 		msg.contentType = "html"
