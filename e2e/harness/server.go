@@ -304,7 +304,8 @@ func (s *Server) cleanup() {
 	s.Stop()
 	s.t.Logf("Mattermost %s stopped in %s", s.Version, time.Since(began).Round(time.Millisecond))
 	if s.t.Failed() {
-		s.t.Logf("Mattermost %s run directory kept at %s; last lines of its log:\n%s", s.Version, s.Dir, s.LogTail(60))
+		s.t.Logf("Mattermost %s run directory kept at %s.\nWarnings, errors and plugin lines of its log (last 40):\n%s\nLast lines of its log:\n%s",
+			s.Version, s.Dir, s.LogProblems(40), s.LogTail(40))
 		return
 	}
 	if os.Getenv("E2E_KEEP") != "" {
@@ -333,6 +334,27 @@ func (s *Server) LogTail(n int) string {
 		fmt.Fprintf(&b, "==> %s <==\n%s\n", f, strings.Join(lines, "\n"))
 	}
 	return b.String()
+}
+
+// LogProblems returns the last n log lines that are warnings or worse or come from a plugin: on a failed test
+// these matter more than the shutdown chatter at the end of the log.
+func (s *Server) LogProblems(n int) string {
+	data, err := os.ReadFile(s.LogPath())
+	if err != nil {
+		return fmt.Sprintf("(%v)", err)
+	}
+	var picked []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, `"plugin_id"`) || strings.Contains(line, `"level":"warn"`) ||
+			strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"critical"`) ||
+			strings.Contains(line, `"level":"fatal"`) || strings.Contains(line, `"level":"panic"`) {
+			picked = append(picked, line)
+		}
+	}
+	if len(picked) > n {
+		picked = picked[len(picked)-n:]
+	}
+	return strings.Join(picked, "\n")
 }
 
 // Log returns the whole server log.
