@@ -77,7 +77,9 @@ type AppGraph interface {
 
 // UserGraph runs fn with a delegated Graph client acting as a connected Mattermost user: shared files need
 // Files.Read.All, which the app registration holds as a delegated permission only. connect.Service.CallGraph
-// with the current graph.Factory fits (see UserGraphFunc).
+// with the current graph.Factory fits (see UserGraphFunc). An error that is neither a Graph answer
+// (graph.StatusOf(err) != 0) nor a network error means the user's account cannot be used (not connected, token
+// refused): the next recipient is tried.
 type UserGraph interface {
 	CallGraph(ctx context.Context, mmUserID string, fn func(ctx context.Context, c *graph.Client) error) error
 }

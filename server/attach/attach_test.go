@@ -62,9 +62,12 @@ func TestFileOverMaxFileSizeIsNamedWithALinkAndTheRestAttached(t *testing.T) {
 	e := newEnv(t, attach.Options{})
 	e.mm.setMaxFileSize(2000)
 	j := e.send(graphsim.NewMessage{
-		HTML:   "<p>two files</p>",
-		Hosted: []graphsim.HostedContent{{ContentType: "image/png", Bytes: pngBytes(t, 2, 2)}},
-		Files:  []graphsim.FileRef{{Name: "big.zip", ContentType: "application/zip", Bytes: make([]byte, 5000)}},
+		HTML: "<p>two files</p>",
+		Hosted: []graphsim.HostedContent{
+			{ContentType: "image/png", Bytes: pngBytes(t, 2, 2)},
+			{ContentType: "image/png", Bytes: make([]byte, 5000)},
+		},
+		Files: []graphsim.FileRef{{Name: "big.zip", ContentType: "application/zip", Bytes: make([]byte, 5000)}},
 	})
 	require.NoError(t, e.process(j, 1))
 
@@ -74,7 +77,8 @@ func TestFileOverMaxFileSizeIsNamedWithALinkAndTheRestAttached(t *testing.T) {
 		require.Len(t, posts, 1)
 		assert.Equal(t, []string{"image-1.png"}, e.mm.fileNames(posts[0]))
 		msg := posts[0].Message
-		assert.Contains(t, msg, "**big.zip**: too large for Mattermost")
+		assert.Contains(t, msg, "**big.zip**: too large for Mattermost", "a shared file: its size is known before downloading")
+		assert.Contains(t, msg, "**image-2**: too large for Mattermost", "an inline image: refused while downloading")
 		assert.Contains(t, msg, "(https://teams.microsoft.com/l/message/"+j.ChatID+"/"+j.MessageID+"?")
 	}
 }

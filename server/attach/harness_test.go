@@ -266,7 +266,11 @@ func newFakeMM() *fakeMM {
 	return &fakeMM{config: cfg, files: map[string]*model.FileInfo{}, posts: map[string]*model.Post{}}
 }
 
-func (m *fakeMM) setMaxFileSize(n int64) { m.mu.Lock(); m.config.FileSettings.MaxFileSize = &n; m.mu.Unlock() }
+func (m *fakeMM) setMaxFileSize(n int64) {
+	m.mu.Lock()
+	m.config.FileSettings.MaxFileSize = &n
+	m.mu.Unlock()
+}
 
 func (m *fakeMM) GetConfig() *model.Config {
 	m.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"mime"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -148,7 +149,7 @@ func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, att
 		key := fileKey(f)
 		rec, ok := saved[key]
 		if !ok {
-			rec = store.AttachmentFile{ChatID: j.ChatID, MessageID: j.MessageID, FileKey: key, Name: f.Name}
+			rec = store.AttachmentFile{ChatID: j.ChatID, MessageID: j.MessageID, FileKey: key, Name: defaultName(f, images, "")}
 			if f.Kind != format.FileCodeSnippet && attached >= MaxFilesPerPost {
 				rec.Problem = ProblemTooMany
 			} else if err := s.resolve(ctx, j, f, images, pending, lim, &rec); err != nil {
@@ -161,9 +162,6 @@ func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, att
 					return nil, err
 				}
 				rec.Problem, rec.FileID, rec.Snippet = p, "", ""
-			}
-			if rec.Name == "" {
-				rec.Name = defaultName(f, images, "")
 			}
 			if rec, err = s.d.Store.SaveAttachmentFile(ctx, rec); err != nil {
 				return nil, err
@@ -257,12 +255,17 @@ func (s *Service) driveItem(ctx context.Context, shareURL string, pending []Targ
 		if graph.IsThrottled(err) {
 			return graph.DriveItem{}, s.classifyGraph(err, "resolve shared file")
 		}
+		var netErr net.Error
+		if errors.As(err, &netErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			// Graph could not be reached: that says nothing about access, try the job again later.
+			return graph.DriveItem{}, errors.Wrap(err, "resolve shared file")
+		}
 		last = err
 	}
 	if graph.StatusOf(last) != 0 {
 		return graph.DriveItem{}, s.classifyGraph(last, "resolve shared file")
 	}
-	// No recipient could call Graph at all (disconnected, tokens refused).
+	// No recipient's account could be used at all (disconnected, tokens refused).
 	return graph.DriveItem{}, problem(ProblemForbidden, last)
 }
 
@@ -275,7 +278,8 @@ func (s *Service) upload(ctx context.Context, c *content, channelID string, lim 
 		return problem(ProblemUnsupported, errors.New("empty file"))
 	}
 	// Mattermost refuses images with more pixels than MaxImageResolution; say so instead of failing.
-	if cfg, _, err := image.DecodeConfig(bytes.NewReader(c.head(64 << 10))); err == nil {
+	// The header is enough for DecodeConfig; 256 KiB also covers a JPEG's EXIF segments before its frame header.
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(c.head(256 << 10))); err == nil {
 		if int64(cfg.Width)*int64(cfg.Height) > lim.maxImageResolution {
 			return problem(ProblemImageTooLarge, errors.Errorf("%dx%d pixels", cfg.Width, cfg.Height))
 		}
@@ -450,8 +454,11 @@ func problemText(p string) string {
 // defaultName names an inline image: its alt text when meaningful, else image-N, with an extension from its
 // content type.
 func defaultName(f format.FileRef, n int, contentType string) string {
-	if f.Kind == format.FileCodeSnippet {
+	switch f.Kind {
+	case format.FileCodeSnippet:
 		return cleanName(firstNonEmpty(f.Name, "code snippet"))
+	case format.FileReference:
+		return cleanName(firstNonEmpty(f.Name, "file"))
 	}
 	base := strings.TrimSpace(f.Name)
 	if base == "" || strings.EqualFold(base, "image") {
