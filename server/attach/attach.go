@@ -113,7 +113,18 @@ type Logger interface {
 	LogWarn(msg string, keyValuePairs ...any)
 }
 
-// Deps are the collaborators of a Service. All but Logger are required.
+// Metrics observes attachment work; implementations must be safe for concurrent use.
+type Metrics interface {
+	// FileResolved counts a file handled for the first time, by kind (format.FileKind) and problem ("" when it
+	// was attached or, for a code snippet, fetched).
+	FileResolved(kind, problem string)
+	// FollowUpPosted counts a follow-up post, with the number of files it carries.
+	FollowUpPosted(files int)
+	// FollowUpRefused counts a follow-up Mattermost refused for good.
+	FollowUpRefused()
+}
+
+// Deps are the collaborators of a Service. Logger and Metrics are optional.
 type Deps struct {
 	Store      Store
 	Mattermost Mattermost
@@ -121,6 +132,7 @@ type Deps struct {
 	Users      UserGraph
 	Download   Doer
 	Logger     Logger
+	Metrics    Metrics
 }
 
 // Options tune a Service; zero values take the defaults.
@@ -213,6 +225,9 @@ func New(d Deps, opt Options) (*Service, error) {
 	if d.Logger == nil {
 		d.Logger = nopLogger{}
 	}
+	if d.Metrics == nil {
+		d.Metrics = nopMetrics{}
+	}
 	return &Service{d: d, opt: opt, limiter: NewLimiter(opt.UploadsPerSecond, opt.UploadBurst, opt.Clock)}, nil
 }
 
@@ -236,6 +251,12 @@ func (s *Service) EnqueueJob(ctx context.Context, j Job) error {
 	}
 	return errors.Wrap(inbox.Enqueue(ctx, s.d.Store, inbox.QueueAttachments, j.DedupeKey(), j), "enqueue attachments")
 }
+
+type nopMetrics struct{}
+
+func (nopMetrics) FileResolved(string, string) {}
+func (nopMetrics) FollowUpPosted(int)          {}
+func (nopMetrics) FollowUpRefused()            {}
 
 type nopLogger struct{}
 

@@ -376,3 +376,18 @@ func TestUndecodableJobIsParked(t *testing.T) {
 	err := e.svc.Process(context.Background(), inbox.Job{ID: 9, Queue: inbox.QueueAttachments, Payload: []byte("{not json"), Attempts: 1})
 	assert.True(t, inbox.IsPark(err), "%v", err)
 }
+
+func TestFollowUpRefusedForOneRecipientDoesNotHoldBackTheOthers(t *testing.T) {
+	e := newEnv(t, attach.Options{})
+	gone := e.targets[1]
+	gone.PostID = model.NewId() // the text DM was deleted: Mattermost refuses replies to it
+	e.targets[1] = gone
+	j := e.send(graphsim.NewMessage{HTML: "<p>x</p>", Files: []graphsim.FileRef{{Name: "x.txt", Bytes: []byte("x")}}})
+
+	require.NoError(t, e.process(j, 1), "a refusal is final, not retried")
+	assert.Empty(t, e.mm.followUps(gone.ChannelID))
+	assert.Len(t, e.mm.followUps(e.targets[0].ChannelID), 1)
+	assert.Len(t, e.mm.followUps(e.targets[2].ChannelID), 1)
+	require.NoError(t, e.process(j, 2))
+	assert.Empty(t, e.mm.followUps(gone.ChannelID), "and not tried again")
+}

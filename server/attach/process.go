@@ -166,6 +166,7 @@ func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, att
 			if rec, err = s.d.Store.SaveAttachmentFile(ctx, rec); err != nil {
 				return nil, err
 			}
+			s.d.Metrics.FileResolved(string(f.Kind), rec.Problem)
 			saved[key] = rec
 		}
 		if rec.FileID != "" {
@@ -374,8 +375,17 @@ func (s *Service) postFollowUp(ctx context.Context, j Job, t Target, files []sto
 	post.AddProp(PropFromBot, "true")
 	created, appErr := s.d.Mattermost.CreatePost(post)
 	if appErr != nil {
+		if appErr.StatusCode >= 400 && appErr.StatusCode < 500 {
+			// Refused for good (the text DM was deleted, the channel archived): retrying cannot help, and
+			// the recipient must not hold the job back.
+			s.d.Logger.LogWarn("Mattermost refused an attachment follow-up; giving up for this recipient",
+				"chat_id", j.ChatID, "message_id", j.MessageID, "user_id", t.MMUserID, "error", appErr.Error())
+			s.d.Metrics.FollowUpRefused()
+			return s.d.Store.MarkAttachmentPosted(ctx, j.ChatID, j.MessageID, t.MMUserID, "")
+		}
 		return errors.Wrap(appErr, "create attachment follow-up")
 	}
+	s.d.Metrics.FollowUpPosted(len(fileIDs))
 	return s.d.Store.MarkAttachmentPosted(ctx, j.ChatID, j.MessageID, t.MMUserID, created.Id)
 }
 
