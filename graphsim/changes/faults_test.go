@@ -135,6 +135,7 @@ func TestControlHandler(t *testing.T) {
 	assert.Equal(t, 3, h.m.Settings().QuotaPerTenant)
 	assert.Equal(t, 3*time.Second, h.m.Settings().DeliveryTimeout, "omitted settings take Graph's defaults")
 
+	eventually(t, func() bool { return h.m.Stats().ItemsDelivered == 1 }, "the lifecycle item is counted")
 	status, body = send(http.MethodGet, "stats", nil)
 	require.Equal(t, http.StatusOK, status)
 	var st Stats

@@ -214,7 +214,6 @@ func (m *Manager) serveItem(w http.ResponseWriter, r *http.Request) {
 	if unescaped, err := url.PathUnescape(id); err == nil {
 		id = unescaped
 	}
-	// OData key syntax: subscriptions('id')
 	if id == "" {
 		m.serveCollection(w, r)
 		return
