@@ -3,20 +3,245 @@ package main
 import (
 	"context"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/attach"
 	"github.com/teamsnotify/msteams-sync/server/config"
+	"github.com/teamsnotify/msteams-sync/server/delivery"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/richnotify"
+	"github.com/teamsnotify/msteams-sync/server/subscription"
+	"github.com/teamsnotify/msteams-sync/server/webhook"
 )
 
-// pipeline owns the notification path: webhook intake → inbox → delivery workers, and the Graph subscription.
+// Worker counts per node. Text DMs cost the server about 2 ms each, attachments about 150 ms of preview CPU,
+// so attachments get few workers (and a rate limit in the attach package) and never hold up text.
+const (
+	changeWorkers     = 8
+	attachmentWorkers = 2
+)
+
+// previousSecretGrace is how long notifications signed with the previous webhook secret are still accepted
+// after it changed: the old subscription may deliver a few more items before it is replaced.
+const previousSecretGrace = 15 * time.Minute
+
+// pipeline owns the notification path: webhook intake → inbox → delivery workers → bot DMs, the attachment
+// path beside it, and the Graph subscription that feeds it.
 type pipeline struct {
 	p *Plugin
+
+	runner    *inbox.Runner
+	keys      *subscription.Keys
+	subs      *subscription.Manager
+	delivery  *delivery.Processor
+	attach    *attach.Service
+	changes   *webhook.ChangesHandler
+	lifecycle *webhook.LifecycleHandler
+
+	mu            sync.RWMutex
+	validator     *richnotify.Validator
+	oldSecret     string
+	oldSecretTill time.Time
 }
 
-func (p *Plugin) newPipeline(_ config.Configuration) (*pipeline, error) {
-	return &pipeline{p: p}, nil
+func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
+	pl := &pipeline{p: p}
+	st := p.store
+	app := func() *graph.Client { return p.graphFactory().App() }
+
+	if err := pl.rebuildValidator(cfg); err != nil {
+		return nil, err
+	}
+
+	pl.keys = subscription.NewKeys(st, func() subscription.Sealer { return keyringCipher{p} })
+
+	var err error
+	pl.attach, err = attach.New(attach.Deps{
+		Store:      st,
+		Mattermost: p.API,
+		App:        appGraph{app},
+		Users: attach.UserGraphFunc(func(ctx context.Context, mmUserID string, fn func(ctx context.Context, c *graph.Client) error) error {
+			return p.connect.CallGraph(ctx, mmUserID, p.graphFactory(), fn)
+		}),
+		Download: doerFunc(func(r *http.Request) (*http.Response, error) { return p.graphFactory().HTTPClient().Do(r) }),
+		Logger:   p.API,
+	}, attach.Options{BotUserID: p.botID})
+	if err != nil {
+		return nil, errors.Wrap(err, "set up the attachment path")
+	}
+
+	pl.delivery, err = delivery.New(delivery.Deps{
+		Store:      st,
+		Graph:      func() delivery.Graph { return app() },
+		Decrypter:  pl.keys,
+		Mattermost: p.API,
+		Attacher:   pl.attach,
+		Enqueuer:   st,
+		Source: delivery.GraphSource{
+			Client:  func() delivery.PageGetter { return app() },
+			BaseURL: func() string { return p.graphFactory().Endpoints().GraphBaseURL },
+		},
+		Settings: func() delivery.Settings {
+			return delivery.Settings{SyncNotifications: p.settings().SyncNotifications}
+		},
+		Logger: p.API,
+	}, delivery.Options{BotUserID: p.botID})
+	if err != nil {
+		return nil, errors.Wrap(err, "set up delivery")
+	}
+
+	pl.runner, err = inbox.NewRunner(st, inbox.Options{
+		Queues: []inbox.QueueOptions{
+			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers},
+			{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
+		},
+		Logger: p.API,
+	})
+	if err != nil {
+		return nil, errors.Wrap(err, "set up the inbox workers")
+	}
+
+	pl.subs, err = subscription.New(subscription.Deps{
+		Store: st,
+		Graph: func() subscription.Graph { return app() },
+		Settings: func() subscription.Settings {
+			c := p.settings()
+			return subscription.Settings{
+				PluginURL:         p.pluginURL(),
+				WebhookSecret:     c.WebhookSecret,
+				RichNotifications: c.RichNotifications,
+				GraphURL:          p.graphFactory().Endpoints().GraphBaseURL,
+			}
+		},
+		Keys:   pl.keys,
+		OnGap:  pl.catchUp,
+		Logger: p.API,
+	}, subscription.Options{})
+	if err != nil {
+		return nil, errors.Wrap(err, "set up the subscription manager")
+	}
+
+	// The sink goes through the runner so that this node's workers wake at once for what it accepts.
+	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.API}
+	pl.changes, err = webhook.NewChangesHandler(inbox.NewSink(pl.runner), validatorFunc(pl.validateTokens), opts)
+	if err != nil {
+		return nil, errors.Wrap(err, "set up the change notification route")
+	}
+	pl.lifecycle, err = webhook.NewLifecycleHandler(pl.subs, opts)
+	if err != nil {
+		return nil, errors.Wrap(err, "set up the lifecycle notification route")
+	}
+	return pl, nil
 }
 
-func (pl *pipeline) routes(_ *http.ServeMux)                                          {}
-func (pl *pipeline) start(_ context.Context)                                          {}
-func (pl *pipeline) stop()                                                            {}
-func (pl *pipeline) configurationChanged(_, _ config.Configuration, _ config.Changes) {}
+func (pl *pipeline) routes(mux *http.ServeMux) {
+	mux.Handle("/changes", pl.changes)
+	mux.Handle("/lifecycle", pl.lifecycle)
+}
+
+func (pl *pipeline) start(ctx context.Context) {
+	if err := pl.runner.Start(ctx); err != nil {
+		pl.p.API.LogError("Could not start the notification workers; notifications wait in the inbox until the plugin restarts.", "error", err.Error())
+	}
+	pl.subs.Start(ctx)
+}
+
+func (pl *pipeline) stop() {
+	pl.subs.Stop()
+	pl.runner.Stop()
+}
+
+// configurationChanged reacts to new settings. The subscription manager compares a fingerprint of what the
+// subscription carries (notification URL from the Site URL, secret, rich on/off, cloud) and recreates it when
+// that changed, so waking it is enough.
+func (pl *pipeline) configurationChanged(prev, next config.Configuration, changes config.Changes) {
+	if prev.WebhookSecret != next.WebhookSecret {
+		pl.mu.Lock()
+		pl.oldSecret, pl.oldSecretTill = prev.WebhookSecret, time.Now().Add(previousSecretGrace)
+		pl.mu.Unlock()
+	}
+	if changes.CredentialsChanged {
+		if err := pl.rebuildValidator(next); err != nil {
+			pl.p.API.LogError("Could not set up validation of rich notifications with the new settings.", "error", err.Error())
+		}
+	}
+	pl.subs.Wake()
+}
+
+// clientStateOK accepts the current webhook secret, and the previous one for a short while after a change.
+func (pl *pipeline) clientStateOK(_ string, clientState string) bool {
+	current := pl.p.settings().WebhookSecret
+	pl.mu.RLock()
+	old, till := pl.oldSecret, pl.oldSecretTill
+	pl.mu.RUnlock()
+	if old != "" && time.Now().Before(till) {
+		return webhook.MatchesAny(clientState, current, old)
+	}
+	return webhook.MatchesAny(clientState, current)
+}
+
+func (pl *pipeline) rebuildValidator(cfg config.Configuration) error {
+	ep, err := cfg.Endpoints()
+	if err != nil {
+		return errors.Wrap(err, "resolve the cloud endpoints")
+	}
+	authority := strings.TrimRight(ep.AuthorityHost, "/")
+	vc := richnotify.ValidatorConfig{
+		ClientID:      cfg.ClientID,
+		JWKSURL:       authority + "/common/discovery/v2.0/keys",
+		AuthorityHost: authority + "/",
+		HTTPClient:    pl.p.graphFactory().HTTPClient(),
+	}
+	if cfg.Cloud == config.CloudCustom {
+		// An emulator or private STS issues v1.0 tokens from its own host, not sts.windows.net.
+		vc.V1IssuerHost = authority + "/"
+	}
+	v, err := richnotify.NewValidator(vc)
+	if err != nil {
+		return errors.Wrap(err, "set up validation of rich notifications")
+	}
+	pl.mu.Lock()
+	pl.validator = v
+	pl.mu.Unlock()
+	return nil
+}
+
+func (pl *pipeline) validateTokens(ctx context.Context, tokens, tenantIDs []string) error {
+	pl.mu.RLock()
+	v := pl.validator
+	pl.mu.RUnlock()
+	return v.ValidateBatch(ctx, tokens, tenantIDs)
+}
+
+// catchUp is the subscription manager's gap callback: it must return quickly, so the listing runs in the
+// background and feeds the same inbox as the webhook.
+func (pl *pipeline) catchUp(_ context.Context, since time.Time) {
+	pl.p.runBackground(func(ctx context.Context) {
+		pl.p.API.LogInfo("Catching up on Teams messages that may have been missed.", "since", since.UTC().Format(time.RFC3339))
+		if err := pl.delivery.CatchUp(ctx, since); err != nil {
+			pl.p.API.LogError("Catch-up of missed Teams messages failed; it runs again at the next gap.", "error", err.Error())
+		}
+	})
+}
+
+type validatorFunc func(ctx context.Context, tokens, tenantIDs []string) error
+
+func (f validatorFunc) ValidateBatch(ctx context.Context, tokens, tenantIDs []string) error {
+	return f(ctx, tokens, tenantIDs)
+}
+
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// appGraph follows credential changes: each call uses the app-only client current at that moment.
+type appGraph struct{ app func() *graph.Client }
+
+func (a appGraph) GetHostedContent(ctx context.Context, chatID, messageID, hostedContentID string, maxBytes int64) (graph.HostedContent, error) {
+	return a.app().GetHostedContent(ctx, chatID, messageID, hostedContentID, maxBytes)
+}
