@@ -65,6 +65,8 @@ type Settings struct {
 	QuotaPerTenant int
 	// ValidationTokenLifetime is the exp-iat span of validationTokens JWTs.
 	ValidationTokenLifetime time.Duration
+	// Throttle enforces Graph's subscription API limits per app per tenant (429 + Retry-After).
+	Throttle bool
 }
 
 // DefaultSettings are the values Microsoft Graph documents.
@@ -130,6 +132,7 @@ type Manager struct {
 	endpoints map[endpointKey]*endpoint
 	stats     Stats
 	seq       int64
+	rates     map[rateKey][]time.Time
 	closed    bool
 }
 
@@ -150,6 +153,7 @@ func New(d Deps) *Manager {
 		rng:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
 		subs:      map[string]*subscription{},
 		endpoints: map[endpointKey]*endpoint{},
+		rates:     map[rateKey][]time.Time{},
 	}
 }
 

@@ -57,6 +57,7 @@ type settingsJSON struct {
 	RetryForMs         int64 `json:"retryForMs"`
 	MaxAttempts        int   `json:"maxAttempts"`
 	QuotaPerTenant     int   `json:"quotaPerTenant"`
+	Throttle           bool  `json:"throttle"`
 }
 
 func ms(d time.Duration) int64    { return d.Milliseconds() }
@@ -90,7 +91,7 @@ func (m *Manager) ControlHandler() http.Handler {
 		case seg == "settings" && r.Method == http.MethodGet:
 			s := m.Settings()
 			writeJSON(w, http.StatusOK, settingsJSON{ms(s.HandshakeTimeout), ms(s.DeliveryTimeout), ms(s.BatchWindow), s.MaxBatch,
-				ms(s.RetryBase), ms(s.RetryMaxDelay), ms(s.RetryFor), s.MaxAttempts, s.QuotaPerTenant})
+				ms(s.RetryBase), ms(s.RetryMaxDelay), ms(s.RetryFor), s.MaxAttempts, s.QuotaPerTenant, s.Throttle})
 		case seg == "settings" && put:
 			var s settingsJSON
 			if !decode(w, r, &s) {
@@ -99,7 +100,7 @@ func (m *Manager) ControlHandler() http.Handler {
 			m.SetSettings(Settings{HandshakeTimeout: dur(s.HandshakeTimeoutMs), DeliveryTimeout: dur(s.DeliveryTimeoutMs),
 				BatchWindow: dur(s.BatchWindowMs), MaxBatch: s.MaxBatch, RetryBase: dur(s.RetryBaseMs),
 				RetryMaxDelay: dur(s.RetryMaxDelayMs), RetryFor: dur(s.RetryForMs), MaxAttempts: s.MaxAttempts,
-				QuotaPerTenant: s.QuotaPerTenant})
+				QuotaPerTenant: s.QuotaPerTenant, Throttle: s.Throttle})
 			w.WriteHeader(http.StatusNoContent)
 		case seg == "stats" && r.Method == http.MethodGet:
 			writeJSON(w, http.StatusOK, m.Stats())

@@ -245,6 +245,9 @@ func (m *Manager) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if m.throttled(w, r, tok, "write") {
+		return
+	}
 	raw, err := readBody(r)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read the request body.")
@@ -594,6 +597,9 @@ func (m *Manager) handleGet(w http.ResponseWriter, r *http.Request, id string) {
 	if !ok {
 		return
 	}
+	if m.throttled(w, r, tok, "get") {
+		return
+	}
 	m.mu.Lock()
 	s := m.ownedLocked(tok, id)
 	var body map[string]any
@@ -611,6 +617,9 @@ func (m *Manager) handleGet(w http.ResponseWriter, r *http.Request, id string) {
 func (m *Manager) handleList(w http.ResponseWriter, r *http.Request) {
 	tok, ok := m.authorize(w, r)
 	if !ok {
+		return
+	}
+	if m.throttled(w, r, tok, "list") {
 		return
 	}
 	skip := 0
@@ -672,6 +681,9 @@ func (m *Manager) handleDelete(w http.ResponseWriter, r *http.Request, id string
 	if !ok {
 		return
 	}
+	if m.throttled(w, r, tok, "write") {
+		return
+	}
 	m.mu.Lock()
 	s := m.ownedLocked(tok, id)
 	if s != nil {
@@ -691,6 +703,9 @@ func (m *Manager) handleReauthorize(w http.ResponseWriter, r *http.Request, id s
 	if !ok {
 		return
 	}
+	if m.throttled(w, r, tok, "reauthorize") {
+		return
+	}
 	m.mu.Lock()
 	s := m.ownedLocked(tok, id)
 	if s != nil {
@@ -707,6 +722,9 @@ func (m *Manager) handleReauthorize(w http.ResponseWriter, r *http.Request, id s
 func (m *Manager) handlePatch(w http.ResponseWriter, r *http.Request, id string) {
 	tok, ok := m.authorize(w, r)
 	if !ok {
+		return
+	}
+	if m.throttled(w, r, tok, "write") {
 		return
 	}
 	raw, err := readBody(r)

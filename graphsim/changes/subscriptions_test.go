@@ -499,3 +499,29 @@ func TestGzipRequestBodiesAreAccepted(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusCreated, resp.StatusCode)
 }
+
+func TestSubscriptionListThrottling(t *testing.T) {
+	h := newHarness(t)
+	s := h.m.Settings()
+	s.Throttle = true
+	h.m.SetSettings(s)
+	for i := range 25 {
+		status, _ := h.call(t, "app", http.MethodGet, "/v1.0/subscriptions", nil)
+		require.Equal(t, http.StatusOK, status, "call %d", i)
+	}
+	h.clock.Advance(5 * time.Second)
+	req, err := http.NewRequest(http.MethodGet, h.api.URL+"/v1.0/subscriptions", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer app")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "25 lists per 20 s per app per tenant")
+	assert.Equal(t, "15", resp.Header.Get("Retry-After"))
+
+	status, _ := h.call(t, "app2", http.MethodGet, "/v1.0/subscriptions", nil)
+	assert.Equal(t, http.StatusOK, status, "another app has its own budget")
+	h.clock.Advance(15 * time.Second)
+	status, _ = h.call(t, "app", http.MethodGet, "/v1.0/subscriptions", nil)
+	assert.Equal(t, http.StatusOK, status, "the window has passed")
+}
