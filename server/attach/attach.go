@@ -15,9 +15,13 @@ package attach
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -55,8 +59,22 @@ type Job struct {
 	Targets       []Target
 }
 
-// DedupeKey collapses jobs of the same message while they wait in the queue.
-func (j Job) DedupeKey() string { return j.ChatID + "|" + j.MessageID }
+// MessageKey names the job's Teams message: "chatID|messageID".
+func (j Job) MessageKey() string { return j.ChatID + "|" + j.MessageID }
+
+// DedupeKey collapses waiting jobs of the same message for the same recipients: "chatID|messageID|" plus a
+// hash of the recipients. The inbox keeps only the newest payload of a key, so a job naming other recipients
+// must not share it, or those recipients would silently lose their files; two jobs of one message are cheap
+// anyway, since files are fetched and uploaded once per message whatever the job.
+func (j Job) DedupeKey() string {
+	users := make([]string, 0, len(j.Targets))
+	for _, t := range j.Targets {
+		users = append(users, t.MMUserID)
+	}
+	sort.Strings(users)
+	sum := sha256.Sum256([]byte(strings.Join(users, ",")))
+	return j.MessageKey() + "|" + hex.EncodeToString(sum[:8])
+}
 
 // Mattermost is the part of plugin.API the package uses; plugin.API satisfies it as is.
 type Mattermost interface {
@@ -240,8 +258,8 @@ func (s *Service) Enqueue(ctx context.Context, job delivery.AttachJob) error {
 	return s.EnqueueJob(ctx, j)
 }
 
-// EnqueueJob stores j in the inbox queue "attachments". A job without files or targets is dropped. Jobs of the
-// same message collapse while waiting (the newest wins), so each one must name every target still waiting.
+// EnqueueJob stores j in the inbox queue "attachments" under j.DedupeKey(). A job without files or targets is
+// dropped.
 func (s *Service) EnqueueJob(ctx context.Context, j Job) error {
 	if len(j.Files) == 0 || len(j.Targets) == 0 {
 		return nil

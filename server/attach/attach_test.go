@@ -359,10 +359,19 @@ func TestEnqueueStoresADurableJobThatProcessDelivers(t *testing.T) {
 	items, err := e.store.ClaimInbox(ctx, inbox.QueueAttachments, 10, time.Now().Add(time.Minute), time.Minute)
 	require.NoError(t, err)
 	require.Len(t, items, 1)
-	assert.Equal(t, j.ChatID+"|"+j.MessageID, items[0].DedupeKey)
+	assert.True(t, strings.HasPrefix(items[0].DedupeKey, j.ChatID+"|"+j.MessageID+"|"), items[0].DedupeKey)
 	var got attach.Job
 	require.NoError(t, json.Unmarshal(items[0].Payload, &got))
 	assert.Equal(t, j, got)
+
+	// A job of the same message for another recipient is kept apart: collapsing it would lose the first one's.
+	other := dj
+	other.Targets = dj.Targets[:1]
+	require.NoError(t, attacher.Enqueue(ctx, other))
+	more, err := e.store.ClaimInbox(ctx, inbox.QueueAttachments, 10, time.Now().Add(time.Minute), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, more, 1)
+	assert.NotEqual(t, items[0].DedupeKey, more[0].DedupeKey)
 
 	var h inbox.Handler = e.svc
 	require.NoError(t, h.Process(ctx, inbox.Job{ID: items[0].ID, Queue: items[0].Queue, Payload: items[0].Payload, Attempts: 1}))
@@ -390,4 +399,25 @@ func TestFollowUpRefusedForOneRecipientDoesNotHoldBackTheOthers(t *testing.T) {
 	assert.Len(t, e.mm.followUps(e.targets[2].ChannelID), 1)
 	require.NoError(t, e.process(j, 2))
 	assert.Empty(t, e.mm.followUps(gone.ChannelID), "and not tried again")
+}
+
+func TestTwoJobsOfOneMessageShareOneDownloadAndUpload(t *testing.T) {
+	e := newEnv(t, attach.Options{})
+	all := e.send(graphsim.NewMessage{
+		HTML:   "<p>x</p>",
+		Hosted: []graphsim.HostedContent{{ContentType: "image/png", Bytes: pngBytes(t, 2, 2)}},
+	})
+	first := all
+	first.Targets = all.Targets[:1]
+	e.sim.ResetCalls()
+
+	require.NoError(t, e.process(first, 1))
+	require.NoError(t, e.process(all, 1))
+	assert.Equal(t, 1, e.hostedCalls())
+	assert.Len(t, e.mm.uploadList(), 1)
+	for _, tg := range e.targets {
+		posts := e.mm.followUps(tg.ChannelID)
+		require.Len(t, posts, 1)
+		assert.Equal(t, []string{"image-1.png"}, e.mm.fileNames(posts[0]))
+	}
 }

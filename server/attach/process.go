@@ -371,7 +371,7 @@ func (s *Service) postFollowUp(ctx context.Context, j Job, t Target, files []sto
 		Message:   message,
 		FileIds:   fileIDs,
 	}
-	post.AddProp(PropAttachmentsOf, j.DedupeKey())
+	post.AddProp(PropAttachmentsOf, j.MessageKey())
 	post.AddProp(PropFromBot, "true")
 	created, appErr := s.d.Mattermost.CreatePost(post)
 	if appErr != nil {
@@ -406,7 +406,7 @@ func (s *Service) findFollowUp(j Job, t Target) (string, error) {
 	}
 	for _, p := range list.Posts {
 		if p.UserId == s.opt.BotUserID && p.RootId == t.PostID && p.DeleteAt == 0 {
-			if v, _ := p.GetProp(PropAttachmentsOf).(string); v == j.DedupeKey() {
+			if v, _ := p.GetProp(PropAttachmentsOf).(string); v == j.MessageKey() {
 				return p.Id, nil
 			}
 		}
