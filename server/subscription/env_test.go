@@ -132,7 +132,9 @@ func newEnv(t *testing.T) *env {
 
 type lifecycleFunc func(context.Context, []webhook.LifecycleEvent) error
 
-func (f lifecycleFunc) AcceptLifecycle(ctx context.Context, evs []webhook.LifecycleEvent) error { return f(ctx, evs) }
+func (f lifecycleFunc) AcceptLifecycle(ctx context.Context, evs []webhook.LifecycleEvent) error {
+	return f(ctx, evs)
+}
 
 func (e *env) openStore() *store.Store {
 	s, err := store.Open(context.Background(), store.Options{DataSource: e.dsn})

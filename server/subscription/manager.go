@@ -94,7 +94,9 @@ func (s Settings) NotificationURL() string {
 }
 
 // LifecycleURL is where lifecycle notifications are sent.
-func (s Settings) LifecycleURL() string { return strings.TrimRight(s.PluginURL, "/") + notificationPathLife }
+func (s Settings) LifecycleURL() string {
+	return strings.TrimRight(s.PluginURL, "/") + notificationPathLife
+}
 
 func (s Settings) configured() bool { return s.PluginURL != "" && s.WebhookSecret != "" }
 
