@@ -508,6 +508,9 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 	}
 
 	for _, row := range posted {
+		if msg.CreatedAt.IsZero() {
+			break
+		}
 		if err := p.d.Store.SetLastDeliveredAt(ctx, row.MMUserID, msg.CreatedAt); err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.d.Logger.LogWarn("Could not record delivery time", append(ids, "user_id", row.MMUserID, "error", err.Error())...)
 		}

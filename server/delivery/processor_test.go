@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -426,4 +427,39 @@ func TestMembershipEventsAndUnknownSendersRefreshTheChat(t *testing.T) {
 	require.NoError(t, e.notify("created", chatID, sysID))
 	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "three")))
 	assert.Equal(t, 2, e.sim.CallCount("GET /chats/{id}"), "a membership event drops the cached members")
+}
+
+// Workers on several nodes may handle notifications of the same message at the same time (a created and an
+// updated arriving together, redeliveries): still one DM per recipient.
+func TestConcurrentWorkersOnOneMessageGiveOneDMEach(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.addPerson("alice"), e.addPerson("bob"), e.addPerson("carol")
+	chatID := e.chat("group", "Team", alice, bob, carol)
+	msgID := e.send(chatID, alice, "<p>hello</p>")
+	require.NoError(t, e.sim.EditMessage(chatID, msgID, "<p>hello again</p>"))
+	raw, ok := e.sim.MessageJSON(chatID, msgID)
+	require.True(t, ok)
+
+	const workers = 8
+	errs := make(chan error, workers)
+	for i := 0; i < workers; i++ {
+		changeType := "created"
+		if i%2 == 1 {
+			changeType = "updated"
+		}
+		payload, err := json.Marshal(inbox.Change{ChangeType: changeType, ChatID: chatID, MessageID: msgID, Message: raw, Source: inbox.SourceWebhook})
+		require.NoError(t, err)
+		go func(id int64) {
+			errs <- e.proc.Process(context.Background(), inbox.Job{ID: id, Queue: inbox.QueueChanges, Payload: payload, Attempts: 1})
+		}(int64(i))
+	}
+	for i := 0; i < workers; i++ {
+		require.NoError(t, <-errs)
+	}
+	for _, p := range []person{bob, carol} {
+		dms := e.dms(p)
+		require.Len(t, dms, 1, p.name)
+		assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nhello again\n\n*(edited)*"))
+	}
+	assert.Zero(t, e.mm.calls["UpdatePost"], "the first DM already showed the edited text")
 }
