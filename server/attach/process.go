@@ -154,7 +154,8 @@ func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, att
 				rec.Problem = ProblemTooMany
 			} else if err := s.resolve(ctx, j, f, images, pending, lim, &rec); err != nil {
 				p, isProblem := problemOf(err)
-				if !isProblem && attempt >= s.opt.GiveUpAfter && !isRetryAfter(err) {
+				// A worker being stopped is no reason to give up on a file.
+				if !isProblem && attempt >= s.opt.GiveUpAfter && !isRetryAfter(err) && ctx.Err() == nil {
 					s.d.Logger.LogWarn("Giving up on a Teams attachment", "chat_id", j.ChatID, "message_id", j.MessageID, "error", err.Error())
 					p, isProblem = ProblemFailed, true
 				}
