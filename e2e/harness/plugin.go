@@ -42,8 +42,19 @@ func modTime(path string) time.Time {
 	return fi.ModTime()
 }
 
-// InstallPlugin uploads the bundle (replacing an installed version), enables it and waits until it runs.
-func (s *Server) InstallPlugin(bundle string) *model.Manifest {
+// PluginSettings returns settings with which the plugin activates: a made-up tenant and app registration in the
+// commercial cloud. Nothing is contacted at activation; tests that exercise Microsoft Graph point Cloud "custom",
+// CustomAuthorityURL and CustomGraphURL at graphsim instead.
+func PluginSettings() map[string]any {
+	return map[string]any{
+		"TenantID":     "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+		"ClientID":     "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d",
+		"ClientSecret": "e2e~not-a-real-secret.0123456789abcdef",
+	}
+}
+
+// UploadPlugin uploads the bundle, replacing an installed version, and leaves it disabled.
+func (s *Server) UploadPlugin(bundle string) *model.Manifest {
 	t := s.t
 	t.Helper()
 	f, err := os.Open(bundle)
@@ -55,6 +66,14 @@ func (s *Server) InstallPlugin(bundle string) *model.Manifest {
 	if err != nil {
 		t.Fatalf("upload plugin bundle %s: %v", bundle, err)
 	}
+	return manifest
+}
+
+// InstallPlugin uploads the bundle (replacing an installed version), enables it as it is configured and waits
+// until it runs. It works for any plugin; for the msteams plugin, StartWithPlugin configures it first.
+func (s *Server) InstallPlugin(bundle string) *model.Manifest {
+	s.t.Helper()
+	manifest := s.UploadPlugin(bundle)
 	s.enable(manifest.Id)
 	return manifest
 }

@@ -160,11 +160,24 @@ func Start(t testing.TB, version string) *Server {
 	return s
 }
 
-// StartWithPlugin is Start followed by InstallPlugin(BundlePath(t)).
+// StartWithPlugin starts a server and installs the msteams plugin bundle (BundlePath) configured with
+// PluginSettings, and waits until the plugin runs.
 func StartWithPlugin(t testing.TB, version string) *Server {
 	t.Helper()
+	return StartWithPluginSettings(t, version, nil)
+}
+
+// StartWithPluginSettings is StartWithPlugin with settings laid over PluginSettings before the first activation.
+func StartWithPluginSettings(t testing.TB, version string, settings map[string]any) *Server {
+	t.Helper()
 	s := Start(t, version)
-	s.InstallPlugin(BundlePath(t))
+	s.UploadPlugin(BundlePath(t))
+	merged := PluginSettings()
+	for k, v := range settings {
+		merged[k] = v
+	}
+	s.PatchPluginConfig(merged)
+	s.EnablePlugin()
 	return s
 }
 
