@@ -3,7 +3,9 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -462,4 +464,64 @@ func TestConcurrentWorkersOnOneMessageGiveOneDMEach(t *testing.T) {
 		assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nhello again\n\n*(edited)*"))
 	}
 	assert.Zero(t, e.mm.calls["UpdatePost"], "the first DM already showed the edited text")
+}
+
+func TestPresenceFailureStillNotifiesAndChatNotFoundIsDone(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	require.NoError(t, e.sim.SetPresence(bob.teamsID, graphsim.Presence{Availability: "Available", Activity: "Available"}))
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	e.sim.InjectFault(graphsim.Fault{Route: "POST /communications/getPresencesByUserId", Status: 500, Count: 1})
+
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "hello")))
+	assert.Len(t, e.dms(bob), 1, "without presence bob counts as away: better an extra DM than a missed one")
+
+	e.sim.InjectFault(graphsim.Fault{Route: "GET /chats/{id}", Status: 404, Count: 1})
+	raw, ok := e.sim.MessageJSON(chatID, e.send(chatID, alice, "again"))
+	require.True(t, ok)
+	msg, err := graph.MessageFromJSON(raw)
+	require.NoError(t, err)
+	msg.ChatID = "19:gone@thread.v2"
+	// A message of a chat Graph no longer knows (the cache does not know it either).
+	gone, err := encodeMessage(msg)
+	require.NoError(t, err)
+	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: "19:gone@thread.v2", MessageID: msg.ID, Message: gone}))
+	assert.Equal(t, 1, e.metrics.skips(SkipChatNotFound))
+}
+
+type recordingLogger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *recordingLogger) log(msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprint(append([]any{msg}, kv...)...))
+}
+func (l *recordingLogger) LogDebug(msg string, kv ...any) { l.log(msg, kv...) }
+func (l *recordingLogger) LogInfo(msg string, kv ...any)  { l.log(msg, kv...) }
+func (l *recordingLogger) LogWarn(msg string, kv ...any)  { l.log(msg, kv...) }
+func (l *recordingLogger) LogError(msg string, kv ...any) { l.log(msg, kv...) }
+
+func TestLogsNameIDsButNeverMessageText(t *testing.T) {
+	e := newEnv(t)
+	logs := &recordingLogger{}
+	e.proc.d.Logger = logs
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "<p>the launch code is 0000</p>")
+	raw, ok := e.sim.MessageJSON(chatID, msgID)
+	require.True(t, ok)
+	e.mm.failAfterCreate = 1
+
+	require.Error(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: msgID, Message: raw}))
+	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: msgID,
+		Encrypted: &richnotify.EncryptedContent{Data: "AAAA", DataKey: "AAAA", DataSignature: "AAAA"}}))
+
+	require.NotEmpty(t, logs.lines)
+	all := strings.Join(logs.lines, "\n")
+	assert.Contains(t, all, chatID)
+	assert.Contains(t, all, msgID)
+	assert.NotContains(t, all, "launch code")
 }
