@@ -40,7 +40,8 @@ func claimChanges(t *testing.T, s *store.Store) []inbox.Change {
 
 func TestSinkStoresEveryItemOfABatchAsAChange(t *testing.T) {
 	s := storetest.NewStore(t)
-	sink := inbox.NewSink(s)
+	var accepted []time.Time
+	sink := inbox.NewSink(s).OnAccepted(func(at time.Time) { accepted = append(accepted, at) })
 	rich := chatItem("updated", "19:b@thread.v2", "2")
 	rich.EncryptedContent = &richnotify.EncryptedContent{Data: "ZGF0YQ==", DataKey: "a2V5", DataSignature: "c2ln", EncryptionCertificateID: "cert-1"}
 	rich.ClientState = "the-webhook-secret" // the webhook clears it; the sink must not store it either way
@@ -60,6 +61,7 @@ func TestSinkStoresEveryItemOfABatchAsAChange(t *testing.T) {
 		SubscriptionID: "sub-1", Source: inbox.SourceWebhook, ReceivedAt: first.ReceivedAt}, first)
 	assert.False(t, first.ReceivedAt.IsZero())
 	assert.Equal(t, rich.EncryptedContent, second.Encrypted, "rich content is kept encrypted for the worker")
+	assert.Equal(t, []time.Time{first.ReceivedAt}, accepted, "the hook hears of each stored batch")
 }
 
 func TestSinkBatchIsAllOrNothing(t *testing.T) {

@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/pkg/errors"
 
@@ -14,12 +15,20 @@ import (
 // items of a batch in one transaction or none (then the webhook answers 503 and Graph resends the batch).
 // The clientState never reaches it (the webhook clears it), so the secret is never stored.
 type Sink struct {
-	store Enqueuer
+	store    Enqueuer
+	accepted func(at time.Time)
 }
 
 // NewSink stores into s; pass the Runner so that local workers wake up at once.
 func NewSink(s Enqueuer) *Sink {
 	return &Sink{store: s}
+}
+
+// OnAccepted registers f, called after each stored batch with its time (the subscription manager's
+// NotificationReceived, for the admin status). Call it before the webhook serves. It returns s.
+func (s *Sink) OnAccepted(f func(at time.Time)) *Sink {
+	s.accepted = f
+	return s
 }
 
 // Accept implements webhook.Sink.
@@ -49,5 +58,11 @@ func (s *Sink) Accept(ctx context.Context, items []webhook.Item) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	return errors.Wrap(s.store.EnqueueInbox(ctx, batch), "store change notifications")
+	if err := s.store.EnqueueInbox(ctx, batch); err != nil {
+		return errors.Wrap(err, "store change notifications")
+	}
+	if s.accepted != nil {
+		s.accepted(now)
+	}
+	return nil
 }

@@ -28,25 +28,27 @@ type SubscriptionState struct {
 	GapSince               time.Time
 	RecreateReason         string
 
-	UpdatedAt time.Time
+	// LastNotificationAt is the latest time a node accepted change notifications (see NoteSubscriptionNotification).
+	LastNotificationAt time.Time
+	UpdatedAt          time.Time
 }
 
 const subscriptionColumns = `name, subscription_id, expires_at, fingerprint, certificate_id, created_at, last_renewed_at,
-	last_good_at, last_error, last_error_at, reauthorize_requested_at, removed_at, gap_since, recreate_reason, updated_at`
+	last_good_at, last_error, last_error_at, reauthorize_requested_at, removed_at, gap_since, recreate_reason, last_notification_at, updated_at`
 
 // GetSubscriptionState returns the named state or ErrNotFound. It reads the primary: the leader acts on it.
 func (s *Store) GetSubscriptionState(ctx context.Context, name string) (SubscriptionState, error) {
 	var st SubscriptionState
-	var expires, created, renewed, good, errAt, reauth, removed, gap *time.Time
+	var expires, created, renewed, good, errAt, reauth, removed, gap, notified *time.Time
 	err := s.q(ctx).QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM msteamsnotify_subscription WHERE name = $1`, name).Scan(
 		&st.Name, &st.SubscriptionID, &expires, &st.Fingerprint, &st.CertificateID, &created, &renewed,
-		&good, &st.LastError, &errAt, &reauth, &removed, &gap, &st.RecreateReason, &st.UpdatedAt)
+		&good, &st.LastError, &errAt, &reauth, &removed, &gap, &st.RecreateReason, &notified, &st.UpdatedAt)
 	if err != nil {
 		return SubscriptionState{}, notFound(err, "get subscription state")
 	}
 	st.ExpiresAt, st.CreatedAt, st.LastRenewedAt, st.LastGoodAt = fromNull(expires), fromNull(created), fromNull(renewed), fromNull(good)
 	st.LastErrorAt, st.ReauthorizeRequestedAt, st.RemovedAt, st.GapSince = fromNull(errAt), fromNull(reauth), fromNull(removed), fromNull(gap)
-	st.UpdatedAt = st.UpdatedAt.UTC()
+	st.LastNotificationAt, st.UpdatedAt = fromNull(notified), st.UpdatedAt.UTC()
 	return st, nil
 }
 
@@ -78,6 +80,14 @@ func (s *Store) SaveSubscriptionState(ctx context.Context, prev, next Subscripti
 		toNull(next.ReauthorizeRequestedAt), toNull(next.RemovedAt), toNull(next.GapSince), next.RecreateReason,
 		toNull(prev.ReauthorizeRequestedAt), toNull(prev.RemovedAt), toNull(prev.GapSince), prev.RecreateReason)
 	return errors.Wrap(err, "save subscription state")
+}
+
+// NoteSubscriptionNotification moves the named state's LastNotificationAt forward to at (never back). The
+// leader's saves leave it alone.
+func (s *Store) NoteSubscriptionNotification(ctx context.Context, name string, at time.Time) error {
+	_, err := s.q(ctx).Exec(ctx, `UPDATE msteamsnotify_subscription
+		SET last_notification_at = GREATEST(COALESCE(last_notification_at, $2), $2) WHERE name = $1`, name, at)
+	return errors.Wrap(err, "note subscription notification")
 }
 
 // Lifecycle events RecordSubscriptionEvent understands (Graph's names).

@@ -64,6 +64,13 @@ func TestSubscriptionStateRoundTripAndFlags(t *testing.T) {
 	assert.True(t, got.GapSince.IsZero())
 	assert.Equal(t, "admin asked", got.RecreateReason)
 	assert.Equal(t, "sub-1", got.SubscriptionID)
+
+	require.NoError(t, s.NoteSubscriptionNotification(ctx, "tenant", now.Add(time.Hour)))
+	require.NoError(t, s.NoteSubscriptionNotification(ctx, "tenant", now.Add(time.Minute)), "an older time from a slower node")
+	require.NoError(t, s.SaveSubscriptionState(ctx, got, got), "the leader saves what it read before")
+	got, err = s.GetSubscriptionState(ctx, "tenant")
+	require.NoError(t, err)
+	assert.Equal(t, now.Add(time.Hour), got.LastNotificationAt, "only moves forward, and leader saves leave it")
 }
 
 func TestLeases(t *testing.T) {

@@ -58,7 +58,7 @@ type env struct {
 
 	mu       sync.Mutex
 	settings subscription.Settings
-	lifeSink webhook.LifecycleSink
+	first    *subscription.Manager // receives lifecycle events and hears of accepted notifications
 	gaps     chan time.Time
 	life     chan string
 }
@@ -106,13 +106,21 @@ func newEnv(t *testing.T) *env {
 	opts := webhook.Options{Logger: logger{t}, ClientStates: webhook.ClientStateFunc(func(_, cs string) bool {
 		return webhook.MatchesAny(cs, e.Settings().WebhookSecret)
 	})}
-	changes, err := webhook.NewChangesHandler(inbox.NewSink(e.store), nil, opts)
+	sink := inbox.NewSink(e.store).OnAccepted(func(at time.Time) {
+		e.mu.Lock()
+		m := e.first
+		e.mu.Unlock()
+		if m != nil {
+			m.NotificationReceived(at)
+		}
+	})
+	changes, err := webhook.NewChangesHandler(sink, nil, opts)
 	require.NoError(t, err)
 	lifecycle, err := webhook.NewLifecycleHandler(lifecycleFunc(func(ctx context.Context, evs []webhook.LifecycleEvent) error {
 		e.mu.Lock()
-		sink := e.lifeSink
+		m := e.first
 		e.mu.Unlock()
-		if err := sink.AcceptLifecycle(ctx, evs); err != nil {
+		if err := m.AcceptLifecycle(ctx, evs); err != nil {
 			return err
 		}
 		for _, ev := range evs {
@@ -160,6 +168,11 @@ var testOptions = subscription.Options{KeyValidity: 48 * time.Hour, KeyRotationW
 // manager builds a node's manager on its own store; the first one built receives lifecycle events.
 func (e *env) manager(node string, s *store.Store) *subscription.Manager {
 	e.t.Helper()
+	return e.managerWith(node, s, testOptions)
+}
+
+func (e *env) managerWith(node string, s *store.Store, opts subscription.Options) *subscription.Manager {
+	e.t.Helper()
 	m, err := subscription.New(subscription.Deps{
 		Store:    s,
 		Graph:    func() subscription.Graph { return e.graph.App() },
@@ -169,11 +182,11 @@ func (e *env) manager(node string, s *store.Store) *subscription.Manager {
 		Logger:   logger{e.t},
 		Now:      e.clock.Now,
 		NodeID:   node,
-	}, testOptions)
+	}, opts)
 	require.NoError(e.t, err)
 	e.mu.Lock()
-	if e.lifeSink == nil {
-		e.lifeSink = m
+	if e.first == nil {
+		e.first = m
 	}
 	e.mu.Unlock()
 	return m
@@ -227,6 +240,17 @@ func (e *env) waitGap() time.Time {
 	case since := <-e.gaps:
 		return since
 	default:
+		e.t.Fatal("no gap was reported")
+		return time.Time{}
+	}
+}
+
+func (e *env) awaitGap() time.Time {
+	e.t.Helper()
+	select {
+	case since := <-e.gaps:
+		return since
+	case <-time.After(20 * time.Second):
 		e.t.Fatal("no gap was reported")
 		return time.Time{}
 	}

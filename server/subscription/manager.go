@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/errors"
@@ -73,6 +74,7 @@ type Store interface {
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
 	GetLease(ctx context.Context, name string) (store.Lease, error)
+	NoteSubscriptionNotification(ctx context.Context, name string, at time.Time) error
 }
 
 // Settings are the configuration the subscription depends on. Any change of the fingerprinted ones (the
@@ -156,6 +158,9 @@ type Manager struct {
 
 	tickMu    sync.Mutex // one reconciliation at a time on this node
 	wasLeader bool
+
+	// Latest notification this node accepted (unix ns) and the latest one written to the database.
+	notified, notifiedSaved atomic.Int64
 
 	runMu sync.Mutex
 	stop  chan struct{}
@@ -243,6 +248,7 @@ func (m *Manager) loop(ctx context.Context, stop, done chan struct{}) {
 	ticker := time.NewTicker(m.opts.Interval)
 	defer ticker.Stop()
 	for {
+		m.saveNotificationTime(ctx)
 		if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			m.deps.Logger.LogWarn("Subscription check failed; will retry at the next check", "error", err.Error())
 		}
@@ -255,6 +261,31 @@ func (m *Manager) loop(ctx context.Context, stop, done chan struct{}) {
 		case <-m.wake:
 		}
 	}
+}
+
+// NotificationReceived records that this node accepted change notifications at `at` (inbox.Sink.OnAccepted).
+// It only touches memory; the loop writes the latest time to the database at each check, so the admin
+// status can tell when notifications last arrived on any node.
+func (m *Manager) NotificationReceived(at time.Time) {
+	ns := at.UnixNano()
+	for {
+		old := m.notified.Load()
+		if ns <= old || m.notified.CompareAndSwap(old, ns) {
+			return
+		}
+	}
+}
+
+func (m *Manager) saveNotificationTime(ctx context.Context) {
+	ns := m.notified.Load()
+	if ns == 0 || ns == m.notifiedSaved.Load() {
+		return
+	}
+	if err := m.deps.Store.NoteSubscriptionNotification(ctx, StateName, time.Unix(0, ns).UTC()); err != nil {
+		m.deps.Logger.LogDebug("Could not record when notifications last arrived", "error", err.Error())
+		return
+	}
+	m.notifiedSaved.Store(ns)
 }
 
 // Wake asks the loop to reconcile now.

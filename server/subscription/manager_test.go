@@ -284,3 +284,46 @@ func TestNothingHappensWithoutSettingsOrGraph(t *testing.T) {
 	_, err := subscription.New(subscription.Deps{}, subscription.Options{})
 	assert.Error(t, err)
 }
+
+func TestLifecycleEventsWakeTheRunningLeader(t *testing.T) {
+	e := newEnv(t)
+	opts := testOptions
+	opts.Interval = time.Hour // only a wake-up can explain a prompt reaction
+	m := e.managerWith("node-1", e.store, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.Start(ctx)
+	defer m.Stop()
+	require.Eventually(t, func() bool {
+		st, err := e.store.GetSubscriptionState(ctx, subscription.StateName)
+		return err == nil && st.SubscriptionID != ""
+	}, 20*time.Second, 10*time.Millisecond)
+	first := e.state()
+
+	require.NoError(t, e.sim.Changes().FireLifecycle(first.SubscriptionID, "subscriptionRemoved"))
+	assert.Equal(t, first.LastGoodAt, e.awaitGap())
+	// The gap is reported just before the new state is saved (a crash in between reports it again).
+	require.Eventually(t, func() bool { return e.state().SubscriptionID != first.SubscriptionID }, 20*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []string{e.state().SubscriptionID}, e.remote())
+
+	// Notifications accepted by this node's webhook are recorded at the next check.
+	c := e.send("noticed")
+	m.Wake()
+	require.Eventually(t, func() bool { return !e.state().LastNotificationAt.IsZero() }, 20*time.Second, 10*time.Millisecond)
+	assert.WithinDuration(t, c.ReceivedAt, e.state().LastNotificationAt, time.Millisecond)
+}
+
+func TestMissedEventReportsAGapWithoutRecreating(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager("node-1", e.store)
+	e.reconcile(m)
+	first := e.state()
+	e.clock.Advance(time.Minute)
+
+	require.NoError(t, m.AcceptLifecycle(context.Background(), lifecycleEvents(first.SubscriptionID, "missed", "somethingNew")))
+	e.reconcile(m)
+	assert.Equal(t, first.LastGoodAt, e.waitGap())
+	assert.Equal(t, first.SubscriptionID, e.state().SubscriptionID)
+	e.reconcile(m)
+	e.noGap()
+}

@@ -105,7 +105,7 @@ func TestKeyRotationPatchesTheCertificateWhenGraphCan(t *testing.T) {
 		Now:      e.clock.Now,
 	}, testOptions)
 	require.NoError(t, err)
-	e.lifeSink = m
+	e.first = m
 	e.reconcile(m)
 	first := e.state()
 	old := e.send("before rotation")

@@ -20,6 +20,8 @@ CREATE TABLE msteamsnotify_subscription (
     removed_at               TIMESTAMPTZ,
     gap_since                TIMESTAMPTZ,
     recreate_reason          TEXT NOT NULL DEFAULT '',
+    -- Latest change notification any node accepted (each node writes at most once per check).
+    last_notification_at     TIMESTAMPTZ,
     updated_at               TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
