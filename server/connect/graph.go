@@ -40,3 +40,9 @@ func (s *Service) CallGraph(ctx context.Context, mmUserID string, factory GraphF
 		return fn(ctx, c)
 	})
 }
+
+// Client returns a delegated Graph client acting as the user. It refreshes tokens as needed but does not
+// handle a Graph 401 itself; prefer CallGraph, which also detects revoked grants.
+func (s *Service) Client(ctx context.Context, mmUserID string, factory GraphFactory) (*graph.Client, error) {
+	return factory.Delegated(s.TokenSource(ctx, mmUserID))
+}
