@@ -55,7 +55,7 @@ func (s GraphSource) MessagesSince(ctx context.Context, teamsUserID string, sinc
 	link := strings.TrimRight(s.BaseURL(), "/") + "/users/" + url.PathEscape(teamsUserID) + "/chats/getAllMessages?" + q.Encode()
 	var out []graph.Message
 	for page := 0; page < maxPages && link != ""; page++ {
-		p, err := c.GetAllMessagesDelta(ctx, teamsUserID, link)
+		p, err := getPage(ctx, c, teamsUserID, link)
 		if err != nil {
 			return nil, errors.Wrap(err, "list messages since")
 		}
@@ -68,6 +68,30 @@ func (s GraphSource) MessagesSince(ctx context.Context, teamsUserID string, sinc
 		link = p.NextLink
 	}
 	return out, nil
+}
+
+// throttleRetries is how often one listing page is retried after Graph throttles it; catch-up runs in the
+// background, so waiting out Retry-After is cheaper than abandoning the user until the next gap.
+const throttleRetries = 3
+
+// maxThrottleWait caps one wait, whatever Retry-After says.
+const maxThrottleWait = 2 * time.Minute
+
+func getPage(ctx context.Context, c PageGetter, teamsUserID, link string) (graph.DeltaPage, error) {
+	for attempt := 0; ; attempt++ {
+		p, err := c.GetAllMessagesDelta(ctx, teamsUserID, link)
+		if err == nil || !graph.IsThrottled(err) || attempt == throttleRetries {
+			return p, err
+		}
+		wait := min(max(graph.RetryAfterOf(err), time.Second), maxThrottleWait)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return p, errors.Wrap(ctx.Err(), "wait for Graph throttling to end")
+		case <-timer.C:
+		}
+	}
 }
 
 const catchUpPageSize = 100

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/teamsnotify/msteams-sync/graphsim"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
 )
 
@@ -116,4 +117,17 @@ func TestCatchUpWithZeroSinceResumesFromEachUsersCursorAndRespectsTheSwitch(t *t
 	require.NoError(t, e.proc.CatchUp(context.Background(), time.Time{}))
 	e.drain()
 	assert.Len(t, e.dms(bob), 2)
+}
+
+func TestCatchUpWaitsOutThrottling(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	direct := e.chat("oneOnOne", "", alice, bob)
+	e.send(direct, alice, "missed")
+	e.sim.InjectFault(graphsim.Fault{Route: "GET /users/{id}/chats/getAllMessages", Status: 429, RetryAfter: 1, Count: 1})
+
+	require.NoError(t, e.proc.CatchUp(context.Background(), time.Now().Add(-time.Hour)))
+	e.drain()
+	assert.Len(t, e.dms(bob), 1)
+	assert.Equal(t, 3, e.sim.CallCount("GET /users/{id}/chats/getAllMessages"), "two listings, one of them retried after the 429")
 }
