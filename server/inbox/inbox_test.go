@@ -376,3 +376,25 @@ func TestNewRunnerChecksItsOptions(t *testing.T) {
 	r.Stop()
 	r.Stop()
 }
+
+func TestStopCancelsJobsThatOutlastTheStopTimeout(t *testing.T) {
+	s := storetest.NewStore(t)
+	started := make(chan string, 1)
+	h := inbox.HandlerFunc(func(ctx context.Context, job inbox.Job) error {
+		started <- "job"
+		<-ctx.Done() // a Graph call that does not come back
+		return errors.Wrap(ctx.Err(), "fetch message")
+	})
+	r, err := inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h}}, StopTimeout: 50 * time.Millisecond,
+		MaxAttempts: 1, Logger: testLogger{t}})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background()))
+	require.NoError(t, inbox.Enqueue(context.Background(), r, "q", "", []byte(`{}`)))
+	wait(t, started, "the job")
+	r.Stop()
+
+	items, err := s.ClaimInbox(context.Background(), "q", 10, time.Now(), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, items, 1, "due again at once, and not parked although MaxAttempts was reached: shutdown is not the job's fault")
+	assert.Contains(t, items[0].LastError, "context canceled")
+}

@@ -22,6 +22,7 @@ const (
 	DefaultMaxThrottledAttempts = 50
 	DefaultBaseBackoff          = 5 * time.Second
 	DefaultMaxBackoff           = 10 * time.Minute
+	DefaultStopTimeout          = 30 * time.Second
 )
 
 // verdictTimeout bounds the store write that records a job's outcome, whatever the job's context.
@@ -61,6 +62,9 @@ type Options struct {
 	// MaxBackoff, of which a random half is taken off (jitter) so that failures do not retry in lockstep.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// StopTimeout is how long Stop lets jobs in flight finish before it cancels their context (they are then
+	// due again at once, for the next Runner).
+	StopTimeout time.Duration
 	Now         func() time.Time // time.Now when nil
 	Logger      Logger
 	Metrics     Metrics
@@ -76,7 +80,8 @@ type Runner struct {
 	mu      sync.Mutex
 	started bool
 	stop    chan struct{}
-	loops   sync.WaitGroup // one per queue; each waits for its own jobs before it returns
+	cancel  context.CancelFunc // cancels the jobs' context
+	loops   sync.WaitGroup     // one per queue; each waits for its own jobs before it returns
 }
 
 type queue struct {
@@ -110,6 +115,9 @@ func NewRunner(s RunnerStore, opts Options) (*Runner, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = DefaultStopTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -135,8 +143,8 @@ func NewRunner(s RunnerStore, opts Options) (*Runner, error) {
 	return r, nil
 }
 
-// Start launches the workers. Jobs run with ctx; cancelling it aborts them (they are then retried), while
-// Stop lets them finish. A Runner starts once.
+// Start launches the workers. Jobs run with a context derived from ctx; cancelling ctx aborts them (they are
+// then retried), while Stop lets them finish first. A Runner starts once.
 func (r *Runner) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -145,15 +153,18 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.started = true
 	r.stop = make(chan struct{})
+	jobCtx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
 	for _, q := range r.queues {
 		r.loops.Add(1)
-		go r.loop(ctx, q)
+		go r.loop(jobCtx, q)
 	}
 	return nil
 }
 
-// Stop stops claiming and waits for the jobs in flight to finish. Work left in the queues stays in the
-// database for the next Runner, here or on another node.
+// Stop stops claiming and waits for the jobs in flight to finish, for at most StopTimeout: then their context
+// is cancelled and they are released to be due at once. Work left in the queues stays in the database for the
+// next Runner, here or on another node.
 func (r *Runner) Stop() {
 	r.mu.Lock()
 	if !r.started || r.stop == nil {
@@ -166,7 +177,16 @@ func (r *Runner) Stop() {
 		close(r.stop)
 	}
 	r.mu.Unlock()
-	r.loops.Wait()
+	finished := make(chan struct{})
+	go func() { r.loops.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(r.opts.StopTimeout):
+		r.opts.Logger.LogWarn("Inbox jobs still running at shutdown; cancelling them, they will run again", "waited", r.opts.StopTimeout.String())
+		r.cancel()
+		<-finished
+	}
+	r.cancel()
 }
 
 // Wake makes the named queue's workers look for work now instead of at the next poll.
