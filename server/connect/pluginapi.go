@@ -11,7 +11,7 @@ import (
 type PluginAPI interface {
 	GetUser(userID string) (*model.User, *model.AppError)
 	GetUserByEmail(email string) (*model.User, *model.AppError)
-	GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError)
+	GetPreferencesForUser(userID string) ([]model.Preference, *model.AppError)
 	UpdatePreferencesForUser(userID string, preferences []model.Preference) *model.AppError
 	GetDirectChannel(userID1, userID2 string) (*model.Channel, *model.AppError)
 	CreatePost(post *model.Post) (*model.Post, *model.AppError)
@@ -47,16 +47,19 @@ func (a *PluginAdapter) GetUserByEmail(email string) (*model.User, error) {
 	return u, nil
 }
 
-// GetPreference returns one preference; found is false when the user never set it.
+// GetPreference returns one preference; found is false when the user never set it. It reads the user's
+// whole list because the single-preference call answers "not found" and database failures alike (400).
 func (a *PluginAdapter) GetPreference(userID, category, name string) (string, bool, error) {
-	p, appErr := a.API.GetPreferenceForUser(userID, category, name)
+	prefs, appErr := a.API.GetPreferencesForUser(userID)
 	if appErr != nil {
-		if appErr.StatusCode == http.StatusNotFound {
-			return "", false, nil
-		}
-		return "", false, errors.Wrap(appErr, "get preference")
+		return "", false, errors.Wrap(appErr, "get preferences")
 	}
-	return p.Value, true, nil
+	for _, p := range prefs {
+		if p.Category == category && p.Name == name {
+			return p.Value, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // SetPreference writes one preference.
