@@ -268,7 +268,7 @@ func (s *Sim) serveAuthorize(w http.ResponseWriter, r *http.Request, tenant stri
 	var users []map[string]any
 	if chosen == nil {
 		hint := q.Get("login_hint")
-		for _, u := range s.Users0Locked(userTenant) {
+		for _, u := range s.usersInTenantLocked(userTenant) {
 			sel := hint != "" && (strings.EqualFold(hint, u.UserPrincipalName) || strings.EqualFold(hint, u.Mail) || hint == u.ID)
 			users = append(users, map[string]any{"ID": u.ID, "DisplayName": u.DisplayName, "UPN": u.UserPrincipalName, "Selected": sel})
 		}
@@ -299,8 +299,8 @@ func (s *Sim) serveAuthorize(w http.ResponseWriter, r *http.Request, tenant stri
 	back(url.Values{"code": {code}, "session_state": {newID()}})
 }
 
-// Users0Locked lists a tenant's users in id order.
-func (s *Sim) Users0Locked(tid string) []User {
+// usersInTenantLocked lists a tenant's users in id order.
+func (s *Sim) usersInTenantLocked(tid string) []User {
 	var out []User
 	for _, u := range s.users {
 		if u.TenantID == tid {
