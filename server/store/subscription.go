@@ -55,7 +55,8 @@ func (s *Store) GetSubscriptionState(ctx context.Context, name string) (Subscrip
 // SaveSubscriptionState writes next, which the caller derived from prev (as read by GetSubscriptionState, or
 // the zero value with Name set when there was no row). The subscription columns are simply overwritten (one
 // leader writes them); each flag is only overwritten if it still holds prev's value, so an event recorded
-// by another node since prev was read is never lost.
+// by another node since prev was read is never lost. Events about a subscription being replaced by this save
+// (reauthorization, removal) are dropped with it; a pending gap or recreation request is not.
 func (s *Store) SaveSubscriptionState(ctx context.Context, prev, next SubscriptionState) error {
 	if next.Name == "" {
 		return errors.New("save subscription state: name is required")
@@ -69,9 +70,11 @@ func (s *Store) SaveSubscriptionState(ctx context.Context, prev, next Subscripti
 			fingerprint = excluded.fingerprint, certificate_id = excluded.certificate_id,
 			created_at = excluded.created_at, last_renewed_at = excluded.last_renewed_at,
 			last_good_at = excluded.last_good_at, last_error = excluded.last_error, last_error_at = excluded.last_error_at,
-			reauthorize_requested_at = CASE WHEN t.reauthorize_requested_at IS NOT DISTINCT FROM $15
+			reauthorize_requested_at = CASE WHEN t.subscription_id <> excluded.subscription_id
+				OR t.reauthorize_requested_at IS NOT DISTINCT FROM $15
 				THEN excluded.reauthorize_requested_at ELSE t.reauthorize_requested_at END,
-			removed_at = CASE WHEN t.removed_at IS NOT DISTINCT FROM $16 THEN excluded.removed_at ELSE t.removed_at END,
+			removed_at = CASE WHEN t.subscription_id <> excluded.subscription_id OR t.removed_at IS NOT DISTINCT FROM $16
+				THEN excluded.removed_at ELSE t.removed_at END,
 			gap_since = CASE WHEN t.gap_since IS NOT DISTINCT FROM $17 THEN excluded.gap_since ELSE t.gap_since END,
 			recreate_reason = CASE WHEN t.recreate_reason = $18 THEN excluded.recreate_reason ELSE t.recreate_reason END,
 			updated_at = now()`,

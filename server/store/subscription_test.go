@@ -71,6 +71,19 @@ func TestSubscriptionStateRoundTripAndFlags(t *testing.T) {
 	got, err = s.GetSubscriptionState(ctx, "tenant")
 	require.NoError(t, err)
 	assert.Equal(t, now.Add(time.Hour), got.LastNotificationAt, "only moves forward, and leader saves leave it")
+
+	// An event about the subscription arrives while the leader is replacing it: it dies with the old one.
+	read = got
+	ok, err = s.RecordSubscriptionEvent(ctx, "tenant", "sub-1", store.SubscriptionEventRemoved, now.Add(4*time.Minute))
+	require.NoError(t, err)
+	require.True(t, ok)
+	replaced := read
+	replaced.SubscriptionID = "sub-2"
+	require.NoError(t, s.SaveSubscriptionState(ctx, read, replaced))
+	got, err = s.GetSubscriptionState(ctx, "tenant")
+	require.NoError(t, err)
+	assert.Equal(t, "sub-2", got.SubscriptionID)
+	assert.True(t, got.RemovedAt.IsZero())
 }
 
 func TestLeases(t *testing.T) {
