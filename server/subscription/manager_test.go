@@ -327,3 +327,22 @@ func TestMissedEventReportsAGapWithoutRecreating(t *testing.T) {
 	e.reconcile(m)
 	e.noGap()
 }
+
+func TestTakeoverAfterLongSilenceReportsAGapButKeepsALiveSubscription(t *testing.T) {
+	e := newEnv(t)
+	e.reconcile(e.manager("node-1", e.store))
+	first := e.state()
+
+	// Every node was down for two hours: Graph may have dropped notifications, but the subscription lives on.
+	e.clock.Advance(2 * time.Hour)
+	e.reconcile(e.manager("node-2", e.openStore()))
+	assert.Equal(t, first.LastGoodAt, e.waitGap())
+	st := e.state()
+	assert.Equal(t, first.SubscriptionID, st.SubscriptionID)
+	assert.Equal(t, e.clock.Now(), st.LastGoodAt)
+
+	// A short pause is not a gap: Graph retries deliveries for hours.
+	e.clock.Advance(30 * time.Minute)
+	e.reconcile(e.manager("node-3", e.openStore()))
+	e.noGap()
+}
