@@ -477,6 +477,11 @@ func TestFailureAnswers(t *testing.T) {
 		_, err = c.Chats().ByChatId(e.solo).Messages().Get(context.Background(), nil)
 		status, _, _ := odataErr(t, err)
 		assert.Equal(t, http.StatusForbidden, status)
+		_, err = c.Users().ByUserId(bobID).Chats().ByChatId(e.dm).Get(context.Background(), nil)
+		status, _, _ = odataErr(t, err)
+		assert.Equal(t, http.StatusForbidden, status, "another user's chat path, even for a shared chat")
+		_, err = c.Me().Chats().ByChatId(e.dm).Messages().Get(context.Background(), nil)
+		require.NoError(t, err)
 	})
 	t.Run("unknown chat and message are 404", func(t *testing.T) {
 		c := e.appClient(t)

@@ -216,6 +216,10 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 	case p[0] == "users" && len(p) >= 4 && p[2] == "chats" && p[3] == "getAllMessages" && get:
 		s.serveGetAllMessages(w, r, ti, p[1], len(p) == 5 && p[4] == "delta")
 	case p[0] == "users" && len(p) >= 4 && p[2] == "chats" && get:
+		if !ti.AppOnly && p[1] != ti.UserID {
+			writeODataError(w, r, http.StatusForbidden, "Forbidden", "A delegated caller can only read their own chats.")
+			return
+		}
 		s.serveChatTree(w, r, ti, p[3], p[4:])
 	case p[0] == "communications" && len(p) == 3 && p[1] == "presences" && get:
 		s.servePresence(w, r, ti, p[2])
