@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/pkg/errors"
 )
 
@@ -97,3 +98,5 @@ func (a *PluginAdapter) SendEphemeral(userID, channelID, rootID, message string)
 func (a *PluginAdapter) IsSystemAdmin(userID string) bool {
 	return a.API.HasPermissionTo(userID, model.PermissionManageSystem)
 }
+
+var _ PluginAPI = (plugin.API)(nil)
