@@ -132,3 +132,15 @@ func TestControlAPIScriptsTeamsAndPublishesChanges(t *testing.T) {
 
 	require.Equal(t, 404, call(t, "GET", ctl+"/nope", nil, nil))
 }
+
+// The notification fault switches are part of the same control API, so `make bench-faults` and a person with
+// curl can turn them on in a running graphsim.
+func TestControlAPIReachesNotificationFaults(t *testing.T) {
+	sim, _ := plainSim(t)
+	ctl := sim.BaseURL() + "/_sim/changes"
+	require.Equal(t, 204, call(t, "PUT", ctl+"/faults", map[string]any{"dropPercent": 10, "duplicatePercent": 20}, nil))
+	require.Equal(t, changes.Faults{DropPercent: 10, DuplicatePercent: 20}, sim.Changes().Faults())
+	var subs []any
+	require.Equal(t, 200, call(t, "GET", ctl+"/subscriptions", nil, &subs))
+	require.Empty(t, subs)
+}

@@ -250,6 +250,8 @@ func (s *Sim) buildHandler() http.Handler {
 	root := http.NewServeMux()
 	root.Handle("/v1.0/", graph)
 	root.HandleFunc("/_sim/", s.serveControl)
+	// Notification faults, lifecycle events and delivery stats belong to the changes manager.
+	root.Handle("/_sim/changes/", s.changes.ControlHandler())
 	root.HandleFunc("/personal/", s.serveFileDownload)
 	root.HandleFunc("/", s.serveIdentity)
 	return s.middleware(root)
