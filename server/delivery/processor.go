@@ -440,9 +440,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 
 	var posted []store.DeliveredPost
 	var pendingFiles []store.DeliveredPost
-	lockCtx, cancel := context.WithTimeout(ctx, p.o.LockWait)
-	defer cancel()
-	err = p.d.Store.WithMessageLock(lockCtx, msg.ChatID, msg.ID, func(ctx context.Context) error {
+	err = p.d.Store.WithMessageLock(ctx, msg.ChatID, msg.ID, p.o.LockWait, func(ctx context.Context) error {
 		rows, err := p.d.Store.GetMessagePosts(ctx, msg.ChatID, msg.ID)
 		if err != nil {
 			return err
@@ -632,9 +630,7 @@ func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, 
 // deleteMessage marks every DM of a message as deleted in Teams and leaves a tombstone, so that a late or
 // reordered notification never delivers it.
 func (p *Processor) deleteMessage(ctx context.Context, chatID, messageID string) error {
-	lockCtx, cancel := context.WithTimeout(ctx, p.o.LockWait)
-	defer cancel()
-	return p.d.Store.WithMessageLock(lockCtx, chatID, messageID, func(ctx context.Context) error {
+	return p.d.Store.WithMessageLock(ctx, chatID, messageID, p.o.LockWait, func(ctx context.Context) error {
 		rows, err := p.d.Store.GetMessagePosts(ctx, chatID, messageID)
 		if err != nil {
 			return err

@@ -70,14 +70,21 @@ func (s *Store) dq(ctx context.Context) querier {
 // under it (a reservation before a DM is created) must be durable at once, whatever happens next.
 // If the process dies, the connection closes and PostgreSQL releases the lock. Delivery-row calls
 // made with fn's ctx use that connection; fn should make no other store calls, which would need a
-// second pool connection while holding one.
-func (s *Store) WithMessageLock(ctx context.Context, chatID, messageID string, fn func(ctx context.Context) error) error {
+// second pool connection while holding one. wait bounds only the wait for the lock (zero: as long as ctx
+// allows); fn runs under ctx.
+func (s *Store) WithMessageLock(ctx context.Context, chatID, messageID string, wait time.Duration, fn func(ctx context.Context) error) error {
 	conn, err := s.primary.Acquire(ctx)
 	if err != nil {
 		return errors.Wrap(err, "acquire connection for message lock")
 	}
 	key := messageLockKey(chatID, messageID)
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+	waitCtx, cancel := ctx, context.CancelFunc(func() {})
+	if wait > 0 {
+		waitCtx, cancel = context.WithTimeout(ctx, wait)
+	}
+	_, err = conn.Exec(waitCtx, `SELECT pg_advisory_lock($1)`, key)
+	cancel()
+	if err != nil {
 		// A cancelled wait can leave the lock granted on the server: never reuse this session.
 		_ = conn.Conn().Close(context.Background())
 		conn.Release()

@@ -157,7 +157,7 @@ func TestWithMessageLockSerializesWorkersOnOneMessage(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.WithMessageLock(ctx, "19:chat@thread.v2", "1700000000000", func(ctx context.Context) error {
+			err := s.WithMessageLock(ctx, "19:chat@thread.v2", "1700000000000", 0, func(ctx context.Context) error {
 				mu.Lock()
 				inside++
 				maxInside = max(maxInside, inside)
@@ -188,16 +188,45 @@ func TestWithMessageLockReleasesOnErrorAndDoesNotBlockOtherMessages(t *testing.T
 	s := storetest.NewStore(t)
 	ctx := context.Background()
 	boom := assert.AnError
-	err := s.WithMessageLock(ctx, "c", "m", func(context.Context) error { return boom })
+	err := s.WithMessageLock(ctx, "c", "m", 0, func(context.Context) error { return boom })
 	assert.ErrorIs(t, err, boom)
 
 	// Held lock on one message; another message proceeds, and the first is free again afterwards.
-	err = s.WithMessageLock(ctx, "c", "m", func(context.Context) error {
-		return s.WithMessageLock(ctx, "c", "other", func(context.Context) error { return nil })
+	err = s.WithMessageLock(ctx, "c", "m", 0, func(context.Context) error {
+		return s.WithMessageLock(ctx, "c", "other", time.Second, func(context.Context) error { return nil })
 	})
 	require.NoError(t, err)
+	require.NoError(t, s.WithMessageLock(ctx, "c", "m", 5*time.Second, func(context.Context) error { return nil }))
+}
 
-	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	require.NoError(t, s.WithMessageLock(waitCtx, "c", "m", func(context.Context) error { return nil }))
+func TestWithMessageLockWaitIsBoundedButWorkIsNot(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	held := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.WithMessageLock(ctx, "c", "m", 0, func(context.Context) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	err := s.WithMessageLock(ctx, "c", "m", 100*time.Millisecond, func(context.Context) error { return nil })
+	assert.Error(t, err, "a worker gives up waiting for a lock held elsewhere")
+	close(release)
+	require.NoError(t, <-done)
+
+	// The wait budget does not limit the work done under the lock.
+	err = s.WithMessageLock(ctx, "c", "m", 50*time.Millisecond, func(ctx context.Context) error {
+		_, err := s.GetMessagePosts(ctx, "c", "m")
+		if err != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond) // longer than the wait budget
+		_, err = s.GetMessagePosts(ctx, "c", "m")
+		return err
+	})
+	assert.NoError(t, err)
 }
