@@ -140,7 +140,7 @@ func TestControlAPIReachesNotificationFaults(t *testing.T) {
 	ctl := sim.BaseURL() + "/_sim/changes"
 	require.Equal(t, 204, call(t, "PUT", ctl+"/faults", map[string]any{"dropPercent": 10, "duplicatePercent": 20}, nil))
 	require.Equal(t, changes.Faults{DropPercent: 10, DuplicatePercent: 20}, sim.Changes().Faults())
-	var subs []any
+	var subs struct{ Value []any }
 	require.Equal(t, 200, call(t, "GET", ctl+"/subscriptions", nil, &subs))
-	require.Empty(t, subs)
+	require.Empty(t, subs.Value)
 }
