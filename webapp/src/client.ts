@@ -98,10 +98,9 @@ export function newClient(getState: () => SiteState | undefined) {
         setNotifications: (enabled: boolean) => postJSON<{notifications: boolean}>(url('/api/v1/me/notifications'), {enabled}),
         disconnect: () => postJSON<{connected: boolean}>(url('/api/v1/me/disconnect'), {}),
         getStats: () => request<Stats>(url('/api/v1/admin/stats')),
-        uploadWhitelist: (file: Blob, name: string) => {
-            const form = new FormData();
-            form.append('file', file, name);
-            return request<{count: number}>(url('/api/v1/admin/whitelist'), {method: 'PUT', body: form});
-        },
+        // The CSV goes as the request body (the server also takes a multipart "file" field); a text body is
+        // read the same by every browser and needs no multipart boundary handling.
+        uploadWhitelist: (csv: string) =>
+            request<{count: number}>(url('/api/v1/admin/whitelist'), {method: 'PUT', headers: {'Content-Type': 'text/csv'}, body: csv}),
     };
 }

@@ -12,6 +12,16 @@ import {errorText, muted, row, successText, text} from './styles';
 // Long error lists are cut so the page stays usable; the count says how many more there are.
 const maxShownErrors = 50;
 
+// readText uses FileReader, which every browser (and jsdom) has, rather than the newer Blob.text().
+function readText(file: Blob): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(String(reader.result ?? ''));
+        reader.onerror = () => reject(reader.error);
+        reader.readAsText(file);
+    });
+}
+
 type Result =
     | {kind: 'none'}
     | {kind: 'uploading'}
@@ -31,7 +41,7 @@ export default function WhitelistSetting(props: AdminSettingProps) {
         }
         setResult({kind: 'uploading'});
         try {
-            const {count} = await client.uploadWhitelist(file, file.name);
+            const {count} = await client.uploadWhitelist(await readText(file));
             setResult({kind: 'ok', count});
             setFile(null);
             if (input.current) {

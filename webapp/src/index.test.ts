@@ -1,0 +1,41 @@
+import {describe, expect, it, vi} from 'vitest';
+
+import {newStore, pluginPath, startServer} from './test_utils';
+
+describe('plugin registration', () => {
+    it('registers the settings section, both System Console settings and the connection event', async () => {
+        const registered: Record<string, unknown[]> = {};
+        const record = (name: string) => (...args: unknown[]) => {
+            registered[name] = [...(registered[name] ?? []), args];
+        };
+        const registry = {
+            registerReducer: record('reducer'),
+            registerUserSettings: record('userSettings'),
+            registerAdminConsoleCustomSetting: record('adminSetting'),
+            registerWebSocketEventHandler: record('ws'),
+            registerReconnectHandler: record('reconnect'),
+        };
+        let plugin: {initialize: (r: unknown, s: unknown) => void} | undefined;
+        (window as any).registerPlugin = (id: string, p: typeof plugin) => {
+            expect(id).toBe('com.mattermost.msteams-sync');
+            plugin = p;
+        };
+        await import('./index');
+        const server = await startServer({[`GET ${pluginPath('/api/v1/me')}`]: () => ({json: {connected: true, teams_email: 'a@b.c', connected_at: null, notifications: true}})});
+        const store = newStore(server.url);
+        plugin!.initialize(registry, store);
+
+        const [[settings]] = registered.userSettings as [[{id: string; uiName: string; sections: Array<{title: string}>}]];
+        expect(settings.id).toBe('com.mattermost.msteams-sync');
+        expect(settings.uiName).toBe('MS Teams');
+        expect(settings.sections.map((s) => s.title)).toEqual(['Microsoft Teams']);
+        expect((registered.adminSetting as unknown[][]).map((a) => a[0])).toEqual(['ConnectedUsersWhitelist', 'ConnectedUsersReportDownload']);
+
+        const [[event, handler]] = registered.ws as [[string, (m: unknown) => void]];
+        expect(event).toBe('custom_com.mattermost.msteams-sync_connection_changed');
+        handler({data: {connected: true}});
+        expect((store.getState() as any)['plugins-com.mattermost.msteams-sync'].connection.connected).toBe(true);
+        await vi.waitFor(() => expect((store.getState() as any)['plugins-com.mattermost.msteams-sync'].connection.teamsEmail).toBe('a@b.c'));
+        await server.close();
+    });
+});
