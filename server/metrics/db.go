@@ -11,7 +11,7 @@ import (
 
 // DBTracer returns a pgx.QueryTracer that counts and times every statement by query name. Set it as
 // ConnConfig.Tracer of each pool (see the store's Options). The name comes from a leading comment
-// ("-- name: ClaimInbox" or "/* ClaimInbox */") when the statement has one, otherwise from the statement
+// ("-- name: ClaimInbox" or "/* ClaimInbox */"; other comments are skipped) when the statement has one, otherwise from the statement
 // itself: its verb and the first plugin table (or pg_ function) it names, e.g. "select msteamsnotify_inbox".
 // Arguments are never looked at.
 func (m *Metrics) DBTracer() pgx.QueryTracer {
@@ -48,8 +48,8 @@ func (t dbTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Trace
 }
 
 var (
-	lineNameRe  = regexp.MustCompile(`^--\s*(?:name:\s*)?([A-Za-z][A-Za-z0-9_.]*)`)
-	blockNameRe = regexp.MustCompile(`^/\*\s*(?:name:\s*)?([A-Za-z][A-Za-z0-9_.]*)`)
+	lineNameRe  = regexp.MustCompile(`^--\s*name:\s*([A-Za-z][A-Za-z0-9_.]*)`)
+	blockNameRe = regexp.MustCompile(`^/\*\s*(?:name:\s*)?([A-Za-z][A-Za-z0-9_.]*)\s*\*/`)
 	tableRe     = regexp.MustCompile(`(?i)\b(msteamsnotify_[a-z0-9_]+|pg_[a-z0-9_]+)`)
 	verbRe      = regexp.MustCompile(`^[A-Za-z]+`)
 )

@@ -41,7 +41,7 @@ type graphTransport struct {
 
 func (t *graphTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	endpoint := Endpoint(req.Method, req.URL)
-	kind := tokenKindOf(req)
+	kind, req := tokenKindOf(req)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
 	code := "error"
@@ -127,23 +127,25 @@ func limit(segs []string) []string {
 // tokenKindOf tells app-only from delegated calls by the access token's claims (an app token carries roles and
 // no scp), read without verifying: the label is for operators, not for a security decision. A token request
 // is labelled by its grant: client credentials for the app, refresh or code redemption for a user.
-func tokenKindOf(req *http.Request) string {
+func tokenKindOf(req *http.Request) (string, *http.Request) {
 	if auth := req.Header.Get("Authorization"); auth != "" {
 		tok, ok := strings.CutPrefix(auth, "Bearer ")
 		if !ok {
-			return TokenUnknown
+			return TokenUnknown, req
 		}
-		return jwtKind(tok)
+		return jwtKind(tok), req
 	}
 	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/token") {
-		switch grantType(req) {
+		grant, out := grantType(req)
+		switch grant {
 		case "client_credentials":
-			return TokenApp
+			return TokenApp, out
 		case "refresh_token", "authorization_code":
-			return TokenDelegated
+			return TokenDelegated, out
 		}
+		return TokenNone, out
 	}
-	return TokenNone
+	return TokenNone, req
 }
 
 func jwtKind(tok string) string {
@@ -175,34 +177,24 @@ func jwtKind(tok string) string {
 // maxTokenBody bounds what is read of a token request's form to find its grant type.
 const maxTokenBody = 64 << 10
 
-// grantType reads grant_type from a token request's form body without consuming it for the real transport.
-func grantType(req *http.Request) string {
-	var body []byte
-	switch {
-	case req.GetBody != nil:
-		rc, err := req.GetBody()
-		if err != nil {
-			return ""
-		}
-		body, err = io.ReadAll(io.LimitReader(rc, maxTokenBody))
-		rc.Close()
-		if err != nil {
-			return ""
-		}
-	case req.Body != nil && req.ContentLength > 0 && req.ContentLength <= maxTokenBody:
-		b, err := io.ReadAll(req.Body)
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(b))
-		if err != nil {
-			return ""
-		}
-		body = b
-	default:
-		return ""
+// grantType reads grant_type from a token request's form body. The body is read once and the request sent on
+// is a copy carrying the bytes read (a RoundTripper must not alter its caller's request, and some callers'
+// GetBody rewinds the very reader the transport would then find empty).
+func grantType(req *http.Request) (string, *http.Request) {
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 || req.ContentLength > maxTokenBody {
+		return "", req
+	}
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	out := req.Clone(req.Context())
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	if err != nil {
+		return "", out
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return ""
+		return "", out
 	}
-	return form.Get("grant_type")
+	return form.Get("grant_type"), out
 }

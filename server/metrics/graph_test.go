@@ -1,0 +1,123 @@
+package metrics_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/metrics"
+)
+
+func TestGraphCallsAreCountedByRouteTokenKindAndStatus(t *testing.T) {
+	e := newSimEnv(t, graph.Options{MaxRetries: -1})
+	ctx := context.Background()
+	app := e.factory.App()
+
+	msgID, err := e.sim.SendMessage(e.chat, graphsim.NewMessage{From: aliceID, HTML: "<p>hello</p>"})
+	require.NoError(t, err)
+
+	_, err = app.GetChat(ctx, e.chat)
+	require.NoError(t, err)
+	_, err = app.GetMessage(ctx, e.chat, msgID)
+	require.NoError(t, err)
+	_, err = app.GetMessage(ctx, e.chat, msgID)
+	require.NoError(t, err)
+
+	e.sim.InjectFault(graphsim.Fault{Route: "GET /chats/{id}/messages/{id}", Status: 429, RetryAfter: 7, Count: 1})
+	_, err = app.GetMessage(ctx, e.chat, msgID)
+	require.True(t, graph.IsThrottled(err), "the injected 429 reaches the caller: %v", err)
+
+	fams := scrape(t, e.m)
+	const msgRoute = "GET /chats/{id}/messages/{id}"
+	assert.Equal(t, 2.0, mustValue(t, fams, "msteams_notify_graph_requests_total", map[string]string{"endpoint": msgRoute, "token": "app", "code": "200"}))
+	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_graph_requests_total", map[string]string{"endpoint": msgRoute, "token": "app", "code": "429"}))
+	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_graph_requests_total", map[string]string{"endpoint": "GET /chats/{id}", "token": "app", "code": "200"}))
+	assert.Equal(t, 3.0, mustValue(t, fams, "msteams_notify_graph_request_duration_seconds", map[string]string{"endpoint": msgRoute, "token": "app"}))
+	// Our count agrees with what graphsim saw on the wire for the same route and token kind.
+	assert.Equal(t, 3, e.sim.CallCount(msgRoute, "app"))
+
+	// The app token was fetched once through the same transport, labelled by its grant.
+	tokens := mustValue(t, fams, "msteams_notify_graph_requests_total", map[string]string{"endpoint": "POST /{tenant}/oauth2/v2.0/token", "token": "app", "code": "200"})
+	assert.GreaterOrEqual(t, tokens, 1.0)
+
+	// No label carries an id.
+	for _, m := range fams["msteams_notify_graph_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			assert.NotContains(t, l.GetValue(), e.chat)
+			assert.NotContains(t, l.GetValue(), msgID)
+			assert.NotContains(t, l.GetValue(), simTenant)
+		}
+	}
+}
+
+func TestClientSecretExpiryFromTheAppRegistration(t *testing.T) {
+	e := newSimEnv(t, graph.Options{})
+	exp, err := e.factory.App().GetApplicationSecretExpiry(context.Background())
+	require.NoError(t, err)
+	e.m.SetClientSecretExpiry(exp)
+
+	fams := scrape(t, e.m)
+	assert.Equal(t, float64(exp.Unix()), mustValue(t, fams, "msteams_notify_client_secret_expiry_timestamp_seconds", nil))
+	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_client_secret_expiry_known", nil))
+	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_graph_requests_total",
+		map[string]string{"endpoint": "GET /applications(appId={id})", "token": "app", "code": "200"}))
+}
+
+func TestTokenKindIsReadFromTheAccessTokenClaims(t *testing.T) {
+	sim, err := graphsim.New(graphsim.Options{PlainHTTP: true})
+	require.NoError(t, err)
+	appTok, err := sim.SignJWT(map[string]any{"roles": []string{"Chat.Read.All"}, "tid": simTenant})
+	require.NoError(t, err)
+	userTok, err := sim.SignJWT(map[string]any{"scp": "Chat.Read User.Read", "tid": simTenant})
+	require.NoError(t, err)
+
+	m := metrics.New("test")
+	rt := m.GraphTransport(roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	}))
+	for _, c := range []struct{ auth, kind string }{
+		{"Bearer " + appTok, "app"},
+		{"Bearer " + userTok, "delegated"},
+		{"", "none"},
+		{"Bearer not-a-jwt", "unknown"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "https://graph.microsoft.com/v1.0/me", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		_, err := rt.RoundTrip(req)
+		require.NoError(t, err)
+		fams := scrape(t, m)
+		assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_graph_requests_total", map[string]string{"endpoint": "GET /me", "token": c.kind}), c.kind)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestEndpointLabels(t *testing.T) {
+	for _, c := range []struct{ method, url, want string }{
+		{"GET", "https://graph.microsoft.com/v1.0/chats/19:abc_def@unq.gbl.spaces/messages/1712345678901", "GET /chats/{id}/messages/{id}"},
+		{"GET", "https://graph.microsoft.com/v1.0/chats/19%3Aabc%40thread.v2/messages/17/hostedContents/aWQ9eA==/$value", "GET /chats/{id}/messages/{id}/hostedContents/{id}/$value"},
+		{"POST", "https://graph.microsoft.com/v1.0/communications/getPresencesByUserId", "POST /communications/getPresencesByUserId"},
+		{"GET", "https://graph.microsoft.com/v1.0/users/a1a1a1a1-0000-4000-8000-000000000001/chats/getAllMessages/delta?$top=50", "GET /users/{id}/chats/getAllMessages/delta"},
+		{"GET", "https://graph.microsoft.com/v1.0/applications(appId='3f2504e0')", "GET /applications(appId={id})"},
+		{"PATCH", "https://graph.microsoft.com/v1.0/subscriptions/7f105c7d-2dc5-4530-97cd-4e7ae6534c07", "PATCH /subscriptions/{id}"},
+		{"GET", "https://graph.microsoft.com/beta/shares/u!aHR0cHM6Ly9/driveItem", "GET /shares/{id}/driveItem"},
+		{"POST", "https://login.microsoftonline.com/7c3e1f2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b/oauth2/v2.0/token", "POST /{tenant}/oauth2/v2.0/token"},
+		{"GET", "https://login.microsoftonline.com/common/discovery/instance?api-version=1.1", "GET /{tenant}/discovery/instance"},
+		{"GET", "https://contoso.sharepoint.com/personal/alice_contoso_com/Documents/secret-plan.docx?tempauth=x", "GET download"},
+		{"GET", "https://graph.microsoft.com/v1.0/a/b/c/d/e/f/g/h/i/j", "GET /{id}/{id}/{id}/{id}/{id}/{id}/{id}/{id}/..."},
+	} {
+		u, err := url.Parse(c.url)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, metrics.Endpoint(c.method, u), c.url)
+	}
+}
