@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"github.com/teamsnotify/msteams-sync/server/richnotify"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -313,6 +314,14 @@ func TestAgainstGraphsimSubscriptions(t *testing.T) {
 	got, err := app.GetSubscription(ctx, sub.ID)
 	require.NoError(t, err)
 	assert.Equal(t, sub.ID, got.ID)
+
+	// Rotating the rich-notification key is a PATCH of the certificate, which keeps the subscription.
+	kp, err := richnotify.GenerateKeyPair(time.Now(), richnotify.KeyOptions{})
+	require.NoError(t, err)
+	rotated, err := app.UpdateSubscriptionCertificate(ctx, sub.ID, kp.EncryptionCertificate(), kp.ID())
+	require.NoError(t, err)
+	assert.Equal(t, sub.ID, rotated.ID)
+	assert.Equal(t, kp.ID(), rotated.EncryptionCertificateID)
 	list, err := app.ListSubscriptions(ctx)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
