@@ -163,7 +163,8 @@ func stateName(state int) string {
 	return "unknown state"
 }
 
-// PluginConfig returns the plugin's settings as stored in PluginSettings.Plugins. Keys are stored lower-cased.
+// PluginConfig returns the plugin's settings as stored in PluginSettings.Plugins (unsanitized: read over the
+// local-mode socket). Keys keep the spelling of whoever wrote them; the System Console writes them lower-cased.
 func (s *Server) PluginConfig() map[string]any {
 	s.t.Helper()
 	cfg, _, err := s.Local.GetConfig(context.Background())
@@ -178,15 +179,25 @@ func (s *Server) PluginConfig() map[string]any {
 // the plugin SDK, so the manifest's spelling (e.g. "TenantID") works.
 func (s *Server) PatchPluginConfig(settings map[string]any) {
 	s.t.Helper()
+	s.PatchSettings(PluginID, settings)
+}
+
+// PatchSettings is PatchPluginConfig for any plugin id.
+func (s *Server) PatchSettings(id string, settings map[string]any) {
+	s.t.Helper()
+	cfg, _, err := s.Local.GetConfig(context.Background())
+	if err != nil {
+		s.t.Fatalf("get config: %v", err)
+	}
 	merged := map[string]any{}
-	for k, v := range s.PluginConfig() {
+	for k, v := range cfg.PluginSettings.Plugins[id] {
 		merged[k] = v
 	}
 	for k, v := range settings {
 		merged[k] = v
 	}
 	patch := &model.Config{}
-	patch.PluginSettings.Plugins = map[string]map[string]any{PluginID: merged}
+	patch.PluginSettings.Plugins = map[string]map[string]any{id: merged}
 	if _, _, err := s.Local.PatchConfig(context.Background(), patch); err != nil {
 		s.t.Fatalf("patch plugin config: %v", err)
 	}
