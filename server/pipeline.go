@@ -128,7 +128,8 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 
 	// The sink goes through the runner so that this node's workers wake at once for what it accepts.
 	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.API}
-	pl.changes, err = webhook.NewChangesHandler(inbox.NewSink(pl.runner), validatorFunc(pl.validateTokens), opts)
+	sink := inbox.NewSink(pl.runner).OnAccepted(pl.subs.NotificationReceived)
+	pl.changes, err = webhook.NewChangesHandler(sink, validatorFunc(pl.validateTokens), opts)
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the change notification route")
 	}
@@ -219,15 +220,32 @@ func (pl *pipeline) validateTokens(ctx context.Context, tokens, tenantIDs []stri
 }
 
 // catchUp is the subscription manager's gap callback: it must return quickly, so the listing runs in the
-// background and feeds the same inbox as the webhook.
+// background and feeds the same inbox as the webhook. A failed listing is tried again with backoff: the gap is
+// known only here, and duplicates are harmless because delivery is idempotent.
 func (pl *pipeline) catchUp(_ context.Context, since time.Time) {
 	pl.p.runBackground(func(ctx context.Context) {
 		pl.p.API.LogInfo("Catching up on Teams messages that may have been missed.", "since", since.UTC().Format(time.RFC3339))
-		if err := pl.delivery.CatchUp(ctx, since); err != nil {
-			pl.p.API.LogError("Catch-up of missed Teams messages failed; it runs again at the next gap.", "error", err.Error())
+		for attempt := 1; ; attempt++ {
+			err := pl.delivery.CatchUp(ctx, since)
+			if err == nil {
+				return
+			}
+			if attempt == catchUpAttempts {
+				pl.p.API.LogError("Catch-up of missed Teams messages failed; users may miss messages sent while notifications were interrupted.", "attempts", attempt, "error", err.Error())
+				return
+			}
+			wait := inbox.Backoff(30*time.Second, 10*time.Minute, attempt, 0.2)
+			pl.p.API.LogWarn("Catch-up of missed Teams messages failed; trying again.", "attempt", attempt, "retry_in", wait.String(), "error", err.Error())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
 	})
 }
+
+const catchUpAttempts = 6
 
 type validatorFunc func(ctx context.Context, tokens, tenantIDs []string) error
 

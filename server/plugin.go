@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -138,7 +140,9 @@ func (p *Plugin) OnActivate() error {
 	})
 
 	p.commands = command.New(p.connect, mm, p.API)
-	if err := p.API.RegisterCommand(p.commands.Command()); err != nil {
+	cmd := p.commands.Command()
+	cmd.AutocompleteIconData = p.iconData()
+	if err := p.API.RegisterCommand(cmd); err != nil {
 		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not register the /msteams command")
 	}
@@ -163,6 +167,7 @@ func (p *Plugin) OnActivate() error {
 	p.router = mux
 
 	pl.start(p.bgCtx)
+	p.startMaintenance()
 
 	p.API.LogInfo("MS Teams plugin activated.", "settings", cfg.String())
 	return nil
@@ -315,6 +320,19 @@ func (p *Plugin) pluginURL() string {
 		site = *c.ServiceSettings.SiteURL
 	}
 	return strings.TrimRight(site, "/") + "/plugins/" + manifestID
+}
+
+// iconData is the plugin icon as a data URL for the slash command's autocomplete; none if unreadable.
+func (p *Plugin) iconData() string {
+	dir, err := p.API.GetBundlePath()
+	if err != nil {
+		return ""
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "assets", "icon.svg"))
+	if err != nil {
+		return ""
+	}
+	return "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg)
 }
 
 // runBackground runs fn until the plugin deactivates.

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// Housekeeping that every node may run: each step is an idempotent delete, so nodes need not coordinate.
+const (
+	maintenanceInterval = time.Hour
+	attachmentRetention = 30 * 24 * time.Hour
+)
+
+func (p *Plugin) startMaintenance() {
+	p.runBackground(func(ctx context.Context) {
+		t := time.NewTicker(maintenanceInterval)
+		defer t.Stop()
+		for {
+			p.maintain(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+func (p *Plugin) maintain(ctx context.Context) {
+	now := time.Now()
+	if _, err := p.store.PurgeExpiredOAuthStates(ctx, now); err != nil && ctx.Err() == nil {
+		p.API.LogWarn("Could not remove expired sign-in states; will retry in an hour.", "error", err.Error())
+	}
+	// Attachment records hold file names and snippet text; they are only needed while retries can happen.
+	if _, err := p.store.DeleteAttachmentsBefore(ctx, now.Add(-attachmentRetention)); err != nil && ctx.Err() == nil {
+		p.API.LogWarn("Could not remove old attachment records; will retry in an hour.", "error", err.Error())
+	}
+}
