@@ -429,6 +429,25 @@ func TestMembershipEventsAndUnknownSendersRefreshTheChat(t *testing.T) {
 	require.NoError(t, e.notify("created", chatID, sysID))
 	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "three")))
 	assert.Equal(t, 2, e.sim.CallCount("GET /chats/{id}"), "a membership event drops the cached members")
+
+	// A sender the cached members do not include (someone added since) makes the members be read again.
+	raw, ok := e.sim.MessageJSON(chatID, e.send(chatID, alice, "four"))
+	require.True(t, ok)
+	msg, err := graph.MessageFromJSON(raw)
+	require.NoError(t, err)
+	msg.From = graph.Identity{UserID: "0000dead-1111-4111-8111-000000000000", DisplayName: "Newcomer"}
+	newcomer, err := encodeMessage(msg)
+	require.NoError(t, err)
+	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: msg.ID, Message: newcomer}))
+	assert.Equal(t, 3, e.sim.CallCount("GET /chats/{id}"))
+	assert.Len(t, e.dms(carol), 4, "carol got one, two, three and the newcomer's message")
+}
+
+func TestChangesWithoutAChatAreDone(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.process(inbox.Change{ChangeType: "created", MessageID: "1700000000000"}))
+	assert.Equal(t, 1, e.metrics.skips(SkipNotChat))
+	assert.Zero(t, e.sim.GraphCalls(""))
 }
 
 // Workers on several nodes may handle notifications of the same message at the same time (a created and an
