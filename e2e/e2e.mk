@@ -10,3 +10,7 @@ e2e-servers: ## build (once, about 2 minutes each) and cache the Mattermost serv
 
 e2e: dist e2e-servers ## end-to-end tests: install and run the bundle on each Mattermost in E2E_SERVER_VERSIONS
 	cd e2e && PLUGIN_BUNDLE=$(CURDIR)/$(BUNDLE) E2E_SERVER_VERSIONS=$(E2E_SERVER_VERSIONS) $(GO) test -count=1 -timeout 30m ./...
+
+.PHONY: e2e-vet
+e2e-vet: ## go vet the e2e module (the root `vet` does not reach it: it is its own module)
+	cd e2e && $(GO) vet ./...
