@@ -110,16 +110,23 @@ func (s *Server) PluginState() int {
 
 func (s *Server) stateOf(id string) int {
 	s.t.Helper()
+	state, _ := s.status(id)
+	return state
+}
+
+// status returns the plugin's state and the error the server recorded for it (why activation failed).
+func (s *Server) status(id string) (int, string) {
+	s.t.Helper()
 	statuses, _, err := s.Admin.GetPluginStatuses(context.Background())
 	if err != nil {
 		s.t.Fatalf("get plugin statuses: %v", err)
 	}
 	for _, st := range statuses {
 		if st.PluginId == id {
-			return st.State
+			return st.State, st.Error
 		}
 	}
-	return -1
+	return -1, ""
 }
 
 // WaitPluginState polls the plugin statuses until the plugin reaches state, failing after 30 s.
@@ -132,12 +139,13 @@ func (s *Server) waitState(id string, state int) {
 	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got := s.stateOf(id)
+		got, reason := s.status(id)
 		if got == state {
 			return
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("plugin %s state is %s, want %s", id, stateName(got), stateName(state))
+		// Activation failures are final until something changes; waiting longer would only hide the reason.
+		if got == model.PluginStateFailedToStart || time.Now().After(deadline) {
+			s.t.Fatalf("plugin %s state is %s, want %s (server says: %q)", id, stateName(got), stateName(state), reason)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
