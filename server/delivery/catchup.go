@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
@@ -166,6 +167,8 @@ func (p *Processor) catchUpUser(ctx context.Context, u store.User, since time.Ti
 	}
 	oldBefore := now.Add(-p.o.SummaryAge)
 	var old []graph.Message
+	var items []store.InboxItem
+	var keysQueued []store.MessageKey
 	for _, m := range msgs {
 		key := store.MessageKey{ChatID: m.ChatID, MessageID: m.ID}
 		if m.ChatID == "" || m.ID == "" || queued[key] {
@@ -190,10 +193,21 @@ func (p *Processor) catchUpUser(ctx context.Context, u store.User, since time.Ti
 			old = append(old, m)
 			continue
 		}
-		if err := p.enqueue(ctx, changeType, m, now); err != nil {
+		item, err := changeItem(changeType, m, now)
+		if err != nil {
 			return err
 		}
-		queued[key] = true
+		items = append(items, item)
+		keysQueued = append(keysQueued, key)
+	}
+	// One insert for the user's whole backlog, through the runner when wired, so workers wake at once.
+	if len(items) > 0 {
+		if err := p.d.Enqueuer.EnqueueInbox(ctx, items); err != nil {
+			return errors.Wrap(err, "queue missed messages")
+		}
+		for _, k := range keysQueued {
+			queued[k] = true
+		}
 	}
 	if err := p.summarize(ctx, u, old, now); err != nil {
 		return err
@@ -201,16 +215,22 @@ func (p *Processor) catchUpUser(ctx context.Context, u store.User, since time.Ti
 	return p.d.Store.SetLastDeliveredAt(ctx, u.MMUserID, now)
 }
 
-func (p *Processor) enqueue(ctx context.Context, changeType string, m graph.Message, now time.Time) error {
+// changeItem is the inbox item for a message catch-up found: a Change carrying the message itself, so the
+// worker needs no fetch.
+func changeItem(changeType string, m graph.Message, now time.Time) (store.InboxItem, error) {
 	raw, err := encodeMessage(m)
 	if err != nil {
-		return errors.Wrap(err, "encode message for catch-up")
+		return store.InboxItem{}, errors.Wrap(err, "encode message for catch-up")
 	}
 	ch := inbox.Change{
 		ChangeType: changeType, ChatID: m.ChatID, MessageID: m.ID, TenantID: m.From.TenantID,
 		Message: raw, Source: inbox.SourceCatchup, ReceivedAt: now.UTC(),
 	}
-	return errors.Wrap(inbox.Enqueue(ctx, p.d.Enqueuer, inbox.QueueChanges, ch.DedupeKey(), ch), "queue missed message")
+	payload, err := json.Marshal(ch)
+	if err != nil {
+		return store.InboxItem{}, errors.Wrap(err, "encode change for catch-up")
+	}
+	return store.InboxItem{Queue: inbox.QueueChanges, DedupeKey: ch.DedupeKey(), Payload: payload, EnqueuedAt: now.UTC()}, nil
 }
 
 // maxSummaryLines bounds the links listed in a catch-up summary.
