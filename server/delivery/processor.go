@@ -513,6 +513,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 			p.d.Logger.LogWarn("Could not record delivery time", append(ids, "user_id", row.MMUserID, "error", err.Error())...)
 		}
 	}
+	p.d.Logger.LogDebug("Teams message handled", append(ids, "new_dms", len(posted), "recipients_considered", len(fresh))...)
 	if len(pendingFiles) > 0 && p.d.Attacher != nil {
 		return p.queueFiles(ctx, msg, res.Files, pendingFiles)
 	}

@@ -443,11 +443,14 @@ func TestMembershipEventsAndUnknownSendersRefreshTheChat(t *testing.T) {
 	assert.Len(t, e.dms(carol), 4, "carol got one, two, three and the newcomer's message")
 }
 
-func TestChangesWithoutAChatAreDone(t *testing.T) {
+func TestChangesWithoutAChatAreDoneAndGarbageIsParked(t *testing.T) {
 	e := newEnv(t)
 	require.NoError(t, e.process(inbox.Change{ChangeType: "created", MessageID: "1700000000000"}))
 	assert.Equal(t, 1, e.metrics.skips(SkipNotChat))
 	assert.Zero(t, e.sim.GraphCalls(""))
+
+	err := e.proc.Process(context.Background(), inbox.Job{ID: 1, Queue: inbox.QueueChanges, Payload: []byte("{not json")})
+	assert.True(t, inbox.IsPark(err), "a payload no retry can decode is parked: %v", err)
 }
 
 // Workers on several nodes may handle notifications of the same message at the same time (a created and an
