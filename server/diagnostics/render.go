@@ -1,0 +1,220 @@
+package diagnostics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/teamsnotify/msteams-sync/server/command"
+	"github.com/teamsnotify/msteams-sync/server/config"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+)
+
+// Markdown renders the report for a Mattermost post.
+func (r Report) Markdown() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 MST")
+	}
+
+	w("#### MS Teams integration status\n")
+	if len(r.Problems) == 0 {
+		w("**All checks passed.**\n")
+	} else {
+		w("**Needs attention:**\n")
+		for _, p := range r.Problems {
+			w("- %s\n", oneLine(p))
+		}
+	}
+
+	w("\n##### Configuration\n| | |\n|---|---|\n")
+	w("| Cloud | %s |\n| Tenant ID | `%s` |\n| Client ID | `%s` |\n", cell(r.Settings.Cloud), cell(r.Settings.TenantID), cell(r.Settings.ClientID))
+	w("| Client secret | %s |\n", setOrNot(r.Settings.ClientSecretSet))
+	if r.SecretExpiry != nil {
+		w("| Client secret expires | %s |\n", ts(r.SecretExpiry))
+	} else if r.SecretError != "" {
+		w("| Client secret expires | unknown (%s) |\n", cell(r.SecretError))
+	}
+	w("| Notifications sync | %s |\n| Rich notifications | %s |\n", onOff(r.Settings.SyncNotifications), onOff(r.Settings.RichNotifications))
+	switch {
+	case !r.AppToken.Checked:
+		w("| App sign-in | not checked |\n")
+	case r.AppToken.OK:
+		w("| App sign-in | OK |\n| Permissions granted | %s |\n", cell(strings.Join(r.AppToken.Roles, ", ")))
+		if len(r.AppToken.MissingRequired) > 0 {
+			w("| Missing (required) | %s |\n", cell(strings.Join(r.AppToken.MissingRequired, ", ")))
+		}
+		if len(r.AppToken.MissingOptional) > 0 {
+			w("| Missing (optional) | %s |\n", cell(strings.Join(r.AppToken.MissingOptional, ", ")))
+		}
+	default:
+		w("| App sign-in | **failed**: %s |\n", cell(r.AppToken.Error))
+	}
+
+	w("\n##### Subscription\n")
+	switch {
+	case r.SubscriptionE != "":
+		w("Could not read the subscription state: %s\n", oneLine(r.SubscriptionE))
+	case r.Subscription == nil:
+		w("Not available on this node.\n")
+	default:
+		s := r.Subscription
+		w("| | |\n|---|---|\n")
+		id := s.ID
+		if id == "" {
+			id = "none"
+		}
+		w("| ID | `%s` |\n| Active | %s |\n| Expires | %s |\n| Last renewed | %s |\n", cell(id), yesNo(s.Active), ts(s.ExpiresAt), ts(s.LastRenewedAt))
+		w("| Last notification received | %s |\n", ts(s.LastNotificationAt))
+		if s.LastError != "" {
+			w("| Last error | %s (%s) |\n", cell(s.LastError), ts(s.LastErrorAt))
+		}
+		if s.Leader != "" {
+			w("| Managed by node | `%s` (this node: `%s`) |\n", cell(s.Leader), cell(s.ThisNode))
+		}
+	}
+
+	w("\n##### Inbox\n")
+	if r.InboxError != "" {
+		w("Could not read the inbox: %s\n", oneLine(r.InboxError))
+	}
+	if len(r.Inbox) == 0 && r.InboxError == "" {
+		w("Empty.\n")
+	} else if len(r.Inbox) > 0 {
+		w("| Queue | Waiting | Oldest | Parked |\n|---|---|---|---|\n")
+		for _, q := range r.Inbox {
+			w("| %s | %d | %s | %d |\n", cell(q.Queue), q.Depth, (time.Duration(q.OldestAgeSeconds) * time.Second).String(), q.Parked)
+		}
+	}
+	if len(r.Parked) > 0 {
+		w("\n**Parked items** (most recent first; `/msteams admin retry-parked [queue]` requeues them):\n\n")
+		w("| ID | Queue | Attempts | Parked at | Last error |\n|---|---|---|---|---|\n")
+		for _, p := range r.Parked {
+			parked := p.ParkedAt
+			w("| %d | %s | %d | %s | %s |\n", p.ID, cell(p.Queue), p.Attempts, ts(&parked), cell(p.LastError))
+		}
+	}
+
+	w("\n##### Users\n")
+	if r.Users.Error != "" {
+		w("Could not count users: %s\n", oneLine(r.Users.Error))
+	} else {
+		w("Connected: %d · pending invitations: %d · whitelisted: %d", r.Users.Connected, r.Users.PendingInvites, r.Users.Whitelisted)
+		if r.Settings.ConnectedUsersAllowed > 0 {
+			w(" · seat limit: %d", r.Settings.ConnectedUsersAllowed)
+		}
+		w("\n")
+	}
+	return b.String()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// cell makes text safe inside a Markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(oneLine(s), "|", "\\|") }
+
+func setOrNot(b bool) string {
+	if b {
+		return "set"
+	}
+	return "**not set**"
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// SupportPacketFile is the name of the file contributed to Mattermost's support packet.
+const SupportPacketFile = "msteams-sync-diagnostics.json"
+
+// SupportPacket returns the report as the plugin's file for the GenerateSupportData hook.
+func (d *Diagnostics) SupportPacket(ctx context.Context) (*model.FileData, error) {
+	body, err := json.MarshalIndent(d.Report(ctx), "", "  ")
+	if err != nil {
+		return nil, errors.Wrap(err, "encode diagnostics")
+	}
+	return &model.FileData{Filename: SupportPacketFile, Body: body}, nil
+}
+
+// AdminSubcommand is `/msteams admin status|retry-parked [queue]`, answered only to users isAdmin approves
+// (system admins: HasPermissionTo(userID, model.PermissionManageSystem)).
+func (d *Diagnostics) AdminSubcommand(isAdmin func(userID string) bool) command.Subcommand {
+	ac := model.NewAutocompleteData("admin", "status|retry-parked", "Administrator tools (system admins only)")
+	ac.AddCommand(model.NewAutocompleteData("status", "", "Check the configuration, subscription, inbox and connected users"))
+	retry := model.NewAutocompleteData("retry-parked", "[queue]", "Requeue parked items (all queues, or one)")
+	ac.AddCommand(retry)
+	return command.Subcommand{
+		Name:         "admin",
+		Usage:        "admin status|retry-parked [queue] - (system admins) integration status, requeue parked items",
+		Autocomplete: ac,
+		Run: func(ctx context.Context, c command.Call) (string, error) {
+			if isAdmin == nil || !isAdmin(c.UserID) {
+				return "Only system administrators can use `/msteams admin`.", nil
+			}
+			sub := "status"
+			if len(c.Args) > 0 {
+				sub = strings.ToLower(c.Args[0])
+			}
+			switch sub {
+			case "status":
+				return d.Report(ctx).Markdown(), nil
+			case "retry-parked":
+				queue := ""
+				if len(c.Args) > 1 {
+					queue = c.Args[1]
+				}
+				n, err := d.RetryParked(ctx, queue)
+				if err != nil {
+					return "", err
+				}
+				if n == 0 {
+					return "There were no parked items to requeue.", nil
+				}
+				return fmt.Sprintf("Requeued %d parked item(s); the workers will process them now. Run `/msteams admin status` to follow up.", n), nil
+			default:
+				return "Usage: `/msteams admin status` or `/msteams admin retry-parked [queue]`.", nil
+			}
+		},
+	}
+}
+
+// AppTokenFunc obtains an app-only token for cfg's Graph with client credentials, through the factory's HTTP
+// client (so a custom CA is trusted). Each call asks the identity platform afresh: it is a check, not a cache.
+func AppTokenFunc(f *graph.Factory, cfg config.Configuration) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		ep := f.Endpoints()
+		cc := clientcredentials.Config{
+			ClientID:     strings.TrimSpace(cfg.ClientID),
+			ClientSecret: cfg.ClientSecret,
+			TokenURL:     ep.TokenURL(strings.TrimSpace(cfg.TenantID)),
+			Scopes:       []string{ep.GraphScope},
+			AuthStyle:    oauth2.AuthStyleInParams,
+		}
+		tok, err := cc.Token(f.OAuth2Context(ctx))
+		if err != nil {
+			return "", errors.Wrap(err, "get app token")
+		}
+		return tok.AccessToken, nil
+	}
+}
