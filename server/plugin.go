@@ -275,8 +275,10 @@ func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*mo
 // loadConfiguration reads the settings and fills the generated secrets the System Console leaves empty on a
 // fresh install, saving them back so every node uses the same values.
 func (p *Plugin) loadConfiguration() (config.Configuration, error) {
-	cfg, err := config.FromMap(p.API.GetPluginConfig())
-	if err != nil {
+	// GetPluginConfig hands plugins the sanitized settings (secrets read as asterisks); LoadPluginConfiguration
+	// has the real values.
+	cfg := config.Defaults()
+	if err := p.API.LoadPluginConfiguration(&cfg); err != nil {
 		return cfg, errors.Wrap(err, "MS Teams plugin could not read its settings")
 	}
 	filled, changed, err := config.GenerateSecrets(cfg)
