@@ -425,6 +425,11 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		}
 	}
 
+	if len(fresh) == 0 && !needsWork(before, msg) {
+		// Repeats and reactions on a message everyone already has: nothing to write, no lock to take.
+		return skipped(SkipUnchanged)
+	}
+
 	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users)})
 	if err != nil {
 		return inbox.Park(errors.Wrap(err, "convert message"))
@@ -520,6 +525,26 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 	return nil
 }
 
+// needsWork reports whether any existing row of the message asks for action: a reservation to settle, a DM
+// showing an older edit, or files still to queue.
+func needsWork(rows []store.DeliveredPost, msg graph.Message) bool {
+	for _, r := range rows {
+		switch r.State {
+		case store.PostReserved:
+			return true
+		case store.PostPosted:
+			if r.FilesPending || newerEdit(msg, r) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func newerEdit(msg graph.Message, row store.DeliveredPost) bool {
+	return !msg.LastEditedAt.IsZero() && msg.LastEditedAt.UTC().Truncate(time.Microsecond).After(row.LastEdited)
+}
+
 // queueFiles hands the message's files to the attacher for the DMs that do not have them yet. On failure the
 // rows stay pending and the job's retry queues them again.
 func (p *Processor) queueFiles(ctx context.Context, msg graph.Message, files []format.FileRef, rows []store.DeliveredPost) error {
@@ -606,9 +631,7 @@ func (p *Processor) findPost(row store.DeliveredPost) (*model.Post, error) {
 // updateIfNewer rewrites a DM when the message was edited after the version it shows. Reactions change
 // lastModifiedDateTime only, so they leave DMs alone, as do stale or repeated notifications.
 func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) error {
-	edited := msg.LastEditedAt.UTC().Truncate(time.Microsecond)
-	if msg.LastEditedAt.IsZero() || !edited.After(row.LastEdited) {
-		p.d.Metrics.Skipped(SkipUnchanged)
+	if !newerEdit(msg, row) {
 		return nil
 	}
 	post, appErr := p.d.Mattermost.GetPost(row.PostID)

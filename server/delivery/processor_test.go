@@ -197,6 +197,7 @@ func TestEditsReactionsAndDeletesReachTheDM(t *testing.T) {
 	require.NoError(t, e.notify("updated", chatID, msgID))
 	assert.Equal(t, original, e.dms(bob)[0].Message)
 	assert.Zero(t, e.mm.calls["UpdatePost"])
+	assert.Equal(t, 1, e.metrics.skips(SkipUnchanged))
 
 	require.NoError(t, e.sim.EditMessage(chatID, msgID, "<p>meet at 4</p>"))
 	require.NoError(t, e.notify("updated", chatID, msgID))
