@@ -41,7 +41,7 @@ dist: server webapp ## build the installable bundle dist/<id>-<version>.tar.gz
 	rm -rf dist/$(PLUGIN_ID)
 	@echo "bundle: $(BUNDLE)"
 
-test: dist test-go ## run every test suite (needs PostgreSQL, see README)
+test: dist test-go e2e ## run every test suite: Go packages, then end to end on real Mattermost servers (needs PostgreSQL, see README)
 
 test-go: ## Go unit and integration tests (real PostgreSQL)
 	PLUGIN_BUNDLE=$(CURDIR)/$(BUNDLE) $(GO) test -count=1 -p 2 ./...
@@ -59,3 +59,5 @@ lint:
 
 clean: ## remove build output
 	rm -rf dist server/dist webapp/dist
+
+include e2e/e2e.mk
