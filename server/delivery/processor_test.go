@@ -548,3 +548,29 @@ func TestLogsNameIDsButNeverMessageText(t *testing.T) {
 	assert.Contains(t, all, msgID)
 	assert.NotContains(t, all, "launch code")
 }
+
+// Rich notifications carry the message as it was at the event: a creation snapshot processed after the edit's
+// snapshot must not roll the DM back.
+func TestReorderedRichSnapshotsNeverRollBackAnEdit(t *testing.T) {
+	e := newEnv(t)
+	feed := e.subscribeRich()
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "<p>v1</p>")
+	require.NoError(t, e.sim.EditMessage(chatID, msgID, "<p>v2</p>"))
+	byType := map[string]inbox.Change{}
+	for _, ch := range feed.wait(t, 2) {
+		byType[ch.ChangeType] = ch
+	}
+	require.Contains(t, byType, "created")
+	require.Contains(t, byType, "updated")
+
+	require.NoError(t, e.process(byType["updated"]))
+	require.NoError(t, e.process(byType["created"]))
+
+	dms := e.dms(bob)
+	require.Len(t, dms, 1)
+	assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nv2\n\n*(edited)*"), dms[0].Message)
+	assert.Zero(t, e.mm.calls["UpdatePost"])
+	assert.Zero(t, e.sim.CallCount(routeGetMessage))
+}
