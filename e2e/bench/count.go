@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pkg/errors"
+)
+
+// Post props the plugin sets (server/delivery and server/attach); the bench reads them back from the database.
+const (
+	propMessageID     = "msteams_message_id"
+	propAttachmentsOf = "msteams_attachments_of" // "chatID|messageID"
+)
+
+// Sent is one Teams message the bench sent and the Mattermost users who must each get exactly one DM for it.
+type Sent struct {
+	ChatID, MessageID string
+	Created           time.Time
+	Recipients        []string // Mattermost user ids
+	WithImage         bool     // also expects one attachment follow-up per recipient
+}
+
+// Ledger records what was sent, from many goroutines.
+type Ledger struct {
+	mu   sync.Mutex
+	sent []Sent
+}
+
+// Add records a sent message.
+func (l *Ledger) Add(s Sent) {
+	l.mu.Lock()
+	l.sent = append(l.sent, s)
+	l.mu.Unlock()
+}
+
+// Sent returns a copy of the records.
+func (l *Ledger) Sent() []Sent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Sent(nil), l.sent...)
+}
+
+// Expected is the number of text DMs the ledger's messages must produce.
+func (l *Ledger) Expected() (text, images int) {
+	for _, s := range l.Sent() {
+		text += len(s.Recipients)
+		if s.WithImage {
+			images += len(s.Recipients)
+		}
+	}
+	return text, images
+}
+
+// Observed is one bot post found in a DM channel.
+type Observed struct {
+	MessageID string
+	Recipient string // Mattermost user id
+	CreateAt  time.Time
+	Follow    bool // an attachment follow-up rather than the text DM
+}
+
+// Count is the outcome of comparing what was sent with what was posted.
+type Count struct {
+	Expected   int `json:"expected"`
+	Delivered  int `json:"delivered"` // distinct (message, recipient) pairs with a text DM
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"` // extra text DMs beyond the first per pair
+	Unexpected int `json:"unexpected"` // DMs for a pair that should not have one
+	// Images are the attachment follow-ups, counted the same way.
+	ImagesExpected   int `json:"images_expected,omitempty"`
+	ImagesDelivered  int `json:"images_delivered,omitempty"`
+	ImagesLost       int `json:"images_lost,omitempty"`
+	ImagesDuplicated int `json:"images_duplicated,omitempty"`
+
+	Delays      []time.Duration `json:"-"` // text DM create_at - Teams createdDateTime, one per delivered pair
+	ImageDelays []time.Duration `json:"-"`
+	First, Last time.Time       `json:"-"` // create_at of the first and last first-delivered text DM
+}
+
+type pair struct{ msg, rcpt string }
+
+// Tally compares sent messages with observed posts. Posts for messages the ledger does not know (earlier runs)
+// are ignored; posts for a known message but a recipient who should not get one count as Unexpected.
+func Tally(sent []Sent, observed []Observed) Count {
+	var c Count
+	want := map[pair]time.Time{}
+	wantImg := map[pair]bool{}
+	known := map[string]bool{}
+	for _, s := range sent {
+		known[s.MessageID] = true
+		for _, r := range s.Recipients {
+			want[pair{s.MessageID, r}] = s.Created
+			if s.WithImage {
+				wantImg[pair{s.MessageID, r}] = true
+			}
+		}
+	}
+	c.Expected, c.ImagesExpected = len(want), len(wantImg)
+	seen, seenImg := map[pair]int{}, map[pair]int{}
+	for _, o := range observed {
+		if !known[o.MessageID] {
+			continue
+		}
+		p := pair{o.MessageID, o.Recipient}
+		if o.Follow {
+			if !wantImg[p] {
+				c.Unexpected++
+				continue
+			}
+			if seenImg[p]++; seenImg[p] == 1 {
+				c.ImageDelays = append(c.ImageDelays, o.CreateAt.Sub(want[p]))
+			}
+			continue
+		}
+		created, ok := want[p]
+		if !ok {
+			c.Unexpected++
+			continue
+		}
+		seen[p]++
+		if seen[p] > 1 {
+			continue
+		}
+		c.Delays = append(c.Delays, o.CreateAt.Sub(created))
+		if c.First.IsZero() || o.CreateAt.Before(c.First) {
+			c.First = o.CreateAt
+		}
+		if o.CreateAt.After(c.Last) {
+			c.Last = o.CreateAt
+		}
+	}
+	for _, n := range seen {
+		c.Delivered++
+		c.Duplicated += n - 1
+	}
+	for _, n := range seenImg {
+		c.ImagesDelivered++
+		c.ImagesDuplicated += n - 1
+	}
+	c.Lost = c.Expected - c.Delivered
+	c.ImagesLost = c.ImagesExpected - c.ImagesDelivered
+	return c
+}
+
+// PostReader reads the bot's DM posts from Mattermost's database (the plugin shares it), which is far cheaper
+// than paging 240 channels through the REST API after every run.
+type PostReader struct {
+	Conn      *pgx.Conn
+	BotUserID string
+}
+
+// Since returns every bot post created at or after t in a direct channel, text DMs and attachment follow-ups.
+func (r *PostReader) Since(ctx context.Context, t time.Time) ([]Observed, error) {
+	rows, err := r.Conn.Query(ctx, `
+		SELECT COALESCE(p.props->>'`+propMessageID+`', ''), COALESCE(p.props->>'`+propAttachmentsOf+`', ''),
+		       c.name, p.createat
+		  FROM posts p JOIN channels c ON c.id = p.channelid
+		 WHERE p.userid = $1 AND c.type = 'D' AND p.createat >= $2 AND p.deleteat = 0`,
+		r.BotUserID, t.UnixMilli())
+	if err != nil {
+		return nil, errors.Wrap(err, "query bot posts")
+	}
+	defer rows.Close()
+	var out []Observed
+	for rows.Next() {
+		var msgID, attOf, name string
+		var at int64
+		if err := rows.Scan(&msgID, &attOf, &name, &at); err != nil {
+			return nil, errors.Wrap(err, "scan bot post")
+		}
+		o := Observed{MessageID: msgID, Recipient: otherMember(name, r.BotUserID), CreateAt: time.UnixMilli(at)}
+		if msgID == "" && attOf != "" {
+			_, o.MessageID, _ = strings.Cut(attOf, "|")
+			o.Follow = true
+		}
+		if o.MessageID != "" {
+			out = append(out, o)
+		}
+	}
+	return out, errors.Wrap(rows.Err(), "read bot posts")
+}
+
+// otherMember returns the member of a direct channel named "a__b" who is not me.
+func otherMember(name, me string) string {
+	a, b, _ := strings.Cut(name, "__")
+	if a == me {
+		return b
+	}
+	return a
+}
+
+// InboxRows counts the rows left in the plugin's inbox: still queued, and parked (given up on).
+func InboxRows(ctx context.Context, conn *pgx.Conn) (queued, parked int, err error) {
+	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE parked_at IS NULL), count(*) FILTER (WHERE parked_at IS NOT NULL)
+		FROM msteamsnotify_inbox`).Scan(&queued, &parked)
+	return queued, parked, errors.Wrap(err, "count inbox rows")
+}
