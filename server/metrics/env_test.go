@@ -18,11 +18,12 @@ import (
 )
 
 const (
-	simTenant = "7c3e1f2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
-	simClient = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-	simSecret = "Xy8~metrics-test-secret"
-	aliceID   = "a1a1a1a1-0000-4000-8000-000000000001"
-	bobID     = "b2b2b2b2-0000-4000-8000-000000000002"
+	simTenant   = "7c3e1f2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
+	simClient   = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+	simSecret   = "Xy8~metrics-test-secret"
+	simRedirect = "https://mm.example.test/plugins/com.mattermost.msteams-sync/oauth-redirect"
+	aliceID     = "a1a1a1a1-0000-4000-8000-000000000001"
+	bobID       = "b2b2b2b2-0000-4000-8000-000000000002"
 )
 
 // simEnv is graphsim over TLS with one app, two users and one chat, and a graph.Factory configured for it
@@ -41,7 +42,7 @@ func newSimEnv(t *testing.T, opts graph.Options) *simEnv {
 	require.NoError(t, sim.Start())
 	t.Cleanup(func() { _ = sim.Close() })
 	require.NoError(t, sim.AddApp(graphsim.AppRegistration{
-		TenantID: simTenant, ClientID: simClient, ClientSecret: simSecret, DisplayName: "Notify",
+		TenantID: simTenant, ClientID: simClient, ClientSecret: simSecret, DisplayName: "Notify", RedirectURIs: []string{simRedirect},
 		AppRoles:      []string{"Chat.Read.All", "Presence.Read.All", "User.Read.All", "Application.Read.All"},
 		SecretExpires: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC),
 	}))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,12 +42,15 @@ type graphTransport struct {
 
 func (t *graphTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	endpoint := Endpoint(req.Method, req.URL)
-	kind, req := tokenKindOf(req)
+	kind, grant, req := tokenKindOf(req)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
 	code := "error"
 	if err == nil {
 		code = statusCode(resp.StatusCode)
+		if grant == "refresh_token" {
+			t.observeRefresh(resp)
+		}
 	}
 	t.m.graphRequests.WithLabelValues(endpoint, kind, code).Inc()
 	t.m.graphDuration.WithLabelValues(endpoint, kind).Observe(time.Since(start).Seconds())
@@ -127,25 +131,58 @@ func limit(segs []string) []string {
 // tokenKindOf tells app-only from delegated calls by the access token's claims (an app token carries roles and
 // no scp), read without verifying: the label is for operators, not for a security decision. A token request
 // is labelled by its grant: client credentials for the app, refresh or code redemption for a user.
-func tokenKindOf(req *http.Request) (string, *http.Request) {
+func tokenKindOf(req *http.Request) (kind, grant string, out *http.Request) {
 	if auth := req.Header.Get("Authorization"); auth != "" {
 		tok, ok := strings.CutPrefix(auth, "Bearer ")
 		if !ok {
-			return TokenUnknown, req
+			return TokenUnknown, "", req
 		}
-		return jwtKind(tok), req
+		return jwtKind(tok), "", req
 	}
 	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/token") {
 		grant, out := grantType(req)
 		switch grant {
 		case "client_credentials":
-			return TokenApp, out
+			return TokenApp, grant, out
 		case "refresh_token", "authorization_code":
-			return TokenDelegated, out
+			return TokenDelegated, grant, out
 		}
-		return TokenNone, out
+		return TokenNone, grant, out
 	}
-	return TokenNone, req
+	return TokenNone, "", req
+}
+
+// observeRefresh counts a user's token refresh, and a refusal that ends the connection (invalid_grant: consent
+// withdrawn, password changed, refresh token expired or revoked) by its AADSTS code. A refusal of the app
+// itself (invalid_client: a wrong secret) is not a revocation. The response body is peeked and put back.
+func (t *graphTransport) observeRefresh(resp *http.Response) {
+	if resp.StatusCode == http.StatusOK {
+		t.m.TokenRefreshed()
+		return
+	}
+	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized {
+		return
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenBody))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	if err != nil {
+		return
+	}
+	var e struct {
+		Error      string `json:"error"`
+		ErrorCodes []int  `json:"error_codes"`
+	}
+	if json.Unmarshal(head, &e) != nil || e.Error != "invalid_grant" {
+		return
+	}
+	reason := e.Error
+	if len(e.ErrorCodes) > 0 {
+		reason = "AADSTS" + strconv.Itoa(e.ErrorCodes[0])
+	}
+	t.m.TokenRevoked(reason)
 }
 
 func jwtKind(tok string) string {

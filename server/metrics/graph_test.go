@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
 	"github.com/teamsnotify/msteams-sync/server/graph"
@@ -120,4 +121,60 @@ func TestEndpointLabels(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, c.want, metrics.Endpoint(c.method, u), c.url)
 	}
+}
+
+// signIn runs the authorization-code flow against graphsim (user=<id> completes it without a browser) through
+// the factory's HTTP client, as the connect package does, and returns the user's token.
+func (e *simEnv) signIn(t *testing.T, userID string) *oauth2.Token {
+	t.Helper()
+	ctx := e.factory.OAuth2Context(context.Background())
+	conf := e.factory.OAuth2Config(simRedirect)
+	verifier := oauth2.GenerateVerifier()
+	hc := e.factory.HTTPClient()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)) + "&user=" + url.QueryEscape(userID))
+	require.NoError(t, err)
+	resp.Body.Close()
+	back, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	require.NoError(t, err)
+	return tok
+}
+
+func TestTokenRefreshesAndRevocationsAreSeenOnTheWire(t *testing.T) {
+	e := newSimEnv(t, graph.Options{})
+	tok := e.signIn(t, aliceID)
+	ctx := e.factory.OAuth2Context(context.Background())
+	conf := e.factory.OAuth2Config(simRedirect)
+
+	refreshed, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	require.NoError(t, err)
+
+	e.sim.RevokeGrant(aliceID, simClient, 50173)
+	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshed.RefreshToken}).Token()
+	var re *oauth2.RetrieveError
+	require.ErrorAs(t, err, &re, "the caller still sees the identity platform's answer")
+	assert.Equal(t, "invalid_grant", re.ErrorCode)
+
+	fams := scrape(t, e.m)
+	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_tokens_refreshed_total", nil), "the code redemption is not a refresh")
+	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_tokens_revoked_total", map[string]string{"reason": "AADSTS50173"}))
+	tokenRoute := "POST /{tenant}/oauth2/v2.0/token"
+	assert.Equal(t, 2.0, mustValue(t, fams, "msteams_notify_graph_requests_total", map[string]string{"endpoint": tokenRoute, "token": "delegated", "code": "200"}),
+		"the code redemption and the refresh")
+	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_graph_requests_total", map[string]string{"endpoint": tokenRoute, "token": "delegated", "code": "400"}),
+		"the refused refresh")
+}
+
+func TestAWrongClientSecretIsNotARevocation(t *testing.T) {
+	e := newSimEnv(t, graph.Options{})
+	tok := e.signIn(t, aliceID)
+	ctx := e.factory.OAuth2Context(context.Background())
+	conf := e.factory.OAuth2Config(simRedirect)
+	conf.ClientSecret = "wrong"
+	_, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	require.Error(t, err)
+	_, ok := value(scrape(t, e.m), "msteams_notify_tokens_revoked_total", nil)
+	assert.False(t, ok)
 }
