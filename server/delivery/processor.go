@@ -464,10 +464,12 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 				if err != nil {
 					return err
 				}
-				if created {
-					posted = append(posted, row)
-				} else if err := p.updateIfNewer(ctx, row, msg, text); err != nil {
-					return err
+				// Either way the DM is recorded only now: it counts as delivered by this job.
+				posted = append(posted, row)
+				if !created {
+					if err := p.updateIfNewer(ctx, row, msg, text); err != nil {
+						return err
+					}
 				}
 				if row.FilesPending {
 					pendingFiles = append(pendingFiles, row)
@@ -607,7 +609,11 @@ func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost
 	}
 	// The DM shows the version the reservation recorded; updateIfNewer brings it up to date.
 	row.State, row.PostID = store.PostPosted, found.Id
-	return row, false, p.d.Store.SavePost(ctx, row)
+	if err := p.d.Store.SavePost(ctx, row); err != nil {
+		return row, false, err
+	}
+	p.d.Metrics.Delivered(p.o.Now().Sub(msg.CreatedAt))
+	return row, false, nil
 }
 
 // findPost looks in the DM channel for a bot post about the row's message created since the reservation.

@@ -350,6 +350,7 @@ func TestCrashBetweenCreatePostAndRecordingDoesNotPostTwice(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, store.PostPosted, rows[0].State)
 	assert.Equal(t, dms[0].Id, rows[0].PostID)
+	assert.Equal(t, 1, e.metrics.delivered, "counted once, when recorded")
 
 	// And edits reach the recovered DM.
 	require.NoError(t, e.sim.EditMessage(chatID, msgID, "once more"))
