@@ -41,12 +41,18 @@ type CollectorOptions struct {
 	// Timeout bounds one round of queries (default 5 s).
 	Timeout time.Duration
 	Now     func() time.Time
+	// SecretExpiry reads when the client secret expires (graph.Client.GetApplicationSecretExpiry of the current
+	// app client); optional. It is called in the background at most every SecretExpiryTTL (default 6 h), never
+	// inside a scrape, since it is a Graph call.
+	SecretExpiry    func(ctx context.Context) (time.Time, error)
+	SecretExpiryTTL time.Duration
 }
 
 // Collector reads the plugin's state from the database when Prometheus scrapes. Every node reports the same
 // cluster-wide figures (the state is shared), so dashboards should use max() across instances, not sum().
 type Collector struct {
 	opts CollectorOptions
+	m    *Metrics
 
 	connected, limit, invites, invitesLimit, whitelist *prometheus.Desc
 	depth, oldestAge, parked                           *prometheus.Desc
@@ -56,6 +62,11 @@ type Collector struct {
 	mu      sync.Mutex
 	at      time.Time
 	metrics []prometheus.Metric
+
+	secretMu       sync.Mutex
+	secretAt       time.Time
+	secretInFlight bool
+	secretKnown    bool
 }
 
 // NewCollector builds the collector and registers it with m's registry.
@@ -69,6 +80,9 @@ func (m *Metrics) NewCollector(opts CollectorOptions) (*Collector, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.SecretExpiryTTL <= 0 {
+		opts.SecretExpiryTTL = 6 * time.Hour
+	}
 	if opts.Subscription == "" {
 		opts.Subscription = "tenant"
 	}
@@ -77,6 +91,7 @@ func (m *Metrics) NewCollector(opts CollectorOptions) (*Collector, error) {
 	}
 	c := &Collector{
 		opts:                opts,
+		m:                   m,
 		connected:           d("connected_users", "Mattermost users with a connected Microsoft account."),
 		limit:               d("connected_users_limit", "Seat limit for connected users (0 = unlimited)."),
 		invites:             d("pending_invites", "Invitations to connect not yet expired."),
@@ -118,6 +133,38 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range ms {
 		ch <- m
 	}
+	c.maybeRefreshSecretExpiry(now)
+}
+
+// maybeRefreshSecretExpiry starts a background read of the secret's expiry when the last one is stale. A failed
+// read keeps the last known expiry (a Graph hiccup must not silence the expiry alert); only when it was never
+// known is it reported unknown (typically Application.Read.All is not granted).
+func (c *Collector) maybeRefreshSecretExpiry(now time.Time) {
+	if c.opts.SecretExpiry == nil {
+		return
+	}
+	c.secretMu.Lock()
+	defer c.secretMu.Unlock()
+	if c.secretInFlight || (!c.secretAt.IsZero() && now.Sub(c.secretAt) < c.opts.SecretExpiryTTL) {
+		return
+	}
+	c.secretInFlight = true
+	c.secretAt = now
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		t, err := c.opts.SecretExpiry(ctx)
+		c.secretMu.Lock()
+		defer c.secretMu.Unlock()
+		c.secretInFlight = false
+		switch {
+		case err == nil && !t.IsZero():
+			c.secretKnown = true
+			c.m.SetClientSecretExpiry(t)
+		case !c.secretKnown:
+			c.m.SetClientSecretExpiry(time.Time{})
+		}
+	}()
 }
 
 // Invalidate makes the next scrape query the database again (after an admin requeued items, say).

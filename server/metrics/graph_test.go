@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +15,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/graphsim"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/metrics"
+	"github.com/teamsnotify/msteams-sync/server/store/storetest"
 )
 
 func TestGraphCallsAreCountedByRouteTokenKindAndStatus(t *testing.T) {
@@ -177,4 +180,25 @@ func TestAWrongClientSecretIsNotARevocation(t *testing.T) {
 	require.Error(t, err)
 	_, ok := value(scrape(t, e.m), "msteams_notify_tokens_revoked_total", nil)
 	assert.False(t, ok)
+}
+
+func TestCollectorReadsTheSecretExpiryInTheBackground(t *testing.T) {
+	e := newSimEnv(t, graph.Options{})
+	var calls atomic.Int32
+	_, err := e.m.NewCollector(metrics.CollectorOptions{
+		Stats: storetest.NewStore(t),
+		SecretExpiry: func(ctx context.Context) (time.Time, error) {
+			calls.Add(1)
+			return e.factory.App().GetApplicationSecretExpiry(ctx)
+		},
+	})
+	require.NoError(t, err)
+
+	want := float64(time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC).Unix())
+	require.Eventually(t, func() bool {
+		v, _ := value(scrape(t, e.m), "msteams_notify_client_secret_expiry_timestamp_seconds", nil)
+		return v == want
+	}, 20*time.Second, 50*time.Millisecond, "a scrape starts the read; a later scrape shows it")
+	assert.Equal(t, 1.0, mustValue(t, scrape(t, e.m), "msteams_notify_client_secret_expiry_known", nil))
+	assert.EqualValues(t, 1, calls.Load(), "within the TTL scrapes do not call Graph again")
 }
