@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"testing"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
@@ -18,7 +17,7 @@ import (
 // BuildPluginBundle compiles the Go plugin package pkg (an import path or a ./path inside the e2e module) for
 // this machine and packs it with manifest into a bundle the server accepts. It is for small probe plugins that
 // pin down server behaviour the real plugin relies on.
-func BuildPluginBundle(t testing.TB, pkg string, manifest *model.Manifest) string {
+func BuildPluginBundle(t T, pkg string, manifest *model.Manifest) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, manifest.Id)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -18,7 +17,7 @@ const PluginID = "com.mattermost.msteams-sync"
 
 // BundlePath returns the plugin bundle to install: PLUGIN_BUNDLE, else the newest dist/*.tar.gz of the repository
 // (`make dist` builds it).
-func BundlePath(t testing.TB) string {
+func BundlePath(t T) string {
 	t.Helper()
 	if p := os.Getenv("PLUGIN_BUNDLE"); p != "" {
 		if _, err := os.Stat(p); err != nil {

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +24,7 @@ const DefaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 // NewDatabase returns the DSN of an empty database that lives as long as the test. It creates a fresh database
 // on the server named by MSTEAMS_TEST_PG (default DefaultPostgresDSN) when that server answers, and otherwise
 // starts a private PostgreSQL cluster in a temporary directory. E2E_PG=private forces the private cluster.
-func NewDatabase(t testing.TB) string {
+func NewDatabase(t T) string {
 	t.Helper()
 	if os.Getenv("E2E_PG") != "private" {
 		admin := os.Getenv("MSTEAMS_TEST_PG")
@@ -48,7 +47,7 @@ func NewDatabase(t testing.TB) string {
 
 // createDatabase creates a uniquely named database on the server adminDSN points at and drops it when the
 // test ends. The drop uses WITH (FORCE) because a stopped Mattermost may leave idle connections behind briefly.
-func createDatabase(t testing.TB, adminDSN string) (string, error) {
+func createDatabase(t T, adminDSN string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, adminDSN)
@@ -87,7 +86,7 @@ func createDatabase(t testing.TB, adminDSN string) (string, error) {
 // outlive one test) on a free loopback port and returns a DSN for its postgres superuser. The cluster is stopped
 // and deleted when the test ends. initdb refuses to run as root, so when the tests run as root the cluster
 // belongs to the postgres system user.
-func StartPrivateCluster(t testing.TB) string {
+func StartPrivateCluster(t T) string {
 	t.Helper()
 	bin, err := postgresBinDir()
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -43,7 +42,7 @@ type Server struct {
 	Local     *model.Client4 // local-mode client over SocketPath
 	Team      *model.Team    // an open team; NewUser adds users to it
 
-	t       testing.TB
+	t       T
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
@@ -73,7 +72,7 @@ func moduleDir() string {
 
 // ServerDir returns the cache directory of the Mattermost version (bin/mattermost, i18n/, templates/, fonts/),
 // building it with build-server.sh first if it is not cached. E2E_CACHE_DIR overrides e2e/.cache.
-func ServerDir(t testing.TB, version string) string {
+func ServerDir(t T, version string) string {
 	t.Helper()
 	cache := os.Getenv("E2E_CACHE_DIR")
 	if cache == "" {
@@ -96,22 +95,46 @@ func ServerDir(t testing.TB, version string) string {
 // Start runs Mattermost version on a fresh database and free loopback ports, waits until it answers, creates the
 // system admin and a team, and registers the server's shutdown with t. It does not install the plugin: see
 // StartWithPlugin and InstallPlugin.
-func Start(t testing.TB, version string) *Server {
+func Start(t T, version string) *Server {
+	t.Helper()
+	return StartServer(t, ServerOptions{Version: version})
+}
+
+// ServerOptions choose which Mattermost to run and where. The zero value but Version is what tests use.
+type ServerOptions struct {
+	Version string // label and cache key, e.g. "11.4.0"
+	// Home holds bin/mattermost, i18n/, templates/ and fonts/; default ServerDir(Version). An unpacked official
+	// release works too (the demo's MM_DIST).
+	Home string
+	// WebApp copies Home/client (the web app of an official release) instead of the empty client directory.
+	WebApp bool
+	// Port is the HTTP port; 0 picks a free one.
+	Port int
+}
+
+// StartServer is Start with options.
+func StartServer(t T, o ServerOptions) *Server {
 	t.Helper()
 	started := time.Now()
-	home := ServerDir(t, version)
+	version := o.Version
+	home := o.Home
+	if home == "" {
+		home = ServerDir(t, version)
+	}
 	dsn := NewDatabase(t)
 
 	dir, err := os.MkdirTemp("", "mm-e2e-"+version+"-")
 	if err != nil {
 		t.Fatalf("run directory: %v", err)
 	}
-	if err := prepareRunDir(home, dir); err != nil {
+	if err := prepareRunDir(home, dir, o.WebApp); err != nil {
 		t.Fatalf("run directory: %v", err)
 	}
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
+	port := o.Port
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	metricsPort, err := FreePort()
 	if err != nil {
@@ -162,13 +185,13 @@ func Start(t testing.TB, version string) *Server {
 
 // StartWithPlugin starts a server and installs the msteams plugin bundle (BundlePath) configured with
 // PluginSettings, and waits until the plugin runs.
-func StartWithPlugin(t testing.TB, version string) *Server {
+func StartWithPlugin(t T, version string) *Server {
 	t.Helper()
 	return StartWithPluginSettings(t, version, nil)
 }
 
 // StartWithPluginSettings is StartWithPlugin with settings laid over PluginSettings before the first activation.
-func StartWithPluginSettings(t testing.TB, version string, settings map[string]any) *Server {
+func StartWithPluginSettings(t T, version string, settings map[string]any) *Server {
 	t.Helper()
 	s := Start(t, version)
 	s.UploadPlugin(BundlePath(t))
@@ -228,8 +251,12 @@ func (s *Server) environment(metricsPort int) []string {
 // prepareRunDir lays out what the server reads from its working directory: copies of i18n/, templates/ and
 // fonts/, and a client/ directory (without client/plugins every plugin route answers 501, and a root.html
 // with a CSP meta tag keeps the missing webapp from logging errors at startup).
-func prepareRunDir(home, dir string) error {
-	for _, d := range []string{"i18n", "templates", "fonts"} {
+func prepareRunDir(home, dir string, webApp bool) error {
+	copies := []string{"i18n", "templates", "fonts"}
+	if webApp {
+		copies = append(copies, "client")
+	}
+	for _, d := range copies {
 		if out, err := exec.Command("cp", "-r", filepath.Join(home, d), filepath.Join(dir, d)).CombinedOutput(); err != nil {
 			return errors.Wrapf(err, "copy %s: %s", d, out)
 		}
@@ -238,6 +265,9 @@ func prepareRunDir(home, dir string) error {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return errors.Wrap(err, "create run directory")
 		}
+	}
+	if webApp {
+		return nil
 	}
 	rootHTML := `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="script-src 'self'"></head><body></body></html>` + "\n"
 	return errors.Wrap(os.WriteFile(filepath.Join(dir, "client", "root.html"), []byte(rootHTML), 0o644), "write root.html")
@@ -378,3 +408,6 @@ func (s *Server) Log() string {
 	}
 	return string(data)
 }
+
+// PID is the server process id (the demo records it so that `make demo-stop` can stop the server).
+func (s *Server) PID() int { return s.cmd.Process.Pid }

@@ -17,11 +17,17 @@ type User struct {
 
 // NewUser creates a regular user named username (email username@example.com), adds them to s.Team and logs in.
 func (s *Server) NewUser(username string) *User {
+	s.t.Helper()
+	return s.NewUserWithEmail(username, username+"@example.com")
+}
+
+// NewUserWithEmail is NewUser with a chosen email.
+func (s *Server) NewUserWithEmail(username, email string) *User {
 	t := s.t
 	t.Helper()
 	ctx := context.Background()
 	password := "Us3r-" + username + "-password!"
-	u, _, err := s.Admin.CreateUser(ctx, &model.User{Username: username, Email: username + "@example.com", Password: password})
+	u, _, err := s.Admin.CreateUser(ctx, &model.User{Username: username, Email: email, Password: password})
 	if err != nil {
 		t.Fatalf("create user %s: %v", username, err)
 	}
