@@ -9,6 +9,8 @@ import (
 const (
 	maintenanceInterval = time.Hour
 	attachmentRetention = 30 * 24 * time.Hour
+	// postsRetention must stay above delivery's catch-up reach (7 days), or a catch-up could deliver again.
+	postsRetention = 30 * 24 * time.Hour
 )
 
 func (p *Plugin) startMaintenance() {
@@ -34,5 +36,8 @@ func (p *Plugin) maintain(ctx context.Context) {
 	// Attachment records hold file names and snippet text; they are only needed while retries can happen.
 	if _, err := p.store.DeleteAttachmentsBefore(ctx, now.Add(-attachmentRetention)); err != nil && ctx.Err() == nil {
 		p.API.LogWarn("Could not remove old attachment records; will retry in an hour.", "error", err.Error())
+	}
+	if _, err := p.store.DeletePostsBefore(ctx, now.Add(-postsRetention)); err != nil && ctx.Err() == nil {
+		p.API.LogWarn("Could not remove old delivered-message records; will retry in an hour.", "error", err.Error())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
 	"github.com/teamsnotify/msteams-sync/server/richnotify"
+	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/subscription"
 	"github.com/teamsnotify/msteams-sync/server/webhook"
 )
@@ -81,7 +82,10 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Decrypter:  pl.keys,
 		Mattermost: p.API,
 		Attacher:   pl.attach,
-		Enqueuer:   st,
+		// Through the runner, so catch-up work wakes this node's workers at once.
+		Enqueuer: enqueuerFunc(func(ctx context.Context, items []store.InboxItem) error {
+			return pl.runner.EnqueueInbox(ctx, items)
+		}),
 		Source: delivery.GraphSource{
 			Client:  func() delivery.PageGetter { return app() },
 			BaseURL: func() string { return p.graphFactory().Endpoints().GraphBaseURL },
@@ -252,6 +256,10 @@ type validatorFunc func(ctx context.Context, tokens, tenantIDs []string) error
 func (f validatorFunc) ValidateBatch(ctx context.Context, tokens, tenantIDs []string) error {
 	return f(ctx, tokens, tenantIDs)
 }
+
+type enqueuerFunc func(ctx context.Context, items []store.InboxItem) error
+
+func (f enqueuerFunc) EnqueueInbox(ctx context.Context, items []store.InboxItem) error { return f(ctx, items) }
 
 type doerFunc func(*http.Request) (*http.Response, error)
 

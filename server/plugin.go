@@ -54,6 +54,10 @@ type Plugin struct {
 
 const botUsername = "msteams"
 
+// graphOptions let the SDK absorb short throttling but hand long Retry-After waits back to the caller, so an
+// inbox worker is rescheduled instead of sleeping through them.
+var graphOptions = graph.Options{MaxRetryWait: 5 * time.Second}
+
 // OnActivate refuses to start, with a message the admin sees in the plugin status, when the settings or the
 // database cannot work; otherwise it migrates the plugin's tables, creates the bot and starts the pipeline.
 func (p *Plugin) OnActivate() error {
@@ -101,7 +105,7 @@ func (p *Plugin) OnActivate() error {
 		p.API.LogInfo("Finished re-encrypting stored tokens with the new encryption key.", "tokens", n)
 	}
 
-	factory, err := graph.NewFactory(cfg, graph.Options{})
+	factory, err := graph.NewFactory(cfg, graphOptions)
 	if err != nil {
 		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not set up the Microsoft Graph client")
@@ -211,7 +215,7 @@ func (p *Plugin) OnConfigurationChange() error {
 
 	var newFactory *graph.Factory
 	if changes.CredentialsChanged {
-		newFactory, err = graph.NewFactory(next, graph.Options{})
+		newFactory, err = graph.NewFactory(next, graphOptions)
 		if err != nil {
 			return errors.Wrap(err, "MS Teams plugin could not set up the Microsoft Graph client with the new settings")
 		}
