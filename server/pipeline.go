@@ -259,7 +259,9 @@ func (f validatorFunc) ValidateBatch(ctx context.Context, tokens, tenantIDs []st
 
 type enqueuerFunc func(ctx context.Context, items []store.InboxItem) error
 
-func (f enqueuerFunc) EnqueueInbox(ctx context.Context, items []store.InboxItem) error { return f(ctx, items) }
+func (f enqueuerFunc) EnqueueInbox(ctx context.Context, items []store.InboxItem) error {
+	return f(ctx, items)
+}
 
 type doerFunc func(*http.Request) (*http.Response, error)
 
