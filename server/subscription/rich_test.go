@@ -1,21 +1,14 @@
 package subscription_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/pkg/errors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/richnotify"
 	"github.com/teamsnotify/msteams-sync/server/subscription"
 )
@@ -64,10 +57,20 @@ func TestRichNotificationsCanBeDecryptedOnAnyNode(t *testing.T) {
 	assert.Nil(t, e.send("plain again").Encrypted)
 }
 
-func TestKeyRotationRecreatesTheSubscriptionAndKeepsOldItemsReadable(t *testing.T) {
+func TestKeyRotationRecreatesTheSubscriptionWhenGraphCannotPatch(t *testing.T) {
 	e := newEnv(t)
 	e.set(func(s *subscription.Settings) { s.RichNotifications = true })
-	m := e.manager("node-1", e.store)
+	m, err := subscription.New(subscription.Deps{
+		Store:    e.store,
+		Graph:    func() subscription.Graph { return noCertificatePatch{e.graph.App()} },
+		Settings: e.Settings,
+		Keys:     subscription.NewKeys(e.store, func() subscription.Sealer { return e.sealer }),
+		OnGap:    func(_ context.Context, since time.Time) { e.gaps <- since },
+		Logger:   logger{t},
+		Now:      e.clock.Now,
+	}, testOptions)
+	require.NoError(t, err)
+	e.first = m
 	e.reconcile(m)
 	first := e.state()
 	old := e.send("before rotation")
@@ -76,7 +79,7 @@ func TestKeyRotationRecreatesTheSubscriptionAndKeepsOldItemsReadable(t *testing.
 	e.reconcile(m)
 	st := e.state()
 	assert.NotEqual(t, first.CertificateID, st.CertificateID)
-	// graph.Client cannot PATCH certificates, so the subscription is replaced, and that is a gap.
+	// Without the certificate PATCH the subscription is replaced, and that is a gap.
 	assert.NotEqual(t, first.SubscriptionID, st.SubscriptionID)
 	assert.Equal(t, []string{st.SubscriptionID}, e.remote())
 	assert.Equal(t, first.LastGoodAt, e.waitGap())
@@ -92,12 +95,12 @@ func TestKeyRotationRecreatesTheSubscriptionAndKeepsOldItemsReadable(t *testing.
 	assert.Contains(t, messageText(t, plain), "after rotation")
 }
 
-func TestKeyRotationPatchesTheCertificateWhenGraphCan(t *testing.T) {
+func TestKeyRotationPatchesTheCertificateInPlace(t *testing.T) {
 	e := newEnv(t)
 	e.set(func(s *subscription.Settings) { s.RichNotifications = true })
 	m, err := subscription.New(subscription.Deps{
 		Store:    e.store,
-		Graph:    func() subscription.Graph { return &patchingGraph{Client: e.graph.App(), e: e} },
+		Graph:    func() subscription.Graph { return e.graph.App() },
 		Settings: e.Settings,
 		Keys:     subscription.NewKeys(e.store, func() subscription.Sealer { return e.sealer }),
 		OnGap:    func(_ context.Context, since time.Time) { e.gaps <- since },
@@ -133,50 +136,6 @@ func TestKeyRotationPatchesTheCertificateWhenGraphCan(t *testing.T) {
 	assert.ErrorIs(t, err, richnotify.ErrUnknownCertificate)
 }
 
-// patchingGraph adds the certificate PATCH that graph.Client does not have yet, as plain HTTP against graphsim.
-type patchingGraph struct {
-	*graph.Client
-	e *env
-}
-
-func (p *patchingGraph) UpdateSubscriptionCertificate(ctx context.Context, id, certificate, certificateID string) (graph.Subscription, error) {
-	hc := p.e.sim.HTTPClient()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {"client-secret"},
-		"scope": {"https://graph.microsoft.com/.default"}}
-	resp, err := hc.PostForm(p.e.sim.TokenURL(tenantID), form)
-	if err != nil {
-		return graph.Subscription{}, err
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if err != nil {
-		return graph.Subscription{}, err
-	}
-	body, _ := json.Marshal(map[string]string{"encryptionCertificate": certificate, "encryptionCertificateId": certificateID})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, p.e.sim.GraphURL()+"/subscriptions/"+url.PathEscape(id), bytes.NewReader(body))
-	if err != nil {
-		return graph.Subscription{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err = hc.Do(req)
-	if err != nil {
-		return graph.Subscription{}, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return graph.Subscription{}, &graph.APIError{Status: resp.StatusCode, Message: strings.TrimSpace(string(raw))}
-	}
-	var out struct {
-		ID         string    `json:"id"`
-		Expiration time.Time `json:"expirationDateTime"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return graph.Subscription{}, errors.Wrap(err, "decode subscription")
-	}
-	return graph.Subscription{ID: out.ID, ExpiresAt: out.Expiration}, nil
-}
+// noCertificatePatch is a Graph client without UpdateSubscriptionCertificate, as an older or restricted
+// client would be: the manager must fall back to recreating the subscription.
+type noCertificatePatch struct{ subscription.Graph }
