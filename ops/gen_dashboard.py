@@ -6,6 +6,7 @@ def sel(extra=""):
 RI="$__rate_interval"
 C429=sel('code="429"')
 CERR=sel('outcome="error"')
+SUBS=sel('endpoint=~".* /subscriptions.*"')
 panels=[]; pid=[0]; y=[0]
 def nid():
     pid[0]+=1; return pid[0]
@@ -110,6 +111,8 @@ row("Subscription")
 panel("Expires in",[(f'max(msteams_notify_subscription_expiry_timestamp_seconds{S}) - time()',"expires in")],unit="s")
 panel("Renewals and recreations",[(f'sum(increase(msteams_notify_subscription_renewals_total{S}[1h]))',"renewals /h"),
                  (f'sum by (reason) (increase(msteams_notify_subscription_recreations_total{S}[1h]))',"recreated {{reason}} /h")])
+panel("Subscription calls to Graph /h",[(f'sum by (endpoint, code) (increase(msteams_notify_graph_requests_total{SUBS}[1h]))',"{{endpoint}} {{code}}")],
+      desc="Create (POST), renew or re-key (PATCH), check (GET) and delete calls, counted on the wire.")
 panel("Since last notification / last error",[(f'time() - max(msteams_notify_subscription_last_notification_timestamp_seconds{S})',"since last notification"),
                  (f'time() - max(msteams_notify_subscription_last_error_timestamp_seconds{S}) > 0',"since last error")],unit="s")
 endrow()
