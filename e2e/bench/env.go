@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/e2e/harness"
+	"github.com/teamsnotify/msteams-sync/graphsim"
+)
+
+// Person has a connected account on both sides.
+type Person struct {
+	MMID, TeamsID, Name string
+}
+
+// Chat is a Teams chat between Persons (indices into Env.People).
+type Chat struct {
+	ID      string
+	Members []int
+}
+
+// Env is the running stack plus everything the bench measures it with.
+type Env struct {
+	Stack  *harness.Stack
+	Sim    *graphsim.Sim
+	Ack    *AckTimer
+	Conn   *pgx.Conn // Mattermost's database, which the plugin shares
+	Posts  *PostReader
+	Proc   *ProcSampler
+	People []Person
+	OneOne []Chat
+	Groups []Chat
+	rng    *rand.Rand
+	rngMu  sync.Mutex
+	note   string
+	// lastCreated is the newest Teams creation time sent: graphsim keeps message ids (epoch ms) unique by
+	// moving them forward, so after a burst the clock must catch up before delays mean anything.
+	lastCreated time.Time
+}
+
+func (e *Env) setNote(s string) {
+	e.rngMu.Lock()
+	e.note = s
+	e.rngMu.Unlock()
+}
+
+func (e *Env) takeNote() string {
+	e.rngMu.Lock()
+	defer e.rngMu.Unlock()
+	s := e.note
+	e.note = ""
+	return s
+}
+
+// Setup starts the stack with a graphsim whose notification transport is timed, creates and connects users
+// people, and creates one 1:1 chat per neighbouring pair plus groups of 3–6 people.
+func Setup(t harness.T, version string, people, groups int) *Env {
+	t.Helper()
+	ctx := context.Background()
+	ack := &AckTimer{}
+	s := harness.Start(t, version)
+	sim, err := startSim(t, s.URL, ack)
+	if err != nil {
+		t.Fatalf("graphsim: %v", err)
+	}
+	tm := &harness.Teams{Sim: sim}
+	s.UploadPlugin(harness.BundlePath(t))
+	s.PatchPluginConfig(tm.PluginSettings())
+	s.EnablePlugin()
+	st := &harness.Stack{Server: s, Teams: tm, Bot: s.Bot("msteams")}
+
+	conn, err := pgx.Connect(ctx, s.DSN)
+	if err != nil {
+		t.Fatalf("connect to the Mattermost database: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	e := &Env{Stack: st, Sim: sim, Ack: ack, Conn: conn, Posts: &PostReader{Conn: conn, BotUserID: st.Bot.Id},
+		Proc: &ProcSampler{Dir: s.Dir}, rng: rand.New(rand.NewPCG(9, 9))}
+
+	start := time.Now()
+	e.People = make([]Person, people)
+	parallel(t, people, 4, func(i int) error {
+		name := fmt.Sprintf("bench%03d", i)
+		p := st.NewPair(t, name, fmt.Sprintf("Bench User %03d", i))
+		e.People[i] = Person{MMID: p.MM.Id, TeamsID: p.Teams.ID, Name: name}
+		return harness.ConnectUser(s.URL, p.MM.Client.AuthToken, sim.CACertPEM(), p.Teams.ID)
+	})
+	t.Logf("%d users created and connected in %s", people, time.Since(start).Round(time.Millisecond))
+
+	for i := 0; i+1 < people; i += 2 {
+		e.OneOne = append(e.OneOne, e.chat(t, "", i, i+1))
+	}
+	for g := 0; g < groups; g++ {
+		n := 3 + g%4
+		members := e.rng.Perm(people)[:n]
+		e.Groups = append(e.Groups, e.chat(t, fmt.Sprintf("bench group %d", g), members...))
+	}
+	if err := e.waitSubscription(60 * time.Second); err != nil {
+		t.Fatalf("%v", err)
+	}
+	e.Proc.Start(250 * time.Millisecond)
+	t.Cleanup(e.Proc.Stop)
+	return e
+}
+
+func (e *Env) chat(t harness.T, topic string, members ...int) Chat {
+	spec := graphsim.ChatSpec{TenantID: harness.TeamsTenantID, ChatType: "oneOnOne"}
+	if len(members) > 2 {
+		spec.ChatType, spec.Topic = "group", topic
+	}
+	for _, m := range members {
+		spec.Members = append(spec.Members, e.People[m].TeamsID)
+	}
+	id, err := e.Sim.CreateChat(spec)
+	if err != nil {
+		t.Fatalf("create chat: %v", err)
+	}
+	return Chat{ID: id, Members: members}
+}
+
+// startSim is harness.StartTeams with the notification client wrapped by the ack timer.
+func startSim(t harness.T, siteURL string, ack *AckTimer) (*graphsim.Sim, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}
+	ack.Next = tr
+	sim, err := graphsim.New(graphsim.Options{DisableThrottling: true,
+		NotificationClient: &http.Client{Transport: ack, Timeout: 30 * time.Second}})
+	if err != nil {
+		return nil, err
+	}
+	if err := sim.Start(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	err = sim.AddApp(graphsim.AppRegistration{
+		TenantID: harness.TeamsTenantID, ClientID: harness.TeamsClientID, ClientSecret: harness.TeamsClientSecret,
+		DisplayName:  "Mattermost MS Teams (bench)",
+		RedirectURIs: []string{strings.TrimRight(siteURL, "/") + harness.RedirectPath},
+		AppRoles:     []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Read.All", "User.Read.All", "Files.Read.All", "Application.Read.All"},
+	})
+	return sim, errors.Wrap(err, "register the app")
+}
+
+// waitSubscription waits until the plugin holds a live subscription in graphsim.
+func (e *Env) waitSubscription(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if len(e.Sim.Changes().Subscriptions()) > 0 {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return errors.Errorf("the plugin created no subscription within %s", timeout)
+}
+
+// SubscriptionID is the plugin's current subscription ("" when none).
+func (e *Env) SubscriptionID() string {
+	subs := e.Sim.Changes().Subscriptions()
+	if len(subs) == 0 {
+		return ""
+	}
+	return subs[len(subs)-1].ID
+}
+
+// recovered runs f, turning a harness Fatal (a panic in programs) on this goroutine into an error.
+func recovered(f func(int) error, i int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.Errorf("worker %d: %v", i, r)
+		}
+	}()
+	return f(i)
+}
+
+// parallel runs f(0..n-1) on workers goroutines and fails t on the first error.
+func parallel(t harness.T, n, workers int, f func(i int) error) {
+	t.Helper()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := recovered(f, i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		t.Fatalf("%v", first)
+	}
+}

@@ -1,0 +1,296 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/graphsim"
+)
+
+// Load is one run's offered traffic.
+type Load struct {
+	Name     string
+	Rate     float64       // messages per second; 0 sends Messages as fast as possible (a burst)
+	Duration time.Duration // for Rate > 0
+	Messages int           // for bursts
+	// GroupShare is the share of messages sent into group chats (the rest go to 1:1 chats).
+	GroupShare float64
+	// ImageShare is the share of messages carrying a small inline image.
+	ImageShare float64
+	// During, when set, runs alongside the load once SendAfter of it has been sent (a fault, a flood).
+	During    func(ctx context.Context, e *Env) error
+	DuringAt  float64 // share of the messages sent before During starts (0 = at the start)
+	DrainWait time.Duration
+}
+
+// Result is one run's figures.
+type Result struct {
+	Name            string             `json:"name"`
+	OfferedRate     float64            `json:"offered_rate,omitempty"`
+	Messages        int                `json:"messages"`
+	SendSeconds     float64            `json:"send_seconds"`
+	AckLatency      Summary            `json:"webhook_ack"`
+	AckPosts        int64              `json:"webhook_posts"`
+	AckFailures     int64              `json:"webhook_failures"`
+	Delivery        Summary            `json:"delivery"`
+	ImageDelivery   *Summary           `json:"image_delivery,omitempty"`
+	DeliveredPerS   float64            `json:"delivered_per_s"`
+	DrainSeconds    float64            `json:"drain_seconds"`
+	GraphCalls      int                `json:"graph_calls"`
+	GraphCallsPerDM float64            `json:"graph_calls_per_dm"`
+	GraphByRoute    map[string]float64 `json:"graph_calls_per_dm_by_route"`
+	TokenRequests   int                `json:"token_requests"`
+	PluginRSSMB     float64            `json:"plugin_rss_mb_peak"`
+	PluginCPUSec    float64            `json:"plugin_cpu_seconds"`
+	PluginRestarts  int                `json:"plugin_restarts,omitempty"`
+	InboxQueued     int                `json:"inbox_rows_queued"`
+	InboxParked     int                `json:"inbox_rows_parked"`
+	Count           Count              `json:"count"`
+	Note            string             `json:"note,omitempty"`
+}
+
+var tinyPNG = func() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for x := 0; x < 16; x++ {
+		for y := 0; y < 16; y++ {
+			img.Set(x, y, color.RGBA{uint8(x * 16), uint8(y * 16), 128, 255})
+		}
+	}
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+}()
+
+// pick chooses a chat and a sender.
+func (e *Env) pick(groupShare float64) (Chat, int) {
+	e.rngMu.Lock()
+	defer e.rngMu.Unlock()
+	var c Chat
+	if len(e.Groups) > 0 && e.rng.Float64() < groupShare {
+		c = e.Groups[e.rng.IntN(len(e.Groups))]
+	} else {
+		c = e.OneOne[e.rng.IntN(len(e.OneOne))]
+	}
+	return c, c.Members[e.rng.IntN(len(c.Members))]
+}
+
+func (e *Env) send(l *Load, seq int, ledger *Ledger) error {
+	c, from := e.pick(l.GroupShare)
+	m := graphsim.NewMessage{From: e.People[from].TeamsID, HTML: "<p>bench " + l.Name + " message " + strconv.Itoa(seq) + "</p>"}
+	withImage := l.ImageShare > 0 && seq%int(1/l.ImageShare) == 0
+	if withImage {
+		m.Hosted = []graphsim.HostedContent{{ContentType: "image/png", Bytes: tinyPNG}}
+	}
+	id, err := e.Sim.SendMessage(c.ID, m)
+	if err != nil {
+		return errors.Wrap(err, "send Teams message")
+	}
+	ms, _ := strconv.ParseInt(id, 10, 64) // graphsim's message ids are the creation time in epoch ms, as in Teams
+	s := Sent{ChatID: c.ID, MessageID: id, Created: time.UnixMilli(ms), WithImage: withImage}
+	for _, mem := range c.Members {
+		if mem != from {
+			s.Recipients = append(s.Recipients, e.People[mem].MMID)
+		}
+	}
+	ledger.Add(s)
+	e.rngMu.Lock()
+	if s.Created.After(e.lastCreated) {
+		e.lastCreated = s.Created
+	}
+	e.rngMu.Unlock()
+	return nil
+}
+
+// Run offers the load, waits for the DMs to drain, and measures.
+func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Result, error) {
+	res := Result{Name: l.Name, OfferedRate: l.Rate}
+	e.rngMu.Lock()
+	wait := time.Until(e.lastCreated.Add(10 * time.Millisecond))
+	e.rngMu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
+	}
+	e.Sim.ResetCalls()
+	e.Ack.Reset()
+	e.Proc.Sample()
+	e.Proc.ResetPeak()
+	cpu0, restarts0 := e.Proc.CPUSeconds(), e.Proc.Restarts()
+	ledger := &Ledger{}
+	start := time.Now()
+	since := start.Add(-time.Second)
+
+	n := l.Messages
+	if l.Rate > 0 {
+		n = int(l.Rate * l.Duration.Seconds())
+	}
+	res.Messages = n
+	var sent atomic.Int64
+	var duringErr error
+	var duringWG sync.WaitGroup
+	startDuring := func() {
+		if l.During == nil {
+			return
+		}
+		duringWG.Add(1)
+		go func() { defer duringWG.Done(); duringErr = l.During(ctx, e) }()
+	}
+	duringAt := int(l.DuringAt * float64(n))
+	if duringAt == 0 {
+		startDuring()
+	}
+	// Open-loop pacing: message i is due at start + i/rate whatever happened to the ones before, so a slow
+	// moment is followed by a catch-up instead of silently lowering the offered rate.
+	workers := 1
+	if l.Rate == 0 {
+		workers = 4
+	}
+	next := make(chan int, 1024)
+	var sendErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := e.send(&l, i, ledger); err != nil {
+					errOnce.Do(func() { sendErr = err })
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if l.Rate > 0 {
+			if d := time.Until(start.Add(time.Duration(float64(i) / l.Rate * float64(time.Second)))); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		if i == duringAt && duringAt > 0 {
+			startDuring()
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	res.SendSeconds = time.Since(start).Seconds()
+	if sendErr != nil {
+		return res, sendErr
+	}
+	logf("%s: %d messages sent in %.1fs; draining", l.Name, n, res.SendSeconds)
+
+	c, err := e.drain(ctx, ledger, since, l.DrainWait, logf)
+	duringWG.Wait()
+	if duringErr != nil {
+		return res, errors.Wrap(duringErr, "fault")
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Count = c
+	res.Note = e.takeNote()
+	res.Delivery = Summarize(c.Delays)
+	if len(c.ImageDelays) > 0 || c.ImagesExpected > 0 {
+		s := Summarize(c.ImageDelays)
+		res.ImageDelivery = &s
+	}
+	if !c.Last.IsZero() {
+		res.DrainSeconds = c.Last.Sub(start).Seconds()
+		if res.DrainSeconds > 0 {
+			res.DeliveredPerS = float64(c.Delivered) / res.DrainSeconds
+		}
+	}
+	res.AckLatency = e.Ack.Latencies.Summary()
+	res.AckPosts, res.AckFailures = e.Ack.Posts(), e.Ack.Failures()
+	res.GraphCalls = e.Sim.GraphCalls("")
+	res.GraphByRoute = map[string]float64{}
+	for _, cc := range e.Sim.Calls() {
+		if isTokenRoute(cc.Route) {
+			res.TokenRequests += cc.Count
+			continue
+		}
+		if c.Delivered > 0 {
+			res.GraphByRoute[cc.Route+" ("+cc.Kind+")"] += float64(cc.Count) / float64(c.Delivered)
+		}
+	}
+	if c.Delivered > 0 {
+		res.GraphCallsPerDM = float64(res.GraphCalls) / float64(c.Delivered)
+	}
+	e.Proc.Sample()
+	res.PluginRSSMB = e.Proc.PeakRSSMB()
+	res.PluginCPUSec = e.Proc.CPUSeconds() - cpu0
+	res.PluginRestarts = e.Proc.Restarts() - restarts0
+	res.InboxQueued, res.InboxParked, err = InboxRows(ctx, e.Conn)
+	return res, err
+}
+
+func isTokenRoute(route string) bool {
+	return strings.Contains(route, "/{tenant}/") || strings.Contains(route, "/common/") || strings.Contains(route, "token")
+}
+
+// drain polls the database until every expected DM (and image follow-up) is there and the inbox is empty, or
+// until nothing has changed for the stall budget. A last look after a short pause catches late duplicates.
+func (e *Env) drain(ctx context.Context, ledger *Ledger, since time.Time, stall time.Duration, logf func(string, ...any)) (Count, error) {
+	if stall == 0 {
+		stall = 60 * time.Second
+	}
+	sent := ledger.Sent()
+	lastProgress, lastSeen := time.Now(), -1
+	lastLog := time.Now()
+	for {
+		obs, err := e.Posts.Since(ctx, since)
+		if err != nil {
+			return Count{}, err
+		}
+		c := Tally(sent, obs)
+		queued, _, err := InboxRows(ctx, e.Conn)
+		if err != nil {
+			return c, err
+		}
+		done := c.Lost == 0 && c.ImagesLost == 0 && queued == 0
+		if len(obs) != lastSeen {
+			lastSeen, lastProgress = len(obs), time.Now()
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			logf("  … %d/%d DMs, %d/%d images, %d inbox rows queued", c.Delivered, c.Expected, c.ImagesDelivered, c.ImagesExpected, queued)
+			lastLog = time.Now()
+		}
+		if done || time.Since(lastProgress) > stall {
+			if done {
+				time.Sleep(2 * time.Second)
+				obs, err = e.Posts.Since(ctx, since)
+				if err != nil {
+					return c, err
+				}
+				c = Tally(sent, obs)
+			}
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return c, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// RoutesByCost lists per-DM Graph calls, most expensive first, for printing.
+func (r Result) RoutesByCost() []string {
+	var keys []string
+	for k := range r.GraphByRoute {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return r.GraphByRoute[keys[i]] > r.GraphByRoute[keys[j]] })
+	return keys
+}
