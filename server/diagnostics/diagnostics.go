@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/teamsnotify/msteams-sync/server/config"
+	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/subscription"
 )
@@ -185,9 +186,14 @@ func (d *Diagnostics) Report(ctx context.Context) Report {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		t, err := d.d.SecretExpiry(cctx)
 		cancel()
-		if err != nil {
+		switch {
+		case graph.IsForbidden(err):
+			r.SecretError = "unknown: the app lacks the Application.Read.All permission needed to read it"
+		case errors.Is(err, graph.ErrSecretNotListed):
+			r.SecretError = "unknown: the configured secret is not among the app registration's secrets (wrong client ID?)"
+		case err != nil:
 			r.SecretError = scrub.clean(err.Error())
-		} else if !t.IsZero() {
+		case !t.IsZero():
 			t = t.UTC()
 			r.SecretExpiry = &t
 		}

@@ -190,7 +190,7 @@ func TestStatusReportNamesMissingPermissions(t *testing.T) {
 	assert.True(t, r.AppToken.OK)
 	assert.Equal(t, []string{"Presence.Read.All", "User.Read.All"}, r.AppToken.MissingRequired)
 	assert.Equal(t, []string{"Application.Read.All"}, r.AppToken.MissingOptional)
-	assert.NotEmpty(t, r.SecretError, "without Application.Read.All the secret's expiry cannot be read")
+	assert.Contains(t, r.SecretError, "lacks the Application.Read.All permission", "without it the secret's expiry cannot be read")
 	found := false
 	for _, p := range r.Problems {
 		if strings.Contains(p, "Presence.Read.All, User.Read.All") {

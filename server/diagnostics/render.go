@@ -44,7 +44,7 @@ func (r Report) Markdown() string {
 	if r.SecretExpiry != nil {
 		w("| Client secret expires | %s |\n", ts(r.SecretExpiry))
 	} else if r.SecretError != "" {
-		w("| Client secret expires | unknown (%s) |\n", cell(r.SecretError))
+		w("| Client secret expires | %s |\n", cell(r.SecretError))
 	}
 	w("| Notifications sync | %s |\n| Rich notifications | %s |\n", onOff(r.Settings.SyncNotifications), onOff(r.Settings.RichNotifications))
 	switch {
