@@ -90,7 +90,10 @@ func (e *Env) send(l *Load, seq int, ledger *Ledger) error {
 	m := graphsim.NewMessage{From: e.People[from].TeamsID, HTML: "<p>bench " + l.Name + " message " + strconv.Itoa(seq) + "</p>"}
 	withImage := l.ImageShare > 0 && seq%int(1/l.ImageShare) == 0
 	if withImage {
-		m.Hosted = []graphsim.HostedContent{{ContentType: "image/png", Bytes: tinyPNG}}
+		// A shared file rather than an inline (hosted content) image: the plugin does not pass the custom Graph
+		// host to format.Convert (server/delivery/processor.go), so with graphsim inline images are never
+		// attached. Reported; switch back to Hosted once fixed.
+		m.Files = []graphsim.FileRef{{Name: "bench-" + strconv.Itoa(seq) + ".png", ContentType: "image/png", Bytes: tinyPNG}}
 	}
 	id, err := e.Sim.SendMessage(c.ID, m)
 	if err != nil {
