@@ -108,7 +108,10 @@ panel("Client secret expires in",[(f'max(msteams_notify_client_secret_expiry_tim
 endrow()
 
 row("Subscription")
-panel("Expires in",[(f'max(msteams_notify_subscription_expiry_timestamp_seconds{S}) - time()',"expires in")],unit="s")
+panel("Expires in / age",[(f'max(msteams_notify_subscription_expiry_timestamp_seconds{S}) - time()',"expires in"),
+                 (f'time() - max(msteams_notify_subscription_last_renewed_timestamp_seconds{S}) > 0',"since last renewal"),
+                 (f'time() - max(msteams_notify_subscription_created_timestamp_seconds{S}) > 0',"since created")],unit="s",
+      desc="A falling 'since created' means the subscription was recreated (a gap in notifications is caught up).")
 panel("Renewals and recreations",[(f'sum(increase(msteams_notify_subscription_renewals_total{S}[1h]))',"renewals /h"),
                  (f'sum by (reason) (increase(msteams_notify_subscription_recreations_total{S}[1h]))',"recreated {{reason}} /h")])
 panel("Subscription calls to Graph /h",[(f'sum by (endpoint, code) (increase(msteams_notify_graph_requests_total{SUBS}[1h]))',"{{endpoint}} {{code}}")],

@@ -57,7 +57,7 @@ type Collector struct {
 	connected, limit, invites, invitesLimit, whitelist *prometheus.Desc
 	depth, oldestAge, parked                           *prometheus.Desc
 	subExpiry, subLastNotification, subActive          *prometheus.Desc
-	subLastError, statsOK                              *prometheus.Desc
+	subLastError, subCreated, subRenewed, statsOK      *prometheus.Desc
 
 	mu      sync.Mutex
 	at      time.Time
@@ -104,6 +104,8 @@ func (m *Metrics) NewCollector(opts CollectorOptions) (*Collector, error) {
 		subLastNotification: d("subscription_last_notification_timestamp_seconds", "When change notifications last arrived on any node (Unix time); 0 when never."),
 		subActive:           d("subscription_active", "1 while a Graph subscription exists and has not expired, else 0."),
 		subLastError:        d("subscription_last_error_timestamp_seconds", "When managing the subscription last failed (Unix time); 0 when never."),
+		subCreated:          d("subscription_created_timestamp_seconds", "When the current Graph subscription was created (Unix time); 0 when there is none."),
+		subRenewed:          d("subscription_last_renewed_timestamp_seconds", "When the Graph subscription was last renewed (Unix time); 0 when never."),
 		statsOK:             d("store_stats_ok", "1 when the last read of these figures from the database succeeded, else 0."),
 	}
 	if err := m.reg.Register(c); err != nil {
@@ -115,7 +117,7 @@ func (m *Metrics) NewCollector(opts CollectorOptions) (*Collector, error) {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connected, c.limit, c.invites, c.invitesLimit, c.whitelist, c.depth,
-		c.oldestAge, c.parked, c.subExpiry, c.subLastNotification, c.subActive, c.subLastError, c.statsOK} {
+		c.oldestAge, c.parked, c.subExpiry, c.subLastNotification, c.subActive, c.subLastError, c.subCreated, c.subRenewed, c.statsOK} {
 		ch <- d
 	}
 }
@@ -245,6 +247,8 @@ func (c *Collector) read(now time.Time) []prometheus.Metric {
 		gauge(c.subLastNotification, ts(st.LastNotificationAt))
 		gauge(c.subActive, active)
 		gauge(c.subLastError, ts(st.LastErrorAt))
+		gauge(c.subCreated, ts(st.CreatedAt))
+		gauge(c.subRenewed, ts(st.LastRenewedAt))
 	default:
 		ok = false
 	}

@@ -35,6 +35,7 @@ func TestCollectorReportsStoreFiguresAndCachesThem(t *testing.T) {
 	prev := store.SubscriptionState{Name: "tenant"}
 	next := prev
 	next.SubscriptionID, next.ExpiresAt = "sub-1", now.Add(2*time.Hour)
+	next.CreatedAt, next.LastRenewedAt = now.Add(-48*time.Hour), now.Add(-time.Hour)
 	require.NoError(t, st.SaveSubscriptionState(ctx, prev, next))
 	require.NoError(t, st.NoteSubscriptionNotification(ctx, "tenant", now.Add(-time.Minute)))
 
@@ -59,6 +60,9 @@ func TestCollectorReportsStoreFiguresAndCachesThem(t *testing.T) {
 	assert.Equal(t, float64(now.Add(2*time.Hour).Unix()), mustValue(t, fams, "msteams_notify_subscription_expiry_timestamp_seconds", nil))
 	assert.Equal(t, float64(now.Add(-time.Minute).Unix()), mustValue(t, fams, "msteams_notify_subscription_last_notification_timestamp_seconds", nil))
 	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_subscription_active", nil))
+	assert.Equal(t, float64(now.Add(-48*time.Hour).Unix()), mustValue(t, fams, "msteams_notify_subscription_created_timestamp_seconds", nil))
+	assert.Equal(t, float64(now.Add(-time.Hour).Unix()), mustValue(t, fams, "msteams_notify_subscription_last_renewed_timestamp_seconds", nil))
+	assert.Equal(t, 0.0, mustValue(t, fams, "msteams_notify_subscription_last_error_timestamp_seconds", nil))
 	assert.Equal(t, 1.0, mustValue(t, fams, "msteams_notify_store_stats_ok", nil))
 
 	// Within the cache TTL a scrape does not query again: a new item is not seen yet.
