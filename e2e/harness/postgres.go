@@ -88,56 +88,80 @@ func createDatabase(t T, adminDSN string) (string, error) {
 // belongs to the postgres system user.
 func StartPrivateCluster(t T) string {
 	t.Helper()
-	bin, err := postgresBinDir()
-	if err != nil {
-		t.Fatalf("private PostgreSQL cluster: %v", err)
-	}
 	dir, err := os.MkdirTemp("", "mm-e2e-pg-")
 	if err != nil {
 		t.Fatalf("private PostgreSQL cluster: %v", err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	// The postgres user must be able to reach the data directory through its parent.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatalf("private PostgreSQL cluster: %v", err)
-	}
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o700); err != nil {
-		t.Fatalf("private PostgreSQL cluster: %v", err)
-	}
-	runAs, err := clusterOwner(dir)
-	if err != nil {
-		t.Fatalf("private PostgreSQL cluster: %v", err)
-	}
 	port, err := FreePort()
 	if err != nil {
 		t.Fatalf("private PostgreSQL cluster: %v", err)
 	}
-
-	run := func(args ...string) error {
-		cmd := exec.Command(args[0], args[1:]...)
-		if runAs != "" {
-			cmd = exec.Command("runuser", append([]string{"-u", runAs, "--"}, args...)...)
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return errors.Wrapf(err, "%s: %s", filepath.Base(args[0]), strings.TrimSpace(string(out)))
-		}
-		return nil
-	}
-	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"); err != nil {
-		t.Fatalf("private PostgreSQL cluster: %v", err)
-	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
-	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
+	dsn, err := StartCluster(dir, port)
+	if err != nil {
 		t.Fatalf("private PostgreSQL cluster: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"); err != nil {
+		if err := StopCluster(dir); err != nil {
 			t.Logf("stop private PostgreSQL cluster: %v", err)
 		}
 	})
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return dsn
+}
+
+// StartCluster creates a PostgreSQL cluster in dir (which must exist; data in dir/data, log in
+// dir/postgres.log, socket in dir), starts it on 127.0.0.1:port and returns its superuser DSN. StopCluster
+// stops it; removing dir deletes it.
+func StartCluster(dir string, port int) (string, error) {
+	bin, err := postgresBinDir()
+	if err != nil {
+		return "", err
+	}
+	// The postgres user must be able to reach the data directory through its parent.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", errors.Wrap(err, "cluster directory")
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		return "", errors.Wrap(err, "cluster directory")
+	}
+	runAs, err := clusterOwner(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := runPG(runAs, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"); err != nil {
+		return "", err
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
+	if err := runPG(runAs, filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), nil
+}
+
+// StopCluster stops the cluster StartCluster started in dir (immediate mode: nothing in it needs to survive).
+func StopCluster(dir string) error {
+	bin, err := postgresBinDir()
+	if err != nil {
+		return err
+	}
+	runAs := ""
+	if os.Geteuid() == 0 {
+		runAs = "postgres"
+	}
+	return runPG(runAs, filepath.Join(bin, "pg_ctl"), "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w", "stop")
+}
+
+func runPG(runAs string, args ...string) error {
+	cmd := exec.Command(args[0], args[1:]...)
+	if runAs != "" {
+		cmd = exec.Command("runuser", append([]string{"-u", runAs, "--"}, args...)...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return errors.Wrapf(err, "%s: %s", filepath.Base(args[0]), strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // clusterOwner returns the user to run the PostgreSQL tools as ("" for the current user) and hands dir to it.

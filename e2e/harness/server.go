@@ -110,6 +110,10 @@ type ServerOptions struct {
 	WebApp bool
 	// Port is the HTTP port; 0 picks a free one.
 	Port int
+	// DSN is the database to use; empty creates a fresh one with NewDatabase (dropped when t ends).
+	DSN string
+	// TeamName names the open team created at bootstrap; default "e2e".
+	TeamName string
 }
 
 // StartServer is Start with options.
@@ -121,7 +125,13 @@ func StartServer(t T, o ServerOptions) *Server {
 	if home == "" {
 		home = ServerDir(t, version)
 	}
-	dsn := NewDatabase(t)
+	dsn := o.DSN
+	if dsn == "" {
+		dsn = NewDatabase(t)
+	}
+	if o.TeamName == "" {
+		o.TeamName = "e2e"
+	}
 
 	dir, err := os.MkdirTemp("", "mm-e2e-"+version+"-")
 	if err != nil {
@@ -178,7 +188,7 @@ func StartServer(t T, o ServerOptions) *Server {
 		t.Fatalf("Mattermost %s did not come up: %v", version, err)
 	}
 	s.Local = model.NewAPIv4SocketClient(s.SocketPath)
-	s.bootstrap()
+	s.bootstrap(o.TeamName)
 	t.Logf("Mattermost %s up at %s in %s (run dir %s)", version, s.URL, time.Since(started).Round(time.Millisecond), dir)
 	return s
 }
@@ -299,7 +309,7 @@ func (s *Server) waitHealthy(timeout time.Duration) error {
 }
 
 // bootstrap creates the first user, who becomes system admin, and a team.
-func (s *Server) bootstrap() {
+func (s *Server) bootstrap(teamName string) {
 	t := s.t
 	t.Helper()
 	ctx := context.Background()
@@ -315,7 +325,7 @@ func (s *Server) bootstrap() {
 	if s.AdminUser, _, err = s.Admin.Login(ctx, admin.Username, AdminPassword); err != nil {
 		t.Fatalf("log in as admin: %v", err)
 	}
-	if s.Team, _, err = s.Admin.CreateTeam(ctx, &model.Team{Name: "e2e", DisplayName: "End to end", Type: model.TeamOpen}); err != nil {
+	if s.Team, _, err = s.Admin.CreateTeam(ctx, &model.Team{Name: teamName, DisplayName: strings.ToUpper(teamName[:1]) + teamName[1:], Type: model.TeamOpen}); err != nil {
 		t.Fatalf("create team: %v", err)
 	}
 }
