@@ -4,7 +4,7 @@ GO ?= go
 PLUGIN_ID := $(shell python3 -c 'import json;print(json.load(open("plugin.json"))["id"])')
 PLUGIN_VERSION := $(shell python3 -c 'import json;print(json.load(open("plugin.json"))["version"])')
 BUNDLE := dist/$(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
-GO_BUILD_FLAGS ?= -trimpath -ldflags "-s -w"
+GO_BUILD_FLAGS ?= -trimpath -ldflags "-s -w -X main.version=$(PLUGIN_VERSION)"
 SERVER_SOURCES := $(shell find server -name '*.go' -not -name '*_test.go') go.mod go.sum plugin.json
 # Test databases are created by the tests themselves on this server.
 export MSTEAMS_TEST_PG ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable

@@ -64,13 +64,14 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 	var err error
 	pl.attach, err = attach.New(attach.Deps{
 		Store:      st,
-		Mattermost: p.API,
+		Mattermost: p.metrics.WrapAPI(p.API),
 		App:        appGraph{app},
 		Users: attach.UserGraphFunc(func(ctx context.Context, mmUserID string, fn func(ctx context.Context, c *graph.Client) error) error {
 			return p.connect.CallGraph(ctx, mmUserID, p.graphFactory(), fn)
 		}),
 		Download: doerFunc(func(r *http.Request) (*http.Response, error) { return p.graphFactory().HTTPClient().Do(r) }),
 		Logger:   p.API,
+		Metrics:  p.metrics,
 	}, attach.Options{BotUserID: p.botID})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the attachment path")
@@ -80,7 +81,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Store:      st,
 		Graph:      func() delivery.Graph { return app() },
 		Decrypter:  pl.keys,
-		Mattermost: p.API,
+		Mattermost: p.metrics.WrapAPI(p.API),
 		Attacher:   pl.attach,
 		// Through the runner, so catch-up work wakes this node's workers at once.
 		Enqueuer: enqueuerFunc(func(ctx context.Context, items []store.InboxItem) error {
@@ -93,7 +94,8 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Settings: func() delivery.Settings {
 			return delivery.Settings{SyncNotifications: p.settings().SyncNotifications}
 		},
-		Logger: p.API,
+		Logger:  p.API,
+		Metrics: p.metrics,
 	}, delivery.Options{BotUserID: p.botID})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up delivery")
@@ -104,7 +106,8 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers},
 			{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
 		},
-		Logger: p.API,
+		Logger:  p.API,
+		Metrics: p.metrics,
 	})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the inbox workers")
@@ -131,7 +134,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 	}
 
 	// The sink goes through the runner so that this node's workers wake at once for what it accepts.
-	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.API}
+	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.API, Metrics: p.metrics}
 	sink := inbox.NewSink(pl.runner).OnAccepted(pl.subs.NotificationReceived)
 	pl.changes, err = webhook.NewChangesHandler(sink, validatorFunc(pl.validateTokens), opts)
 	if err != nil {

@@ -20,7 +20,9 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/command"
 	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/connect"
+	"github.com/teamsnotify/msteams-sync/server/diagnostics"
 	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/metrics"
 	"github.com/teamsnotify/msteams-sync/server/secrets"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
@@ -45,6 +47,8 @@ type Plugin struct {
 	commands *command.Handler
 	router   http.Handler
 	pipeline *pipeline
+	metrics  *metrics.Metrics
+	diag     *diagnostics.Diagnostics
 
 	// bgCtx ends when the plugin deactivates; background work started with runBackground watches it.
 	bgCtx  context.Context
@@ -54,15 +58,15 @@ type Plugin struct {
 
 const botUsername = "msteams"
 
-// graphOptions let the SDK absorb short throttling but hand long Retry-After waits back to the caller, so an
-// inbox worker is rescheduled instead of sleeping through them.
-var graphOptions = graph.Options{MaxRetryWait: 5 * time.Second}
+// version is the plugin version, set at build time from plugin.json (Makefile).
+var version = "dev"
 
 // OnActivate refuses to start, with a message the admin sees in the plugin status, when the settings or the
 // database cannot work; otherwise it migrates the plugin's tables, creates the bot and starts the pipeline.
 func (p *Plugin) OnActivate() error {
 	p.client = pluginapi.NewClient(p.API, p.Driver)
 	p.bgCtx, p.stopBg = context.WithCancel(context.Background())
+	p.metrics = metrics.New(version)
 
 	mmcfg := p.API.GetUnsanitizedConfig()
 	if err := checkDatabase(mmcfg); err != nil {
@@ -84,6 +88,9 @@ func (p *Plugin) OnActivate() error {
 		DataSource:      *mmcfg.SqlSettings.DataSource,
 		Replicas:        mmcfg.SqlSettings.DataSourceReplicas,
 		ApplicationName: "msteams-sync-plugin",
+		// Eight change workers each hold a connection for their message lock while they query.
+		MaxConns: 20,
+		Tracer:   p.metrics.DBTracer(),
 	})
 	if err != nil {
 		return errors.Wrap(err, "MS Teams plugin could not open the Mattermost database")
@@ -105,7 +112,7 @@ func (p *Plugin) OnActivate() error {
 		p.API.LogInfo("Finished re-encrypting stored tokens with the new encryption key.", "tokens", n)
 	}
 
-	factory, err := graph.NewFactory(cfg, graphOptions)
+	factory, err := p.newGraphFactory(cfg)
 	if err != nil {
 		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not set up the Microsoft Graph client")
@@ -144,12 +151,6 @@ func (p *Plugin) OnActivate() error {
 	})
 
 	p.commands = command.New(p.connect, mm, p.API)
-	cmd := p.commands.Command()
-	cmd.AutocompleteIconData = p.iconData()
-	if err := p.API.RegisterCommand(cmd); err != nil {
-		st.Close()
-		return errors.Wrap(err, "MS Teams plugin could not register the /msteams command")
-	}
 
 	pl, err := p.newPipeline(cfg)
 	if err != nil {
@@ -157,6 +158,18 @@ func (p *Plugin) OnActivate() error {
 		return err
 	}
 	p.pipeline = pl
+
+	if err := p.setUpOperations(cfg); err != nil {
+		st.Close()
+		return err
+	}
+
+	cmd := p.commands.Command()
+	cmd.AutocompleteIconData = p.iconData()
+	if err := p.API.RegisterCommand(cmd); err != nil {
+		st.Close()
+		return errors.Wrap(err, "MS Teams plugin could not register the /msteams command")
+	}
 
 	mux := http.NewServeMux()
 	pl.routes(mux)
@@ -215,7 +228,7 @@ func (p *Plugin) OnConfigurationChange() error {
 
 	var newFactory *graph.Factory
 	if changes.CredentialsChanged {
-		newFactory, err = graph.NewFactory(next, graphOptions)
+		newFactory, err = p.newGraphFactory(next)
 		if err != nil {
 			return errors.Wrap(err, "MS Teams plugin could not set up the Microsoft Graph client with the new settings")
 		}
@@ -269,11 +282,42 @@ func (p *Plugin) ServeHTTP(_ *plugin.Context, w http.ResponseWriter, r *http.Req
 	p.router.ServeHTTP(w, r)
 }
 
+// ServeMetrics serves the Prometheus metrics on the server's metrics listener
+// (/plugins/com.mattermost.msteams-sync/metrics).
+func (p *Plugin) ServeMetrics(_ *plugin.Context, w http.ResponseWriter, r *http.Request) {
+	p.metrics.Handler().ServeHTTP(w, r)
+}
+
+// GenerateSupportData adds the plugin's diagnostics (no secrets, tokens or message bodies) to a support packet.
+func (p *Plugin) GenerateSupportData(_ *plugin.Context) ([]*model.FileData, error) {
+	if p.diag == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fd, err := p.diag.SupportPacket(ctx)
+	if err != nil {
+		return nil, errors.Wrap(err, "build the MS Teams diagnostics for the support packet")
+	}
+	return []*model.FileData{fd}, nil
+}
+
 // ExecuteCommand answers /msteams.
 func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return p.commands.Execute(ctx, args), nil
+}
+
+// newGraphFactory builds the Graph clients for cfg. Their HTTP calls are timed by the metrics; the SDK absorbs
+// short throttling but hands long Retry-After waits back to the caller, so an inbox worker is rescheduled
+// instead of sleeping through them.
+func (p *Plugin) newGraphFactory(cfg config.Configuration) (*graph.Factory, error) {
+	base, err := graph.NewTransport(cfg.CustomCACertificate)
+	if err != nil {
+		return nil, errors.Wrap(err, "MS Teams plugin could not use the custom CA certificate")
+	}
+	return graph.NewFactory(cfg, graph.Options{MaxRetryWait: 5 * time.Second, Transport: p.metrics.GraphTransport(base)})
 }
 
 // loadConfiguration reads the settings and fills the generated secrets the System Console leaves empty on a

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pkg/errors"
 )
@@ -26,6 +27,8 @@ type Options struct {
 	MaxConnIdleTime time.Duration
 	// ApplicationName is reported in pg_stat_activity; default "msteamsnotify".
 	ApplicationName string
+	// Tracer, when set, observes every query (the metrics package times them by name).
+	Tracer pgx.QueryTracer
 }
 
 // Store is safe for concurrent use by many goroutines.
@@ -79,6 +82,9 @@ func openPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, err
 			name = "msteamsnotify"
 		}
 		cfg.ConnConfig.RuntimeParams["application_name"] = name
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	cfg.MaxConns = opts.MaxConns
 	if cfg.MaxConns <= 0 {

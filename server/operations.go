@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/config"
+	"github.com/teamsnotify/msteams-sync/server/diagnostics"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/metrics"
+	"github.com/teamsnotify/msteams-sync/server/subscription"
+)
+
+// setUpOperations registers what ops and admins look at: the store-backed gauges of the metrics endpoint,
+// `/msteams admin status|retry-parked`, and the support packet diagnostics.
+func (p *Plugin) setUpOperations(_ config.Configuration) error {
+	secretExpiry := func(ctx context.Context) (time.Time, error) {
+		return p.graphFactory().App().GetApplicationSecretExpiry(ctx)
+	}
+	col, err := p.metrics.NewCollector(metrics.CollectorOptions{
+		Stats:        p.store,
+		Subscription: subscription.StateName,
+		Queues:       []string{inbox.QueueChanges, inbox.QueueAttachments},
+		Limits: func() metrics.Limits {
+			c := p.settings()
+			return metrics.Limits{ConnectedUsersAllowed: c.ConnectedUsersAllowed, MaxPendingInvites: c.ConnectedUsersMaxPendingInvites}
+		},
+		SecretExpiry: secretExpiry,
+	})
+	if err != nil {
+		return errors.Wrap(err, "set up the metrics collector")
+	}
+
+	pl := p.pipeline
+	p.diag, err = diagnostics.New(diagnostics.Deps{
+		Store:         p.store,
+		Subscriptions: pl.subs,
+		Settings:      p.settings,
+		AppToken: func(ctx context.Context) (string, error) {
+			return diagnostics.AppTokenFunc(p.graphFactory(), p.settings())(ctx)
+		},
+		SecretExpiry: secretExpiry,
+		AfterRequeue: func(string) {
+			pl.runner.Wake(inbox.QueueChanges)
+			pl.runner.Wake(inbox.QueueAttachments)
+			col.Invalidate()
+		},
+		Version: version,
+	})
+	if err != nil {
+		return errors.Wrap(err, "set up the admin diagnostics")
+	}
+	p.commands.Register(p.diag.AdminSubcommand(func(userID string) bool {
+		return p.API.HasPermissionTo(userID, model.PermissionManageSystem)
+	}))
+	return nil
+}
