@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +93,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 			BaseURL: func() string { return p.graphFactory().Endpoints().GraphBaseURL },
 		},
 		Settings: func() delivery.Settings {
-			return delivery.Settings{SyncNotifications: p.settings().SyncNotifications}
+			return delivery.Settings{SyncNotifications: p.settings().SyncNotifications, GraphHosts: pl.graphHosts()}
 		},
 		Logger:  p.API,
 		Metrics: p.metrics,
@@ -179,6 +180,15 @@ func (pl *pipeline) configurationChanged(prev, next config.Configuration, change
 		}
 	}
 	pl.subs.Wake()
+}
+
+// graphHosts is the configured cloud's Graph host (with port), from which inline images may be fetched.
+func (pl *pipeline) graphHosts() []string {
+	u, err := url.Parse(pl.p.graphFactory().Endpoints().GraphBaseURL)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	return []string{u.Host}
 }
 
 // clientStateOK accepts the current webhook secret, and the previous one for a short while after a change.

@@ -100,6 +100,9 @@ const (
 type Settings struct {
 	// SyncNotifications is the global switch: when off, changes are consumed without posting.
 	SyncNotifications bool
+	// GraphHosts are the hosts (host or host:port) of the configured cloud's Graph: inline images are fetched
+	// (with the app's token) only from these. Empty means Microsoft's public and national Graph hosts.
+	GraphHosts []string
 }
 
 // Options tune a Processor; zero values take the defaults.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,6 +80,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}))
 	e.sim = sim
 	e.store = storetest.NewStore(t)
+	simURL, err := url.Parse(sim.GraphURL())
+	require.NoError(t, err)
+	e.settings.GraphHosts = []string{simURL.Host}
 
 	cfg := config.Defaults()
 	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = testTenant, testClient, testSecret

@@ -430,7 +430,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		return skipped(SkipUnchanged)
 	}
 
-	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users)})
+	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users), GraphHosts: p.d.Settings().GraphHosts})
 	if err != nil {
 		return inbox.Park(errors.Wrap(err, "convert message"))
 	}

@@ -387,6 +387,24 @@ func TestFilesAreHandedToTheAttacherAfterTheText(t *testing.T) {
 	assert.Len(t, e.dms(bob), 1)
 }
 
+// A pasted image lives on the configured cloud's Graph host; it reaches the attacher as hosted content to
+// download with the app's token (not as a link the user cannot open).
+func TestInlineImagesOnTheConfiguredGraphHostAreAttached(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID, err := e.sim.SendMessage(chatID, graphsim.NewMessage{From: alice.teamsID, HTML: `<p>look</p><img src="{{hosted:img1}}">`,
+		Hosted: []graphsim.HostedContent{{ID: "img1", ContentType: "image/png", Bytes: []byte("\x89PNG")}}})
+	require.NoError(t, err)
+	require.NoError(t, e.notify("created", chatID, msgID))
+
+	jobs := e.attacher.all()
+	require.Len(t, jobs, 1)
+	require.Len(t, jobs[0].Files, 1)
+	assert.Equal(t, format.FileHostedContent, jobs[0].Files[0].Kind)
+	assert.Contains(t, jobs[0].Files[0].URL, "/hostedContents/")
+}
+
 // With rich notifications, a busy chat costs Graph one chat lookup and a presence call per PresenceTTL, not
 // calls per message.
 func TestBurstInOneChatCostsFewGraphCallsPerDM(t *testing.T) {
