@@ -272,3 +272,53 @@ func TestDisconnectStopsDelivery(t *testing.T) {
 	w.waitForPost(t, w.carol.MM, "after alice left")
 	require.Zero(t, w.botPostsContaining(w.alice.MM, "after alice left"))
 }
+
+// TestAdminInstallsAndConfigures: an administrator uploads the bundle, the plugin refuses to start without the
+// app registration (saying what is missing), and once the settings point at the tenant it runs, creates its bot,
+// and subscribes to the tenant's chat messages with rich notifications, at the plugin's webhook.
+func TestAdminInstallsAndConfigures(t *testing.T) {
+	for _, version := range harness.Versions() {
+		t.Run(version, func(t *testing.T) {
+			s := harness.Start(t, version)
+			tm := harness.StartTeams(t, s.URL)
+			s.UploadPlugin(harness.BundlePath(t))
+			require.Equal(t, model.PluginStateNotRunning, s.PluginState())
+
+			_, err := s.Admin.EnablePlugin(context.Background(), harness.PluginID)
+			require.NoError(t, err)
+			statuses, _, err := s.Admin.GetPluginStatuses(context.Background())
+			require.NoError(t, err)
+			found := false
+			for _, st := range statuses {
+				if st.PluginId == harness.PluginID {
+					found = true
+					require.Equal(t, model.PluginStateFailedToStart, st.State, "no tenant, no start")
+					require.NotEmpty(t, st.Error, "the status says why")
+				}
+			}
+			require.True(t, found, "the uploaded plugin is listed")
+			_, err = s.Admin.DisablePlugin(context.Background(), harness.PluginID)
+			require.NoError(t, err)
+
+			s.PatchPluginConfig(tm.PluginSettings())
+			s.EnablePlugin()
+			s.Bot("msteams")
+			var subs []string
+			deadline := time.Now().Add(deliveryWait)
+			for {
+				subs = subs[:0]
+				for _, sub := range tm.Sim.Changes().Subscriptions() {
+					if sub.Resource == "/chats/getAllMessages" && sub.AppID == harness.TeamsClientID && sub.IncludeResourceData &&
+						strings.HasPrefix(sub.NotificationURL, s.URL+"/plugins/"+harness.PluginID+"/") {
+						subs = append(subs, sub.ID)
+					}
+				}
+				if len(subs) > 0 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			require.Len(t, subs, 1, "one tenant-wide rich subscription at the plugin's webhook: %+v", tm.Sim.Changes().Subscriptions())
+		})
+	}
+}
