@@ -57,14 +57,16 @@ async function openHost(token, screen) {
     const context = await browser.newContext({ignoreHTTPSErrors: true, viewport: {width: 1000, height: 800}, acceptDownloads: true});
     await context.addCookies([{name: 'MMAUTHTOKEN', value: token, url: MM, httpOnly: true}]);
     const html = fs.readFileSync(path.join(webappDir, 'test/host/index.html'), 'utf8')
-        .replace('/*CONFIG*/{}', JSON.stringify({token}))
         .replace('/*HOST*/', () => fs.readFileSync(path.join(webappDir, 'test/host/dist/host.js'), 'utf8').replace(/<\/script/g, '<\\/script'));
     await context.route(hostURL, (route) => route.fulfill({status: 200, contentType: 'text/html', body: html}));
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (err) => errors.push(err));
     await page.goto(hostURL);
-    const loaded = await page.evaluate(() => window.__host.ready);
+    const loaded = await page.evaluate(() => Promise.race([
+        window.__host.ready,
+        new Promise((resolve, reject) => setTimeout(() => reject(new Error('the host page did not load the plugins within 30 s')), 30000)),
+    ]));
     assert.ok(loaded.includes(pluginId), `the server lists the plugin's webapp bundle (got ${loaded.join(', ')})`);
     await page.evaluate((s) => window.__host.show(s), screen);
     return {context, page, errors};
@@ -87,7 +89,10 @@ before(async () => {
     browser = await chromium.launch({
         executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
         headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+            // The host page is fulfilled by the test, not fetched from 127.0.0.1, so Chromium cannot tell it is a
+            // loopback page and would block its websocket to the loopback server as a local-network request.
+            '--disable-features=LocalNetworkAccessChecks'],
     });
     user = await rest(userToken(), 'GET', '/api/v4/users/me');
 });
@@ -101,8 +106,12 @@ describe('webapp bundle', () => {
         const manifests = await rest(userToken(), 'GET', '/api/v4/plugins/webapp');
         const m = manifests.find((x) => x.id === pluginId);
         assert.ok(m, 'the plugin is enabled with a webapp');
-        const served = await (await fetch(`${MM}${m.webapp.bundle_path}`)).text();
-        assert.equal(served, fs.readFileSync(path.join(webappDir, 'dist/main.js'), 'utf8'), 'installed bundle differs from webapp/dist/main.js; rebuild the plugin bundle');
+        // Mattermost's web app loads /static/<id>/<file> from /static/plugins/<id>/<file>.
+        const resp = await fetch(`${MM}${m.webapp.bundle_path.replace(/^\/static\//, '/static/plugins/')}`);
+        assert.equal(resp.status, 200);
+        const served = await resp.text();
+        const built = fs.readFileSync(path.join(webappDir, 'dist/main.js'), 'utf8');
+        assert.ok(served === built, `the installed bundle (${served.length} bytes) is not webapp/dist/main.js (${built.length} bytes); rebuild the plugin bundle`);
     });
 });
 

@@ -18,8 +18,6 @@ w.Redux = Redux;
 w.ReactRedux = ReactRedux;
 w.basename = '';
 
-const config: {token: string} = w.__hostConfig;
-
 function preferences(state: {myPreferences: Record<string, Pref>} = {myPreferences: {}}, action: AnyAction) {
     if (action.type !== 'RECEIVED_PREFERENCES') {
         return state;
@@ -83,23 +81,19 @@ async function api(path: string) {
     return resp.json();
 }
 
-// The websocket, authenticated like Mattermost's own client; it resolves once the server confirmed the session.
+// The websocket, authenticated by the session cookie as in Mattermost's web app; it resolves on the server's
+// hello, which it sends only to an authenticated connection.
 let wsReady = false;
 function openSocket(): Promise<void> {
     return new Promise((resolve, reject) => {
         const ws = new WebSocket(`${window.location.origin.replace(/^http/, 'ws')}/api/v4/websocket`);
-        ws.onopen = () => ws.send(JSON.stringify({seq: 1, action: 'authentication_challenge', data: {token: config.token}}));
         ws.onerror = () => reject(new Error('websocket failed'));
+        ws.onclose = (e) => reject(new Error(`websocket closed: ${e.code} ${e.reason}`));
         ws.onmessage = (e) => {
             const msg = JSON.parse(e.data);
-            if (msg.seq_reply === 1) {
-                if (msg.status === 'OK') {
-                    wsReady = true;
-                    resolve();
-                } else {
-                    reject(new Error('websocket authentication failed'));
-                }
-                return;
+            if (msg.event === 'hello') {
+                wsReady = true;
+                resolve();
             }
             if (msg.event === 'preferences_changed') {
                 store.dispatch({type: 'RECEIVED_PREFERENCES', data: JSON.parse(msg.data.preferences)});
@@ -163,7 +157,8 @@ async function loadPlugins() {
         }
         await new Promise<void>((resolve, reject) => {
             const s = document.createElement('script');
-            s.src = m.webapp!.bundle_path!;
+            // The server names the bundle /static/<id>/...; Mattermost's web app loads it from /static/plugins/<id>/....
+            s.src = m.webapp!.bundle_path!.replace(/^\/static\//, '/static/plugins/');
             s.onload = () => resolve();
             s.onerror = () => reject(new Error(`bundle of ${m.id} failed to load`));
             document.head.appendChild(s);
