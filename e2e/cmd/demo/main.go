@@ -89,7 +89,10 @@ func (d *demo) save() {
 
 // runner adapts the harness to a program: logs go to stdout, failures end the program after stopping what was
 // started so far, and cleanups are otherwise left to `demo stop` (the parts must outlive this process).
-type runner struct{ d *demo }
+type runner struct {
+	d        *demo
+	cleanups *[]func()
+}
 
 func (r runner) Helper()                    {}
 func (r runner) Logf(f string, args ...any) { fmt.Printf("  "+f+"\n", args...) }
@@ -100,6 +103,10 @@ func (r runner) TempDir() string            { dir, _ := os.MkdirTemp("", "demo-"
 func (r runner) Fatalf(f string, args ...any) {
 	fmt.Fprintf(os.Stderr, "demo: "+f+"\n", args...)
 	fmt.Fprintln(os.Stderr, "demo: stopping what was started")
+	// On failure the harness's own cleanups (server stop, run directory) run too; on success they never do.
+	for i := len(*r.cleanups) - 1; i >= 0; i-- {
+		(*r.cleanups)[i]()
+	}
 	_ = r.d.stop()
 	os.Exit(1)
 }
@@ -117,7 +124,7 @@ func (d *demo) start(bundle, graphsimBin, version string, follow bool) error {
 	if bundle == "" || graphsimBin == "" {
 		return errors.New("-bundle and -graphsim are required (make demo passes them)")
 	}
-	r := runner{d}
+	r := runner{d: d, cleanups: new([]func())}
 
 	// Ports: the usual ones when free, so the printed URLs look familiar.
 	mmPort := portOr(8065)
@@ -270,9 +277,13 @@ func (d *demo) followDMs(siteURL string, c *model.Client4, bot *model.User) erro
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	for {
 		select {
-		case <-stop:
+		case sig := <-stop:
 			ws.Close()
-			fmt.Println("\nStopped following. The demo is still running; `make demo-stop` stops it.")
+			if sig == syscall.SIGTERM {
+				fmt.Println("\nThe demo is being stopped.")
+			} else {
+				fmt.Println("\nStopped following. The demo is still running; `make demo-stop` stops it.")
+			}
 			return nil
 		case ev, ok := <-ws.EventChannel:
 			if !ok {
