@@ -160,6 +160,17 @@ func (d *demo) start(bundle, graphsimBin, version string, follow bool) error {
 
 	opts := harness.ServerOptions{Version: version, Port: mmPort, DSN: dsn, TeamName: "demo"}
 	if dist := os.Getenv("MM_DIST"); dist != "" {
+		// The release tarball unpacks to mattermost/; accept its parent too.
+		if _, err := os.Stat(filepath.Join(dist, "bin", "mattermost")); err != nil {
+			if _, err2 := os.Stat(filepath.Join(dist, "mattermost", "bin", "mattermost")); err2 == nil {
+				dist = filepath.Join(dist, "mattermost")
+			} else {
+				r.Fatalf("MM_DIST=%s: no bin/mattermost there (point it at the unpacked release)", dist)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dist, "client")); err != nil {
+			r.Fatalf("MM_DIST=%s: no client/ directory (the web app) there", dist)
+		}
 		opts.Home, opts.WebApp, opts.Version = dist, true, "dist"
 		step("Mattermost from %s (official release, with the web app)", dist)
 	} else {
