@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -146,16 +147,46 @@ func Tally(sent []Sent, observed []Observed) Count {
 	return c
 }
 
+// DB opens a short-lived connection per question, so that a PostgreSQL restart under the bench costs one
+// failed poll rather than the run.
+type DB struct{ DSN string }
+
+func (d DB) with(ctx context.Context, f func(*pgx.Conn) error) error {
+	conn, err := pgx.Connect(ctx, d.DSN)
+	if err != nil {
+		return errors.Wrap(err, "connect to the Mattermost database")
+	}
+	defer conn.Close(context.Background())
+	return f(conn)
+}
+
 // PostReader reads the bot's DM posts from Mattermost's database (the plugin shares it), which is far cheaper
 // than paging 240 channels through the REST API after every run.
 type PostReader struct {
-	Conn      *pgx.Conn
+	DB        DB
 	BotUserID string
 }
 
 // Since returns every bot post created at or after t in a direct channel, text DMs and attachment follow-ups.
-func (r *PostReader) Since(ctx context.Context, t time.Time) ([]Observed, error) {
-	rows, err := r.Conn.Query(ctx, `
+func (r *PostReader) Since(ctx context.Context, t time.Time) (out []Observed, err error) {
+	err = r.DB.with(ctx, func(conn *pgx.Conn) error {
+		out, err = r.since(ctx, conn, t)
+		return err
+	})
+	return out, err
+}
+
+// CountSince counts the bot's posts created at or after t.
+func (r *PostReader) CountSince(ctx context.Context, t time.Time) (n int, err error) {
+	err = r.DB.with(ctx, func(conn *pgx.Conn) error {
+		return errors.Wrap(conn.QueryRow(ctx, `SELECT count(*) FROM posts WHERE userid = $1 AND createat >= $2`,
+			r.BotUserID, t.UnixMilli()).Scan(&n), "count bot posts")
+	})
+	return n, err
+}
+
+func (r *PostReader) since(ctx context.Context, conn *pgx.Conn, t time.Time) ([]Observed, error) {
+	rows, err := conn.Query(ctx, `
 		SELECT COALESCE(p.props->>'`+propMessageID+`', ''), COALESCE(p.props->>'`+propAttachmentsOf+`', ''),
 		       c.name, p.createat
 		  FROM posts p JOIN channels c ON c.id = p.channelid
@@ -194,8 +225,34 @@ func otherMember(name, me string) string {
 }
 
 // InboxRows counts the rows left in the plugin's inbox: still queued, and parked (given up on).
-func InboxRows(ctx context.Context, conn *pgx.Conn) (queued, parked int, err error) {
-	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE parked_at IS NULL), count(*) FILTER (WHERE parked_at IS NOT NULL)
-		FROM msteamsnotify_inbox`).Scan(&queued, &parked)
-	return queued, parked, errors.Wrap(err, "count inbox rows")
+func InboxRows(ctx context.Context, db DB) (queued, parked int, err error) {
+	err = db.with(ctx, func(conn *pgx.Conn) error {
+		return errors.Wrap(conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE parked_at IS NULL), count(*) FILTER (WHERE parked_at IS NOT NULL)
+			FROM msteamsnotify_inbox`).Scan(&queued, &parked), "count inbox rows")
+	})
+	return queued, parked, err
+}
+
+// InboxSample describes up to n rows left in the inbox: queue, attempts, when due, parked, last error.
+func InboxSample(ctx context.Context, db DB, n int) (out []string, err error) {
+	err = db.with(ctx, func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT queue, attempts, EXTRACT(EPOCH FROM not_before - now())::float8,
+			parked_at IS NOT NULL, left(last_error, 200) FROM msteamsnotify_inbox ORDER BY id LIMIT $1`, n)
+		if err != nil {
+			return errors.Wrap(err, "sample inbox rows")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var queue, lastErr string
+			var attempts int
+			var due float64
+			var parked bool
+			if err := rows.Scan(&queue, &attempts, &due, &parked, &lastErr); err != nil {
+				return errors.Wrap(err, "scan inbox row")
+			}
+			out = append(out, fmt.Sprintf("queue=%s attempts=%d due_in=%.0fs parked=%t last_error=%q", queue, attempts, due, parked, lastErr))
+		}
+		return errors.Wrap(rows.Err(), "read inbox rows")
+	})
+	return out, err
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pkg/errors"
 
 	"github.com/teamsnotify/msteams-sync/e2e/harness"
@@ -34,7 +33,7 @@ type Env struct {
 	Stack  *harness.Stack
 	Sim    *graphsim.Sim
 	Ack    *AckTimer
-	Conn   *pgx.Conn // Mattermost's database, which the plugin shares
+	DB     DB // Mattermost's database, which the plugin shares
 	Posts  *PostReader
 	Proc   *ProcSampler
 	People []Person
@@ -46,6 +45,7 @@ type Env struct {
 	// lastCreated is the newest Teams creation time sent: graphsim keeps message ids (epoch ms) unique by
 	// moving them forward, so after a burst the clock must catch up before delays mean anything.
 	lastCreated time.Time
+	runSince    time.Time // posts created since belong to the current run
 }
 
 func (e *Env) setNote(s string) {
@@ -79,12 +79,11 @@ func Setup(t harness.T, version string, people, groups int) *Env {
 	s.EnablePlugin()
 	st := &harness.Stack{Server: s, Teams: tm, Bot: s.Bot("msteams")}
 
-	conn, err := pgx.Connect(ctx, s.DSN)
-	if err != nil {
-		t.Fatalf("connect to the Mattermost database: %v", err)
+	db := DB{DSN: s.DSN}
+	if _, _, err := InboxRows(ctx, db); err != nil {
+		t.Fatalf("%v", err)
 	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	e := &Env{Stack: st, Sim: sim, Ack: ack, Conn: conn, Posts: &PostReader{Conn: conn, BotUserID: st.Bot.Id},
+	e := &Env{Stack: st, Sim: sim, Ack: ack, DB: db, Posts: &PostReader{DB: db, BotUserID: st.Bot.Id},
 		Proc: &ProcSampler{Dir: s.Dir}, rng: rand.New(rand.NewPCG(9, 9))}
 
 	start := time.Now()

@@ -20,6 +20,21 @@ import (
 	"github.com/teamsnotify/msteams-sync/graphsim/changes"
 )
 
+// AfterDelivered runs f once the current run has produced n bot posts, so that a fault lands mid-drain of a
+// burst rather than while graphsim is still taking the messages in.
+func AfterDelivered(n int, f func(context.Context, *Env) error) func(context.Context, *Env) error {
+	return func(ctx context.Context, e *Env) error {
+		deadline := time.Now().Add(5 * time.Minute)
+		for time.Now().Before(deadline) {
+			if got, err := e.Posts.CountSince(ctx, e.runSince); err == nil && got >= n {
+				return f(ctx, e)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return errors.Errorf("the run never reached %d DMs", n)
+	}
+}
+
 // KillPlugin sends SIGKILL to the plugin process; the server's plugin health check restarts it.
 func KillPlugin(_ context.Context, e *Env) error {
 	pid, err := FindProcess(e.Stack.Dir)

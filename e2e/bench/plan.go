@@ -23,8 +23,8 @@ func BenchPlan(s Scale) []Load {
 // FaultPlan is `make bench-faults`: each run ends with the exact count.
 func FaultPlan(s Scale) []Load {
 	return []Load{
-		{Name: "plugin-sigkill", Messages: s.n(5000), GroupShare: 0.2, During: KillPlugin, DuringAt: 0.3, DrainWait: 120 * time.Second},
-		{Name: "postgres-restart", Messages: s.n(5000), GroupShare: 0.2, During: RestartPostgres, DuringAt: 0.3, DrainWait: 120 * time.Second},
+		{Name: "plugin-sigkill", Messages: s.n(5000), GroupShare: 0.2, During: AfterDelivered(s.n(5000)/3, KillPlugin), DrainWait: 120 * time.Second},
+		{Name: "postgres-restart", Messages: s.n(5000), GroupShare: 0.2, During: AfterDelivered(s.n(5000)/3, RestartPostgres), DrainWait: 120 * time.Second},
 		{Name: "graph-429-503", Rate: 50, Duration: s.d(40 * time.Second), GroupShare: 0.2, During: GraphOutage(30 * time.Second), DuringAt: 0.1, DrainWait: 120 * time.Second},
 		{Name: "duplicate-reorder", Rate: 200, Duration: s.d(20 * time.Second), GroupShare: 0.2, During: DuplicateAndReorder(s.d(20 * time.Second))},
 		{Name: "forged-flood", Rate: 100, Duration: s.d(20 * time.Second), GroupShare: 0.2, During: ForgedFlood(s.n(10000), s.d(20*time.Second))},

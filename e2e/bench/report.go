@@ -136,6 +136,9 @@ func PrintRun(w io.Writer, r Result) {
 		fmt.Fprintf(w, ", restarted %d×", r.PluginRestarts)
 	}
 	fmt.Fprintf(w, "; inbox rows left: %d queued, %d parked\n", r.InboxQueued, r.InboxParked)
+	for _, row := range r.InboxSample {
+		fmt.Fprintf(w, "     left: %s\n", row)
+	}
 	if r.Note != "" {
 		fmt.Fprintf(w, "   note: %s\n", r.Note)
 	}

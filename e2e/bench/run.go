@@ -56,6 +56,7 @@ type Result struct {
 	PluginRestarts  int                `json:"plugin_restarts,omitempty"`
 	InboxQueued     int                `json:"inbox_rows_queued"`
 	InboxParked     int                `json:"inbox_rows_parked"`
+	InboxSample     []string           `json:"inbox_sample,omitempty"` // a few rows left behind, for diagnosis
 	Count           Count              `json:"count"`
 	Note            string             `json:"note,omitempty"`
 }
@@ -132,6 +133,7 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	ledger := &Ledger{}
 	start := time.Now()
 	since := start.Add(-time.Second)
+	e.runSince = since
 
 	n := l.Messages
 	if l.Rate > 0 {
@@ -234,7 +236,18 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	res.PluginRSSMB = e.Proc.PeakRSSMB()
 	res.PluginCPUSec = e.Proc.CPUSeconds() - cpu0
 	res.PluginRestarts = e.Proc.Restarts() - restarts0
-	res.InboxQueued, res.InboxParked, err = InboxRows(ctx, e.Conn)
+	for try := 0; try < 10; try++ {
+		if res.InboxQueued, res.InboxParked, err = InboxRows(ctx, e.DB); err == nil {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err == nil && res.InboxQueued+res.InboxParked > 0 {
+		rows, serr := InboxSample(ctx, e.DB, 5)
+		if serr == nil {
+			res.InboxSample = rows
+		}
+	}
 	return res, err
 }
 
@@ -253,14 +266,20 @@ func (e *Env) drain(ctx context.Context, ledger *Ledger, since time.Time, stall 
 	lastLog := time.Now()
 	for {
 		obs, err := e.Posts.Since(ctx, since)
+		var queued int
+		if err == nil {
+			queued, _, err = InboxRows(ctx, e.DB)
+		}
 		if err != nil {
-			return Count{}, err
+			// PostgreSQL restarting under a fault run: keep polling until the stall budget runs out.
+			if time.Since(lastProgress) > stall {
+				return Count{}, err
+			}
+			logf("  … database unavailable: %v", err)
+			time.Sleep(time.Second)
+			continue
 		}
 		c := Tally(sent, obs)
-		queued, _, err := InboxRows(ctx, e.Conn)
-		if err != nil {
-			return c, err
-		}
 		done := c.Lost == 0 && c.ImagesLost == 0 && queued == 0
 		if len(obs) != lastSeen {
 			lastSeen, lastProgress = len(obs), time.Now()
@@ -269,11 +288,16 @@ func (e *Env) drain(ctx context.Context, ledger *Ledger, since time.Time, stall 
 			logf("  … %d/%d DMs, %d/%d images, %d inbox rows queued", c.Delivered, c.Expected, c.ImagesDelivered, c.ImagesExpected, queued)
 			lastLog = time.Now()
 		}
-		if done || time.Since(lastProgress) > stall {
+		// Rows still queued are the plugin's to finish: a job claimed by a killed plugin process waits for its
+		// lease (5 minutes) and a failed one for its backoff, so the budget grows while the inbox is not empty.
+		budget := stall
+		if queued > 0 {
+			budget = max(stall, 7*time.Minute)
+		}
+		if done || time.Since(lastProgress) > budget {
 			if done {
 				time.Sleep(2 * time.Second)
-				obs, err = e.Posts.Since(ctx, since)
-				if err != nil {
+				if obs, err = e.Posts.Since(ctx, since); err != nil {
 					return c, err
 				}
 				c = Tally(sent, obs)
