@@ -12,7 +12,7 @@ BENCH_FLAGS ?=
 bench: dist ## load bench: 50/200/500 msg/s, attachments, 20,000 burst; prints figures, writes bench-results.json
 	@e2e/build-server.sh $(BENCH_VERSION) >/dev/null
 	cd e2e && PLUGIN_BUNDLE=$(CURDIR)/$(BUNDLE) $(GO) run ./bench/cmd/bench -mode bench -version $(BENCH_VERSION) \
-		-users $(BENCH_USERS) -scale $(BENCH_SCALE) -out $(CURDIR)/bench-results.json $(BENCH_FLAGS)
+		-users $(BENCH_USERS) -scale $(BENCH_SCALE) -out $(CURDIR)/bench-results.json -profiles $(CURDIR) $(BENCH_FLAGS)
 
 bench-faults: dist ## fault bench on a private PostgreSQL: plugin SIGKILL, PostgreSQL restart, Graph 429/503, duplicates, forged flood, subscription removal; fails on any lost or duplicated DM
 	@e2e/build-server.sh $(BENCH_VERSION) >/dev/null

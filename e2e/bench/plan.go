@@ -10,13 +10,17 @@ func (s Scale) n(n int) int                     { return max(int(float64(n)*floa
 
 // BenchPlan is `make bench`: fixed offered rates, an attachment run, and the 20,000-message burst last
 // (graphsim's message ids run ahead of the clock during a burst).
-func BenchPlan(s Scale) []Load {
+func BenchPlan(s Scale, profileDir string) []Load {
+	burstProfile := ""
+	if profileDir != "" {
+		burstProfile = profileDir + "/bench-server-burst.prof"
+	}
 	return []Load{
 		{Name: "rate50", Rate: 50, Duration: s.d(20 * time.Second), GroupShare: 0.2},
 		{Name: "rate200", Rate: 200, Duration: s.d(30 * time.Second), GroupShare: 0.2},
 		{Name: "rate500", Rate: 500, Duration: s.d(20 * time.Second), GroupShare: 0.2},
 		{Name: "attachments", Rate: 100, Duration: s.d(30 * time.Second), GroupShare: 0.2, ImageShare: 0.05},
-		{Name: "burst", Messages: s.n(20000), GroupShare: 0.2, DrainWait: 90 * time.Second},
+		{Name: "burst", Messages: s.n(20000), GroupShare: 0.2, DrainWait: 90 * time.Second, ProfilePath: burstProfile},
 	}
 }
 

@@ -132,6 +132,7 @@ func PrintRun(w io.Writer, r Result) {
 		fmt.Fprintf(w, "     %-60s %.4f\n", k, r.GraphByRoute[k])
 	}
 	fmt.Fprintf(w, "   plugin: peak RSS %.0f MB, CPU %.1f s", r.PluginRSSMB, r.PluginCPUSec)
+	fmt.Fprintf(w, " (Mattermost server CPU %.1f s)", r.ServerCPUSec)
 	if r.PluginRestarts > 0 {
 		fmt.Fprintf(w, ", restarted %d×", r.PluginRestarts)
 	}

@@ -32,6 +32,8 @@ type Load struct {
 	During    func(ctx context.Context, e *Env) error
 	DuringAt  float64 // share of the messages sent before During starts (0 = at the start)
 	DrainWait time.Duration
+	// ProfilePath, when set, receives a CPU profile of the Mattermost server taken while the run drains.
+	ProfilePath string
 }
 
 // Result is one run's figures.
@@ -54,6 +56,7 @@ type Result struct {
 	PluginRSSMB     float64            `json:"plugin_rss_mb_peak"`
 	PluginCPUSec    float64            `json:"plugin_cpu_seconds"`
 	PluginRestarts  int                `json:"plugin_restarts,omitempty"`
+	ServerCPUSec    float64            `json:"server_cpu_seconds"`
 	InboxQueued     int                `json:"inbox_rows_queued"`
 	InboxParked     int                `json:"inbox_rows_parked"`
 	InboxSample     []string           `json:"inbox_sample,omitempty"` // a few rows left behind, for diagnosis
@@ -130,6 +133,14 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	e.Proc.Sample()
 	e.Proc.ResetPeak()
 	cpu0, restarts0 := e.Proc.CPUSeconds(), e.Proc.Restarts()
+	serverCPU0 := e.serverCPU()
+	if l.ProfilePath != "" {
+		go func() {
+			if err := ServerProfile(ctx, e.Stack.MetricsURL, 15*time.Second, l.ProfilePath); err != nil {
+				logf("server profile: %v", err)
+			}
+		}()
+	}
 	ledger := &Ledger{}
 	start := time.Now()
 	since := start.Add(-time.Second)
@@ -236,6 +247,7 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	res.PluginRSSMB = e.Proc.PeakRSSMB()
 	res.PluginCPUSec = e.Proc.CPUSeconds() - cpu0
 	res.PluginRestarts = e.Proc.Restarts() - restarts0
+	res.ServerCPUSec = e.serverCPU() - serverCPU0
 	for try := 0; try < 10; try++ {
 		if res.InboxQueued, res.InboxParked, err = InboxRows(ctx, e.DB); err == nil {
 			break
@@ -320,4 +332,13 @@ func (r Result) RoutesByCost() []string {
 	}
 	sort.Slice(keys, func(i, j int) bool { return r.GraphByRoute[keys[i]] > r.GraphByRoute[keys[j]] })
 	return keys
+}
+
+func (e *Env) serverCPU() float64 {
+	pid := e.Proc.Current().PID
+	if pid == 0 {
+		return 0
+	}
+	v, _ := ParentCPUSeconds(pid)
+	return v
 }

@@ -23,15 +23,16 @@ func main() {
 	version := flag.String("version", "11.4.0", "Mattermost server version (a cached build under e2e/.cache)")
 	out := flag.String("out", "../bench-results.json", "where to write the JSON results")
 	only := flag.String("only", "", "run only the run with this name")
+	profiles := flag.String("profiles", "", "directory for a CPU profile of the Mattermost server taken during the burst")
 	flag.Parse()
 
 	t := &programT{}
-	code := run(t, *mode, *users, *groups, bench.Scale(*scale), *version, *out, *only)
+	code := run(t, *mode, *users, *groups, bench.Scale(*scale), *version, *out, *only, *profiles)
 	t.cleanup()
 	os.Exit(code)
 }
 
-func run(t *programT, mode string, users, groups int, scale bench.Scale, version, out, only string) (code int) {
+func run(t *programT, mode string, users, groups int, scale bench.Scale, version, out, only, profiles string) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(fatal); !ok {
@@ -40,7 +41,7 @@ func run(t *programT, mode string, users, groups int, scale bench.Scale, version
 			code = 2
 		}
 	}()
-	plan := bench.BenchPlan(scale)
+	plan := bench.BenchPlan(scale, profiles)
 	if mode == "faults" {
 		plan = bench.FaultPlan(scale)
 	}
