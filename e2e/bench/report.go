@@ -62,16 +62,26 @@ func (r *Report) Summarize() {
 			r.DeliveredPerS = run.DeliveredPerS
 		}
 	}
-	if r.Mode == "bench" {
-		r.Goals = map[string]bool{
-			"webhook_ack_p99_under_50ms_at_500": r.WebhookAckP99MS < Goals.AckP99MS,
-			"delivery_p99_under_500ms_at_200":   r.DeliveryP99MS < Goals.DeliveryP99MS,
-			"burst_at_least_300_per_s":          r.DeliveredPerS >= Goals.BurstPerS,
-			"graph_calls_per_dm_under_0.3":      r.GraphCallsPerDM < Goals.CallsPerDM,
-			"plugin_rss_under_150mb":            r.PluginRSSMB < Goals.RSSMB,
-			"nothing_lost_or_duplicated":        r.Lost == 0 && r.Duplicated == 0,
-		}
+	if r.Mode != "bench" {
+		return
 	}
+	// A goal is judged only when the run it is measured on took place (-only runs a subset).
+	has := map[string]bool{}
+	for _, run := range r.Runs {
+		has[run.Name] = true
+	}
+	r.Goals = map[string]bool{"nothing_lost_or_duplicated": r.Lost == 0 && r.Duplicated == 0}
+	if has["rate500"] {
+		r.Goals["webhook_ack_p99_under_50ms_at_500"] = r.WebhookAckP99MS < Goals.AckP99MS
+	}
+	if has["rate200"] {
+		r.Goals["delivery_p99_under_500ms_at_200"] = r.DeliveryP99MS < Goals.DeliveryP99MS
+		r.Goals["graph_calls_per_dm_under_0.3"] = r.GraphCallsPerDM < Goals.CallsPerDM
+	}
+	if has["burst"] {
+		r.Goals["burst_at_least_300_per_s"] = r.DeliveredPerS >= Goals.BurstPerS
+	}
+	r.Goals["plugin_rss_under_150mb"] = r.PluginRSSMB < Goals.RSSMB
 }
 
 // Machine describes where the bench ran.
@@ -148,21 +158,27 @@ func PrintRun(w io.Writer, r Result) {
 // PrintSummary writes the top-level figures against the goals.
 func PrintSummary(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "\n== summary (%s, %d users, Mattermost %s)\n", r.Mode, r.Users, r.ServerVersion)
-	line := func(name string, v float64, unit, goal string, met bool) {
+	line := func(key, name string, v float64, unit, goal string) {
+		met, judged := r.Goals[key]
+		if !judged {
+			return
+		}
 		mark := "MET"
 		if !met {
 			mark = "MISSED"
 		}
 		fmt.Fprintf(w, "   %-38s %10.2f %-5s goal %-10s %s\n", name, v, unit, goal, mark)
 	}
-	if r.Mode == "bench" {
-		line("webhook ack p99 at 500/s", r.WebhookAckP99MS, "ms", "< 50", r.Goals["webhook_ack_p99_under_50ms_at_500"])
-		line("delivery p99 at 200/s", r.DeliveryP99MS, "ms", "< 500", r.Goals["delivery_p99_under_500ms_at_200"])
+	line("webhook_ack_p99_under_50ms_at_500", "webhook ack p99 at 500/s", r.WebhookAckP99MS, "ms", "< 50")
+	line("delivery_p99_under_500ms_at_200", "delivery p99 at 200/s", r.DeliveryP99MS, "ms", "< 500")
+	if _, ok := r.Goals["delivery_p99_under_500ms_at_200"]; ok {
 		fmt.Fprintf(w, "   %-38s %10.2f ms\n", "delivery p50 at 200/s", r.DeliveryP50MS)
-		line("burst drain rate", r.DeliveredPerS, "DM/s", ">= 300", r.Goals["burst_at_least_300_per_s"])
-		line("Graph calls per DM at 200/s", r.GraphCallsPerDM, "", "< 0.3", r.Goals["graph_calls_per_dm_under_0.3"])
-		fmt.Fprintf(w, "   %-38s %10.2f       (official plugin's design)\n", "Graph calls per message, official", OfficialCallsPerMessage)
-		line("plugin peak RSS", r.PluginRSSMB, "MB", "< 150", r.Goals["plugin_rss_under_150mb"])
 	}
+	line("burst_at_least_300_per_s", "burst drain rate", r.DeliveredPerS, "DM/s", ">= 300")
+	line("graph_calls_per_dm_under_0.3", "Graph calls per DM at 200/s", r.GraphCallsPerDM, "", "< 0.3")
+	if r.Mode == "bench" {
+		fmt.Fprintf(w, "   %-38s %10.2f       (official plugin's design)\n", "Graph calls per message, official", OfficialCallsPerMessage)
+	}
+	line("plugin_rss_under_150mb", "plugin peak RSS", r.PluginRSSMB, "MB", "< 150")
 	fmt.Fprintf(w, "   %-38s %10d\n   %-38s %10d\n", "lost (all runs)", r.Lost, "duplicated (all runs)", r.Duplicated)
 }
