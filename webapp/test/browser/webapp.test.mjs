@@ -138,11 +138,12 @@ describe('user settings', () => {
         const {context, page, errors} = await openHost(userToken(), 'settings');
         try {
             await page.getByTestId('msteams-disconnected').waitFor();
+            const authorize = context.waitForEvent('request', (r) => /\/oauth2\/v2\.0\/authorize\?/.test(r.url()));
             const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', {name: 'Connect account'}).click()]);
-            const first = await popup.waitForRequest((r) => r.isNavigationRequest());
-            assert.equal(first.url(), `${pluginBase}/connect`);
+            const signInRequest = await authorize;
+            assert.equal(signInRequest.redirectedFrom()?.url(), `${pluginBase}/connect`, 'the new tab opens the plugin\'s connect route, which redirects to the sign-in');
             await popup.waitForURL(/\/oauth2\/v2\.0\/authorize\?/);
-            const signIn = new URL(popup.url());
+            const signIn = new URL(signInRequest.url());
             assert.equal(signIn.searchParams.get('response_type'), 'code');
             assert.equal(signIn.searchParams.get('redirect_uri'), `${pluginBase}/oauth-redirect`);
             assert.ok(signIn.searchParams.get('client_id'), 'the sign-in names the app');
@@ -154,8 +155,10 @@ describe('user settings', () => {
             await popup.getByLabel(user.email, {exact: false}).check();
             await popup.getByRole('button', {name: 'Sign in'}).click();
             await popup.waitForURL((u) => u.href.startsWith(`${pluginBase}/oauth-redirect`));
-            await popup.locator('h1.ok').waitFor();
+            const outcome = popup.locator('h1');
+            await outcome.waitFor();
             await shot(popup, 'signin-done');
+            assert.equal(await outcome.getAttribute('class'), 'ok', `the sign-in ended with: ${await popup.locator('body').innerText()}`);
 
             // The settings tab learns about it from the websocket event, without a reload.
             await page.getByTestId('msteams-connected').waitFor();
