@@ -31,13 +31,16 @@ export default function ConnectionSettings() {
     const client = useClient();
     const dispatch = useDispatch();
     const conn = useSelector(getConnection);
-    const notifications = useSelector(notificationsEnabled);
+    const saved = useSelector(notificationsEnabled);
     const userId = useSelector(getCurrentUserId);
 
     const [confirming, setConfirming] = useState(false);
     const [busy, setBusy] = useState(false);
     const [actionError, setActionError] = useState('');
     const [notice, setNotice] = useState('');
+    // The choice being saved shows at once; it falls back to the saved one when the server refuses it.
+    const [pending, setPending] = useState<boolean | null>(null);
+    const notifications = pending ?? saved;
 
     useEffect(() => {
         loadMe(dispatch, client);
@@ -100,6 +103,7 @@ export default function ConnectionSettings() {
         }
         setBusy(true);
         setActionError('');
+        setPending(enabled);
         try {
             await client.setNotifications(enabled);
             dispatch(notificationsSaved(enabled));
@@ -110,6 +114,7 @@ export default function ConnectionSettings() {
         } catch (err) {
             setActionError(errorMessage(err));
         } finally {
+            setPending(null);
             setBusy(false);
         }
     };
