@@ -77,8 +77,9 @@ async function me() {
 }
 
 async function notificationsPreference() {
-    const p = await rest(userToken(), 'GET', `/api/v4/users/me/preferences/pp_${pluginId}/name/notifications`);
-    return p.value;
+    // The by-name route does not accept a category with dots, so read them all.
+    const prefs = await rest(userToken(), 'GET', `/api/v4/users/${user.id}/preferences`);
+    return prefs.find((p) => p.category === `pp_${pluginId}` && p.name === 'notifications')?.value;
 }
 
 before(async () => {
