@@ -9,10 +9,10 @@ SERVER_SOURCES := $(shell find server -name '*.go' -not -name '*_test.go') go.mo
 # Test databases are created by the tests themselves on this server.
 export MSTEAMS_TEST_PG ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: help all dist server webapp test test-go check vet fmt lint clean
+.PHONY: help all dist server test test-go check vet fmt lint clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 all: check test dist ## check, test and bundle
 
@@ -24,13 +24,6 @@ server/dist/plugin-linux-arm64: $(SERVER_SOURCES)
 
 server: server/dist/plugin-linux-amd64 server/dist/plugin-linux-arm64 ## build the server executables
 
-webapp/node_modules: webapp/package.json webapp/package-lock.json
-	cd webapp && npm ci --no-audit --no-fund
-	@touch $@
-
-webapp: webapp/node_modules ## build webapp/dist/main.js
-	cd webapp && npm run build
-
 dist: server webapp ## build the installable bundle dist/<id>-<version>.tar.gz
 	rm -rf dist/$(PLUGIN_ID) && mkdir -p dist/$(PLUGIN_ID)/server/dist dist/$(PLUGIN_ID)/webapp/dist
 	cp plugin.json README.md LICENSE dist/$(PLUGIN_ID)/
@@ -41,7 +34,7 @@ dist: server webapp ## build the installable bundle dist/<id>-<version>.tar.gz
 	rm -rf dist/$(PLUGIN_ID)
 	@echo "bundle: $(BUNDLE)"
 
-test: dist test-go e2e ## run every test suite: Go packages, then end to end on real Mattermost servers (needs PostgreSQL, see README)
+test: dist test-go webapp-test-unit e2e ## run every test suite: Go packages, webapp components, then end to end on real Mattermost servers (with the webapp in headless Chromium)
 
 test-go: ## Go unit and integration tests (real PostgreSQL)
 	PLUGIN_BUNDLE=$(CURDIR)/$(BUNDLE) $(GO) test -count=1 -p 2 ./...
@@ -60,4 +53,7 @@ lint:
 clean: ## remove build output
 	rm -rf dist server/dist webapp/dist
 
+include webapp/webapp.mk
 include e2e/e2e.mk
+include e2e/demo.mk
+include e2e/bench.mk
