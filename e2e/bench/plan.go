@@ -31,6 +31,8 @@ func FaultPlan(s Scale) []Load {
 		{Name: "postgres-restart", Messages: s.n(5000), GroupShare: 0.2, During: AfterDelivered(s.n(5000)/3, RestartPostgres), DrainWait: 120 * time.Second},
 		{Name: "graph-429-503", Rate: 50, Duration: s.d(40 * time.Second), GroupShare: 0.2, During: GraphOutage(30 * time.Second), DuringAt: 0.1, DrainWait: 120 * time.Second},
 		{Name: "duplicate-reorder", Rate: 200, Duration: s.d(20 * time.Second), GroupShare: 0.2, During: DuplicateAndReorder(s.d(20 * time.Second))},
+		// The same traffic without the flood, right before it, so the flood's cost on latency is measured.
+		{Name: "flood-baseline", Rate: 100, Duration: s.d(20 * time.Second), GroupShare: 0.2},
 		{Name: "forged-flood", Rate: 100, Duration: s.d(20 * time.Second), GroupShare: 0.2, During: ForgedFlood(s.n(10000), s.d(20*time.Second))},
 		{Name: "subscription-removed", Rate: 50, Duration: s.d(30 * time.Second), GroupShare: 0.2, During: RemoveSubscription, DuringAt: 0.4, DrainWait: 120 * time.Second},
 	}

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +24,7 @@ func main() {
 	scale := flag.Float64("scale", 1, "multiply run durations and burst sizes (0.1 for a quick look)")
 	version := flag.String("version", "11.4.0", "Mattermost server version (a cached build under e2e/.cache)")
 	out := flag.String("out", "../bench-results.json", "where to write the JSON results")
-	only := flag.String("only", "", "run only the run with this name")
+	only := flag.String("only", "", "run only the runs with these names (comma separated)")
 	profiles := flag.String("profiles", "", "directory for a CPU profile of the Mattermost server taken during the burst")
 	flag.Parse()
 
@@ -52,7 +54,7 @@ func run(t *programT, mode string, users, groups int, scale bench.Scale, version
 	rep.OneOnOneChats, rep.GroupChats = len(e.OneOne), len(e.Groups)
 	ctx := context.Background()
 	for _, l := range plan {
-		if only != "" && l.Name != only {
+		if only != "" && !slices.Contains(strings.Split(only, ","), l.Name) {
 			continue
 		}
 		t.Logf("run %s", l.Name)
