@@ -24,10 +24,13 @@ tmp="$(mktemp -d "$cache/.build-$version.XXXXXX")"
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 echo "building Mattermost $version into $dest (cold build: about 2 minutes)" >&2
-srcdir="$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/mattermost/mattermost/server/v8)"
 # E2E_BUILD_PARALLELISM=1 lowers peak memory on a machine shared with other builds.
 (cd "$mod" && go build -p "${E2E_BUILD_PARALLELISM:-2}" -trimpath -o "$tmp/bin/mattermost" \
 	github.com/mattermost/mattermost/server/v8/cmd/mattermost)
+# Only after the build: with an empty module cache `go list -m` has no directory to report until the module
+# has been downloaded.
+srcdir="$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/mattermost/mattermost/server/v8)"
+[[ -n "$srcdir" ]] || { echo "build-server.sh: cannot locate the server module's files" >&2; exit 1; }
 for d in i18n templates fonts; do
 	cp -r "$srcdir/$d" "$tmp/$d"
 done
