@@ -126,9 +126,10 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 				GraphURL:          p.graphFactory().Endpoints().GraphBaseURL,
 			}
 		},
-		Keys:   pl.keys,
-		OnGap:  pl.catchUp,
-		Logger: p.API,
+		Keys:    pl.keys,
+		OnGap:   pl.catchUp,
+		Logger:  p.API,
+		Metrics: p.metrics,
 	}, subscription.Options{})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the subscription manager")

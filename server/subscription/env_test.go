@@ -61,6 +61,27 @@ type env struct {
 	first    *subscription.Manager // receives lifecycle events and hears of accepted notifications
 	gaps     chan time.Time
 	life     chan string
+	counts   countingMetrics
+}
+
+// countingMetrics records what the managers report to the metrics package.
+type countingMetrics struct {
+	mu        sync.Mutex
+	renewed   int
+	recreated []string
+}
+
+func (c *countingMetrics) SubscriptionRenewed() { c.mu.Lock(); c.renewed++; c.mu.Unlock() }
+func (c *countingMetrics) SubscriptionRecreated(reason string) {
+	c.mu.Lock()
+	c.recreated = append(c.recreated, reason)
+	c.mu.Unlock()
+}
+
+func (c *countingMetrics) snapshot() (int, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.renewed, append([]string(nil), c.recreated...)
 }
 
 func newEnv(t *testing.T) *env {
@@ -182,6 +203,7 @@ func (e *env) managerWith(node string, s *store.Store, opts subscription.Options
 		Logger:   logger{e.t},
 		Now:      e.clock.Now,
 		NodeID:   node,
+		Metrics:  &e.counts,
 	}, opts)
 	require.NoError(e.t, err)
 	e.mu.Lock()

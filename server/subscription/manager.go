@@ -136,9 +136,24 @@ type Deps struct {
 	Now    func() time.Time // time.Now when nil
 	// NodeID names this node in the leader lease; random when empty.
 	NodeID string
+	// Metrics counts renewals and creations; optional.
+	Metrics Metrics
 }
 
 // Options tune the manager; zero values take the defaults.
+// Metrics observes what the leader does to the subscription.
+type Metrics interface {
+	SubscriptionRenewed()
+	// SubscriptionRecreated counts a subscription created, with why ("no subscription yet", a settings change,
+	// Graph removed it...).
+	SubscriptionRecreated(reason string)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) SubscriptionRenewed()         {}
+func (nopMetrics) SubscriptionRecreated(string) {}
+
 type Options struct {
 	Interval     time.Duration // how often the leader checks the subscription
 	Lifetime     time.Duration // requested lifetime; renewed when less than a third remains
@@ -175,6 +190,9 @@ func New(deps Deps, opts Options) (*Manager, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = nopMetrics{}
 	}
 	if deps.NodeID == "" {
 		var b [8]byte
@@ -500,6 +518,7 @@ func (r *reconciler) maintain(ctx context.Context) (string, error) {
 		st.ReauthorizeRequestedAt = time.Time{}
 		st.LastRenewedAt = r.now
 		r.live(sub)
+		r.m.deps.Metrics.SubscriptionRenewed()
 		log.LogDebug("Renewed the Microsoft Graph subscription", "subscription_id", st.SubscriptionID,
 			"expires", st.ExpiresAt.Format(time.RFC3339), "reauthorization", reauth)
 		return "", nil
@@ -568,6 +587,7 @@ func (r *reconciler) recreate(ctx context.Context, reason string) error {
 	st.RemovedAt, st.ReauthorizeRequestedAt, st.RecreateReason = time.Time{}, time.Time{}, ""
 	st.ExpiresAt = req.ExpiresAt
 	r.live(sub)
+	r.m.deps.Metrics.SubscriptionRecreated(reason)
 	log.LogInfo("Subscribed to Teams chat messages", "subscription_id", sub.ID, "reason", reason,
 		"expires", st.ExpiresAt.Format(time.RFC3339), "rich", req.IncludeResourceData)
 	return nil

@@ -74,6 +74,9 @@ func TestRenewsWhenAThirdOfTheLifetimeRemains(t *testing.T) {
 	require.Len(t, e.sim.Changes().Subscriptions(), 1)
 	assert.WithinDuration(t, st.ExpiresAt, e.sim.Changes().Subscriptions()[0].ExpirationDateTime, time.Second)
 	e.noGap()
+	renewed, created := e.counts.snapshot()
+	assert.Equal(t, 1, renewed, "one renewal is counted")
+	assert.Len(t, created, 1, "one creation is counted")
 }
 
 func TestRemovedSubscriptionIsRecreatedAndTheGapReported(t *testing.T) {
@@ -93,6 +96,8 @@ func TestRemovedSubscriptionIsRecreatedAndTheGapReported(t *testing.T) {
 	assert.Equal(t, []string{st.SubscriptionID}, e.remote())
 	assert.True(t, st.RemovedAt.IsZero())
 	assert.Equal(t, first.LastGoodAt, e.waitGap(), "catch-up starts at the last time the old subscription was known live")
+	_, created := e.counts.snapshot()
+	assert.Len(t, created, 2, "the first creation and the recreation are counted: %v", created)
 	assert.Equal(t, st.SubscriptionID, e.send("after removal").SubscriptionID)
 
 	// A late event about the old subscription changes nothing.
