@@ -54,14 +54,6 @@ type env struct {
 
 type envOption func(*Options, *graphsim.Options)
 
-func withNow(now func() time.Time) envOption {
-	return func(o *Options, _ *graphsim.Options) { o.Now = now }
-}
-
-func withThrottling() envOption {
-	return func(_ *Options, g *graphsim.Options) { g.DisableThrottling = false }
-}
-
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, mm: newFakeMM(), attacher: &fakeAttacher{}, metrics: newCountingMetrics(), settings: Settings{SyncNotifications: true}}
