@@ -240,22 +240,29 @@ func (m *Manager) authorize(w http.ResponseWriter, r *http.Request) (TokenInfo, 
 	return m.d.Authorize(w, r)
 }
 
-func (m *Manager) handleCreate(w http.ResponseWriter, r *http.Request) {
+// writeRequest authorizes and throttles a subscription write and decodes its body, answering the error itself
+// when any step fails.
+func (m *Manager) writeRequest(w http.ResponseWriter, r *http.Request) (TokenInfo, subBody, bool) {
+	var body subBody
 	tok, ok := m.authorize(w, r)
-	if !ok {
-		return
-	}
-	if m.throttled(w, r, tok, "write") {
-		return
+	if !ok || m.throttled(w, r, tok, "write") {
+		return tok, body, false
 	}
 	raw, err := readBody(r)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read the request body.")
-		return
+		return tok, body, false
 	}
-	var body subBody
 	if err := json.Unmarshal(raw, &body); err != nil {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+		return tok, body, false
+	}
+	return tok, body, true
+}
+
+func (m *Manager) handleCreate(w http.ResponseWriter, r *http.Request) {
+	tok, body, ok := m.writeRequest(w, r)
+	if !ok {
 		return
 	}
 	sub, apiErr := m.newSubscription(tok, body)
@@ -720,21 +727,8 @@ func (m *Manager) handleReauthorize(w http.ResponseWriter, r *http.Request, id s
 }
 
 func (m *Manager) handlePatch(w http.ResponseWriter, r *http.Request, id string) {
-	tok, ok := m.authorize(w, r)
+	tok, b, ok := m.writeRequest(w, r)
 	if !ok {
-		return
-	}
-	if m.throttled(w, r, tok, "write") {
-		return
-	}
-	raw, err := readBody(r)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read the request body.")
-		return
-	}
-	var b subBody
-	if err := json.Unmarshal(raw, &b); err != nil {
-		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
 		return
 	}
 
