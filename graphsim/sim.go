@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -255,4 +256,28 @@ func (s *Sim) buildHandler() http.Handler {
 	root.HandleFunc("/personal/", s.serveFileDownload)
 	root.HandleFunc("/", s.serveIdentity)
 	return s.middleware(root)
+}
+
+// CompleteSignIn plays the browser on the sign-in page: it opens authorizeURL (as the client's redirect to
+// /authorize produced it), picks the account userID (id or UPN) and returns where graphsim sends the browser
+// back to: the client's redirect URI with code and state, or with error and error_description.
+func (s *Sim) CompleteSignIn(authorizeURL, userID string) (*url.URL, error) {
+	u, err := url.Parse(authorizeURL)
+	if err != nil {
+		return nil, errors.Wrap(err, "parse authorize URL")
+	}
+	q := u.Query()
+	q.Set("user", userID)
+	u.RawQuery = q.Encode()
+	c := s.HTTPClient()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(u.String())
+	if err != nil {
+		return nil, errors.Wrap(err, "open the sign-in page")
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return nil, errors.Errorf("sign-in page answered %s, want a redirect back to the client", resp.Status)
+	}
+	return url.Parse(resp.Header.Get("Location"))
 }

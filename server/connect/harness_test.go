@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -145,18 +144,7 @@ func (h *harness) addAccount(id, mail, upn string, proxies ...string) {
 // query graphsim redirects back to the plugin with.
 func (h *harness) signIn(authorizeURL, accountID string) url.Values {
 	h.t.Helper()
-	u, err := url.Parse(authorizeURL)
-	require.NoError(h.t, err)
-	q := u.Query()
-	q.Set("user", accountID)
-	u.RawQuery = q.Encode()
-	c := h.sim.HTTPClient()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Get(u.String())
-	require.NoError(h.t, err)
-	resp.Body.Close()
-	require.Equal(h.t, http.StatusFound, resp.StatusCode)
-	loc, err := url.Parse(resp.Header.Get("Location"))
+	loc, err := h.sim.CompleteSignIn(authorizeURL, accountID)
 	require.NoError(h.t, err)
 	require.True(h.t, strings.HasPrefix(loc.String(), testPlugin+"/oauth-redirect"), loc.String())
 	return loc.Query()

@@ -4,7 +4,6 @@ package connectenv
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -106,18 +105,7 @@ func (e *Env) AddAccount(id, mail string) {
 // URL graphsim redirects back to (the plugin's /oauth-redirect with code and state).
 func (e *Env) Authorize(authorizeURL, accountID string) *url.URL {
 	e.T.Helper()
-	u, err := url.Parse(authorizeURL)
-	require.NoError(e.T, err)
-	q := u.Query()
-	q.Set("user", accountID)
-	u.RawQuery = q.Encode()
-	c := e.Sim.HTTPClient()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Get(u.String())
-	require.NoError(e.T, err)
-	resp.Body.Close()
-	require.Equal(e.T, http.StatusFound, resp.StatusCode)
-	loc, err := url.Parse(resp.Header.Get("Location"))
+	loc, err := e.Sim.CompleteSignIn(authorizeURL, accountID)
 	require.NoError(e.T, err)
 	require.True(e.T, strings.HasPrefix(loc.String(), PluginURL+"/oauth-redirect"), loc.String())
 	return loc
