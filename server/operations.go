@@ -7,7 +7,6 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
-	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/diagnostics"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
 	"github.com/teamsnotify/msteams-sync/server/metrics"
@@ -16,7 +15,7 @@ import (
 
 // setUpOperations registers what ops and admins look at: the store-backed gauges of the metrics endpoint,
 // `/msteams admin status|retry-parked`, and the support packet diagnostics.
-func (p *Plugin) setUpOperations(_ config.Configuration) error {
+func (p *Plugin) setUpOperations() error {
 	secretExpiry := func(ctx context.Context) (time.Time, error) {
 		return p.graphFactory().App().GetApplicationSecretExpiry(ctx)
 	}

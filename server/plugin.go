@@ -95,14 +95,21 @@ func (p *Plugin) OnActivate() error {
 	if err != nil {
 		return errors.Wrap(err, "MS Teams plugin could not open the Mattermost database")
 	}
+	// A refused activation leaves nothing behind: no open pool, no background work, no half-wired plugin
+	// that a later OnConfigurationChange would act on.
+	activated := false
+	defer func() {
+		if !activated {
+			p.stopBg()
+			p.store = nil
+		}
+	}()
 	if err := st.Migrate(ctx); err != nil {
-		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not create or upgrade its tables")
 	}
 
 	cipher, err := secrets.NewCipher(cfg.EncryptionKey)
 	if err != nil {
-		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not use the At-rest encryption key")
 	}
 	// A key change interrupted by a crash or restart is finished before anyone's token is read.
@@ -114,7 +121,6 @@ func (p *Plugin) OnActivate() error {
 
 	factory, err := p.newGraphFactory(cfg)
 	if err != nil {
-		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not set up the Microsoft Graph client")
 	}
 
@@ -124,7 +130,6 @@ func (p *Plugin) OnActivate() error {
 		Description: "Delivers your Microsoft Teams chat messages while you are away from Teams.",
 	}, pluginapi.ProfileImagePath(filepath.Join("assets", "bot-icon.png")))
 	if err != nil {
-		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not create its bot user")
 	}
 
@@ -140,7 +145,7 @@ func (p *Plugin) OnActivate() error {
 	p.connect = connect.New(connect.Deps{
 		Store:      st,
 		Cipher:     keyringCipher{p},
-		Settings:   func() connect.Settings { return connect.SettingsFrom(p.settings()) },
+		Settings:   p.connectSettings,
 		OAuth:      p.oauthConfig,
 		HTTPClient: func() *http.Client { return p.graphFactory().HTTPClient() },
 		Accounts:   connect.AccountsFromGraph(func() connect.GraphFactory { return p.graphFactory() }),
@@ -154,20 +159,17 @@ func (p *Plugin) OnActivate() error {
 
 	pl, err := p.newPipeline(cfg)
 	if err != nil {
-		st.Close()
 		return err
 	}
 	p.pipeline = pl
 
-	if err := p.setUpOperations(cfg); err != nil {
-		st.Close()
+	if err := p.setUpOperations(); err != nil {
 		return err
 	}
 
 	cmd := p.commands.Command()
 	cmd.AutocompleteIconData = p.iconData()
 	if err := p.API.RegisterCommand(cmd); err != nil {
-		st.Close()
 		return errors.Wrap(err, "MS Teams plugin could not register the /msteams command")
 	}
 
@@ -177,7 +179,7 @@ func (p *Plugin) OnActivate() error {
 		Connections: p.connect,
 		Store:       st,
 		Mattermost:  mm,
-		Settings:    func() connect.Settings { return connect.SettingsFrom(p.settings()) },
+		Settings:    p.connectSettings,
 		Logger:      p.API,
 		Now:         time.Now,
 	}))
@@ -186,6 +188,7 @@ func (p *Plugin) OnActivate() error {
 	pl.start(p.bgCtx)
 	p.startMaintenance()
 
+	activated = true
 	p.API.LogInfo("MS Teams plugin activated.", "settings", cfg.String())
 	return nil
 }
@@ -346,6 +349,8 @@ func (p *Plugin) settings() config.Configuration {
 	defer p.mu.RUnlock()
 	return p.cfg
 }
+
+func (p *Plugin) connectSettings() connect.Settings { return connect.SettingsFrom(p.settings()) }
 
 func (p *Plugin) graphFactory() *graph.Factory {
 	p.mu.RLock()
