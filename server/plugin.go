@@ -101,6 +101,7 @@ func (p *Plugin) OnActivate() error {
 	defer func() {
 		if !activated {
 			p.stopBg()
+			st.Close()
 			p.store = nil
 		}
 	}()
