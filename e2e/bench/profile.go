@@ -12,21 +12,25 @@ import (
 	"github.com/pkg/errors"
 )
 
-// ServerProfile saves a CPU profile of the Mattermost server (its metrics listener serves net/http/pprof even
-// without a license) taken over d. The plugin process exposes no pprof endpoint; its CPU and RSS come from /proc.
-func ServerProfile(ctx context.Context, metricsURL string, d time.Duration, path string) error {
-	url := strings.TrimRight(metricsURL, "/") + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d.Seconds()))
+// PluginProfileAddr is where the plugin process serves net/http/pprof during the bench: the plugin opens it
+// when MSTEAMS_PPROF_ADDR is in the server's environment, which its plugin processes inherit.
+const PluginProfileAddr = "127.0.0.1:6061"
+
+// CPUProfile saves a CPU profile taken over d from a net/http/pprof endpoint at baseURL: the Mattermost
+// server's metrics listener (it serves pprof even without a license) or the plugin's PluginProfileAddr.
+func CPUProfile(ctx context.Context, baseURL string, d time.Duration, path string) error {
+	url := strings.TrimRight(baseURL, "/") + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d.Seconds()))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return errors.Wrap(err, "build profile request")
 	}
 	resp, err := (&http.Client{Timeout: d + 30*time.Second}).Do(req)
 	if err != nil {
-		return errors.Wrap(err, "fetch server CPU profile")
+		return errors.Wrap(err, "fetch CPU profile")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return errors.Errorf("server CPU profile: %s", resp.Status)
+		return errors.Errorf("CPU profile from %s: %s", baseURL, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -34,7 +38,7 @@ func ServerProfile(ctx context.Context, metricsURL string, d time.Duration, path
 	}
 	defer f.Close()
 	_, err = io.Copy(f, resp.Body)
-	return errors.Wrap(err, "save server CPU profile")
+	return errors.Wrap(err, "save CPU profile")
 }
 
 // ParentCPUSeconds is the CPU time of the plugin process's parent, the Mattermost server.

@@ -136,8 +136,14 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	serverCPU0 := e.serverCPU()
 	if l.ProfilePath != "" {
 		go func() {
-			if err := ServerProfile(ctx, e.Stack.MetricsURL, 15*time.Second, l.ProfilePath); err != nil {
+			if err := CPUProfile(ctx, e.Stack.MetricsURL, 15*time.Second, l.ProfilePath); err != nil {
 				logf("server profile: %v", err)
+			}
+		}()
+		go func() {
+			path := strings.Replace(l.ProfilePath, "-server-", "-plugin-", 1)
+			if err := CPUProfile(ctx, "http://"+PluginProfileAddr, 15*time.Second, path); err != nil {
+				logf("plugin profile: %v", err)
 			}
 		}()
 	}

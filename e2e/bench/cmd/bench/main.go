@@ -25,7 +25,7 @@ func main() {
 	version := flag.String("version", "11.4.0", "Mattermost server version (a cached build under e2e/.cache)")
 	out := flag.String("out", "../bench-results.json", "where to write the JSON results")
 	only := flag.String("only", "", "run only the runs with these names (comma separated)")
-	profiles := flag.String("profiles", "", "directory for a CPU profile of the Mattermost server taken during the burst")
+	profiles := flag.String("profiles", "", "directory for CPU profiles of the Mattermost server and of the plugin taken during the burst")
 	flag.Parse()
 
 	t := &programT{}
@@ -43,6 +43,15 @@ func run(t *programT, mode string, users, groups int, scale bench.Scale, version
 			code = 2
 		}
 	}()
+	// The bench measures what admins run: the server logs at INFO (the harness's default, DEBUG, is for
+	// tests and adds a log write per message to both processes). E2E_LOG_LEVEL still overrides it.
+	if os.Getenv("E2E_LOG_LEVEL") == "" {
+		os.Setenv("E2E_LOG_LEVEL", "INFO")
+	}
+	if profiles != "" {
+		// Inherited by the server, then by its plugin process, which serves pprof there for the burst profile.
+		os.Setenv("MSTEAMS_PPROF_ADDR", bench.PluginProfileAddr)
+	}
 	plan := bench.BenchPlan(scale, profiles)
 	if mode == "faults" {
 		plan = bench.FaultPlan(scale)
