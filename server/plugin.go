@@ -88,9 +88,8 @@ func (p *Plugin) OnActivate() error {
 		DataSource:      *mmcfg.SqlSettings.DataSource,
 		Replicas:        mmcfg.SqlSettings.DataSourceReplicas,
 		ApplicationName: "msteams-sync-plugin",
-		// Eight change workers each hold a connection for their message lock while they query.
-		MaxConns: 20,
-		Tracer:   p.metrics.DBTracer(),
+		MaxConns:        storeMaxConns,
+		Tracer:          p.metrics.DBTracer(),
 	})
 	if err != nil {
 		return errors.Wrap(err, "MS Teams plugin could not open the Mattermost database")
@@ -150,7 +149,7 @@ func (p *Plugin) OnActivate() error {
 		OAuth:      p.oauthConfig,
 		HTTPClient: func() *http.Client { return p.graphFactory().HTTPClient() },
 		Accounts:   connect.AccountsFromGraph(func() connect.GraphFactory { return p.graphFactory() }),
-		Mattermost: mm,
+		Mattermost: preferenceWatch{PluginAdapter: mm, changed: p.forgetRecipient},
 		PluginURL:  p.pluginURL,
 		Logger:     p.API,
 		Now:        time.Now,
@@ -188,6 +187,7 @@ func (p *Plugin) OnActivate() error {
 
 	pl.start(p.bgCtx)
 	p.startMaintenance()
+	p.startProfiling()
 
 	activated = true
 	p.API.LogInfo("MS Teams plugin activated.", "settings", cfg.String())

@@ -108,6 +108,10 @@ func (p *Processor) CatchUp(ctx context.Context, since time.Time) error {
 	if !p.d.Settings().SyncNotifications {
 		return nil
 	}
+	// Each user's catch-up starts at their last delivery: write the times still held in memory first.
+	if err := p.Flush(ctx); err != nil {
+		p.d.Logger.LogWarn("Could not record delivery times before catching up; the catch-up may start earlier than needed", "error", err.Error())
+	}
 	queued := map[store.MessageKey]bool{}
 	var first error
 	failed := 0
@@ -242,8 +246,8 @@ func (p *Processor) summarize(ctx context.Context, u store.User, msgs []graph.Me
 	if len(msgs) == 0 {
 		return nil
 	}
-	reason, err := p.eligible(u.MMUserID)
-	if err != nil || reason != "" {
+	who, err := p.account(u.MMUserID)
+	if err != nil || who.skip != "" {
 		return err
 	}
 	keys := make([]store.MessageKey, 0, len(msgs))
@@ -264,12 +268,12 @@ func (p *Processor) summarize(ctx context.Context, u store.User, msgs []graph.Me
 			list = append(list, m)
 		}
 	}
-	channel, appErr := p.d.Mattermost.GetDirectChannel(u.MMUserID, p.o.BotUserID)
-	if appErr != nil {
-		return errors.Wrap(appErr, "get direct channel with the bot")
+	channelID, err := p.directChannel(u.MMUserID)
+	if err != nil {
+		return err
 	}
 	post := &model.Post{
-		UserId: p.o.BotUserID, ChannelId: channel.Id, Message: summaryText(list),
+		UserId: p.o.BotUserID, ChannelId: channelID, Message: summaryText(list),
 		Props: model.StringInterface{PropFromBot: "true", format.PropRemoveLinkPreview: "true"},
 	}
 	if _, appErr := p.d.Mattermost.CreatePost(post); appErr != nil {

@@ -117,6 +117,10 @@ type Options struct {
 	// per TTL rather than one per message. PresenceCacheSize bounds it (default 10000 users).
 	PresenceTTL       time.Duration
 	PresenceCacheSize int
+	// RecipientTTL is how long a recipient's account state and notifications preference are reused (default
+	// 30 s; Processor.Forget drops them at once when the plugin learns of a change). The recipient caches share
+	// PresenceCacheSize.
+	RecipientTTL time.Duration
 	// SummaryAge: catch-up summarises messages older than this in one DM per user (default 24 h).
 	SummaryAge time.Duration
 	// MaxCatchUp bounds how far back a catch-up reaches (default 7 days).
@@ -140,6 +144,9 @@ func (o *Options) setDefaults() {
 	if o.PresenceCacheSize <= 0 {
 		o.PresenceCacheSize = 10000
 	}
+	if o.RecipientTTL <= 0 {
+		o.RecipientTTL = 30 * time.Second
+	}
 	if o.SummaryAge <= 0 {
 		o.SummaryAge = 24 * time.Hour
 	}
@@ -153,6 +160,10 @@ func (o *Options) setDefaults() {
 		o.Now = time.Now
 	}
 }
+
+// directChannelTTL: a user's DM channel with the bot never changes once created; an hour bounds the memory
+// of users who stopped receiving messages.
+const directChannelTTL = time.Hour
 
 type nopMetrics struct{}
 

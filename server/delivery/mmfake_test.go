@@ -63,6 +63,7 @@ func (m *fakeMM) GetUser(userID string) (*model.User, *model.AppError) {
 func (m *fakeMM) GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["GetPreferenceForUser"]++
 	v, ok := m.prefs[userID+"|"+category+"|"+name]
 	if !ok {
 		return model.Preference{}, appErr(http.StatusNotFound, "GetPreferenceForUser")
@@ -73,6 +74,7 @@ func (m *fakeMM) GetPreferenceForUser(userID, category, name string) (model.Pref
 func (m *fakeMM) GetDirectChannel(a, b string) (*model.Channel, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["GetDirectChannel"]++
 	if _, ok := m.users[a]; !ok {
 		return nil, appErr(http.StatusNotFound, "GetDirectChannel")
 	}

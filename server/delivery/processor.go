@@ -49,7 +49,10 @@ type Processor struct {
 	o        Options
 	chats    *ttlCache[graph.Chat]
 	presence *ttlCache[graph.Presence]
+	accounts *ttlCache[account]
+	channels *ttlCache[string] // bot DM channel id by Mattermost user id
 	fetches  singleflight.Group
+	marks    deliveryMarks
 }
 
 var _ inbox.Handler = (*Processor)(nil)
@@ -79,6 +82,8 @@ func New(d Deps, o Options) (*Processor, error) {
 		d: d, o: o,
 		chats:    newTTLCache[graph.Chat](o.ChatCacheSize, o.ChatCacheTTL),
 		presence: newTTLCache[graph.Presence](o.PresenceCacheSize, o.PresenceTTL),
+		accounts: newTTLCache[account](o.PresenceCacheSize, o.RecipientTTL),
+		channels: newTTLCache[string](o.PresenceCacheSize, directChannelTTL),
 	}, nil
 }
 
@@ -310,32 +315,6 @@ func activeInTeams(pr graph.Presence) bool {
 	return true
 }
 
-// eligible checks the Mattermost side of a recipient: an active human account with notifications on. The
-// returned reason is "" for eligible users.
-func (p *Processor) eligible(mmUserID string) (string, error) {
-	u, appErr := p.d.Mattermost.GetUser(mmUserID)
-	if appErr != nil {
-		if appErr.StatusCode == http.StatusNotFound {
-			return SkipInactiveUser, nil
-		}
-		return "", errors.Wrap(appErr, "get Mattermost user")
-	}
-	if u.DeleteAt != 0 || u.IsBot {
-		return SkipInactiveUser, nil
-	}
-	pref, appErr := p.d.Mattermost.GetPreferenceForUser(mmUserID, preferenceCategory, preferenceNotifications)
-	if appErr != nil {
-		if appErr.StatusCode == http.StatusNotFound {
-			return SkipNotificationsOff, nil
-		}
-		return "", errors.Wrap(appErr, "get notifications preference")
-	}
-	if pref.Value != preferenceOn {
-		return SkipNotificationsOff, nil
-	}
-	return "", nil
-}
-
 // resolver maps mentioned Teams users to the usernames of their connected, active Mattermost accounts.
 func (p *Processor) resolver(users map[string]store.User) func(string) string {
 	names := map[string]string{}
@@ -348,8 +327,8 @@ func (p *Processor) resolver(users map[string]store.User) func(string) string {
 			return name
 		}
 		name := ""
-		if mmu, appErr := p.d.Mattermost.GetUser(u.MMUserID); appErr == nil && mmu.DeleteAt == 0 {
-			name = mmu.Username
+		if who, err := p.account(u.MMUserID); err == nil {
+			name = who.username
 		}
 		names[u.MMUserID] = name
 		return name
@@ -400,10 +379,11 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 			continue
 		}
 		seen[m.UserID] = true
-		reason, err := p.eligible(u.MMUserID)
+		who, err := p.account(u.MMUserID)
 		if err != nil {
 			return err
 		}
+		reason := who.skip
 		if reason == SkipInactiveUser {
 			p.d.Metrics.Skipped(reason)
 			continue
@@ -512,13 +492,13 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		return err
 	}
 
-	for _, row := range posted {
-		if msg.CreatedAt.IsZero() {
-			break
+	if !msg.CreatedAt.IsZero() {
+		for _, row := range posted {
+			p.marks.add(row.MMUserID, msg.CreatedAt)
 		}
-		if err := p.d.Store.SetLastDeliveredAt(ctx, row.MMUserID, msg.CreatedAt); err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.d.Logger.LogWarn("Could not record delivery time", append(ids, "user_id", row.MMUserID, "error", err.Error())...)
-		}
+	}
+	if err := p.writeDeliveryMarks(ctx, false); err != nil {
+		p.d.Logger.LogWarn("Could not record delivery times; will try again", "error", err.Error())
 	}
 	p.d.Logger.LogDebug("Teams message handled", append(ids, "new_dms", len(posted), "recipients_considered", len(fresh))...)
 	if len(pendingFiles) > 0 && p.d.Attacher != nil {
@@ -565,12 +545,12 @@ func (p *Processor) queueFiles(ctx context.Context, msg graph.Message, files []f
 // post creates one DM, reserving its row first so that a crash between CreatePost and recording the post id is
 // recognised on retry (recoverReserved) instead of posting twice.
 func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message, text string, withFiles bool) (store.DeliveredPost, error) {
-	channel, appErr := p.d.Mattermost.GetDirectChannel(mmUserID, p.o.BotUserID)
-	if appErr != nil {
-		return store.DeliveredPost{}, errors.Wrap(appErr, "get direct channel with the bot")
+	channelID, err := p.directChannel(mmUserID)
+	if err != nil {
+		return store.DeliveredPost{}, err
 	}
 	row := store.DeliveredPost{
-		ChatID: msg.ChatID, MessageID: msg.ID, MMUserID: mmUserID, State: store.PostReserved, ChannelID: channel.Id,
+		ChatID: msg.ChatID, MessageID: msg.ID, MMUserID: mmUserID, State: store.PostReserved, ChannelID: channelID,
 		LastModified: msg.LastModifiedAt, LastEdited: msg.LastEditedAt, MessageCreated: msg.CreatedAt,
 		FilesPending: withFiles, ReservedAt: p.o.Now(),
 	}
@@ -585,6 +565,8 @@ func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg gra
 		UserId: p.o.BotUserID, ChannelId: row.ChannelID, Message: text, Props: postProps(msg),
 	})
 	if appErr != nil {
+		// The cached channel may be what failed (a channel removed by an admin): look it up again next time.
+		p.channels.remove(row.MMUserID)
 		return store.DeliveredPost{}, errors.Wrap(appErr, "create DM")
 	}
 	row.State, row.PostID = store.PostPosted, created.Id

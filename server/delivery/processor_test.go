@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -433,6 +434,73 @@ func TestBurstInOneChatCostsFewGraphCallsPerDM(t *testing.T) {
 	t.Logf("%d Graph calls for %d DMs: %.3f per DM (%v)", calls, dms, perDM, e.sim.Calls())
 	assert.Less(t, perDM, 0.3)
 	assert.Zero(t, e.sim.CallCount(routeGetMessage))
+}
+
+// A busy chat asks Mattermost about each recipient (account, notifications preference, DM channel) once, not
+// once per message: the preference read is a database query the server does not cache.
+func TestBusyChatReadsEachRecipientOnce(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.addPerson("alice"), e.addPerson("bob"), e.addPerson("carol")
+	chatID := e.chat("group", "Busy", alice, bob, carol)
+
+	for i := 0; i < 10; i++ {
+		require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>update</p>")))
+	}
+
+	require.Len(t, e.dms(bob), 10)
+	require.Len(t, e.dms(carol), 10)
+	e.mm.mu.Lock()
+	defer e.mm.mu.Unlock()
+	assert.Equal(t, 2, e.mm.calls["GetUser"], "one account read per recipient")
+	assert.Equal(t, 2, e.mm.calls["GetPreferenceForUser"], "one preference read per recipient")
+	assert.Equal(t, 2, e.mm.calls["GetDirectChannel"], "one DM channel lookup per recipient")
+}
+
+// Turning notifications off holds for the very next message: the plugin tells delivery to forget what it knew.
+func TestForgetMakesAPreferenceChangeHoldAtOnce(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>one</p>")))
+	require.Len(t, e.dms(bob), 1)
+
+	e.mm.setPref(bob.mmID, preferenceCategory, preferenceNotifications, "off")
+	e.proc.Forget(bob.mmID)
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>two</p>")))
+	assert.Len(t, e.dms(bob), 1, "no DM once notifications are off")
+
+	e.mm.setPref(bob.mmID, preferenceCategory, preferenceNotifications, "on")
+	e.proc.Forget(bob.mmID)
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>three</p>")))
+	assert.Len(t, e.dms(bob), 2, "DMs again once they are back on")
+}
+
+// The users' last delivery times (where a catch-up starts) are written in batches, and Flush writes what is
+// still held.
+func TestDeliveryTimesAreWrittenInBatchesAndOnFlush(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	e := newEnv(t, func(o *Options, _ *graphsim.Options) { o.Now = func() time.Time { return time.Unix(0, now.Load()) } })
+	alice, bob := e.addPerson("alice"), e.addPerson("bob")
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	ctx := context.Background()
+	lastDelivered := func() time.Time {
+		u, err := e.store.GetUser(ctx, bob.mmID)
+		require.NoError(t, err)
+		return u.LastDeliveredAt
+	}
+
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>one</p>")))
+	first := lastDelivered()
+	require.False(t, first.IsZero(), "the first delivery is written at once")
+
+	now.Add(int64(time.Second)) // within the batching interval
+	time.Sleep(5 * time.Millisecond)
+	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>two</p>")))
+	assert.Equal(t, first, lastDelivered(), "the second waits for the batch")
+
+	require.NoError(t, e.proc.Flush(ctx))
+	assert.True(t, lastDelivered().After(first), "Flush writes it")
 }
 
 func TestMembershipEventsAndUnknownSendersRefreshTheChat(t *testing.T) {

@@ -206,6 +206,27 @@ func (s *Store) SetLastDeliveredAt(ctx context.Context, mmUserID string, at time
 	return nil
 }
 
+// AdvanceLastDeliveredAt records many users' delivery times in one statement, never moving one backwards.
+// Users without a row are ignored.
+func (s *Store) AdvanceLastDeliveredAt(ctx context.Context, at map[string]time.Time) error {
+	if len(at) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(at))
+	for id := range at {
+		ids = append(ids, id)
+	}
+	times := make([]time.Time, len(ids))
+	for i, id := range ids {
+		times[i] = at[id]
+	}
+	_, err := s.q(ctx).Exec(ctx, `UPDATE msteamsnotify_users u
+		SET last_delivered_at = GREATEST(coalesce(u.last_delivered_at, v.at), v.at)
+		FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)
+		WHERE u.mm_user_id = v.id`, ids, times)
+	return errors.Wrapf(err, "advance last delivered time of %d users", len(ids))
+}
+
 // notFound maps pgx.ErrNoRows to ErrNotFound and wraps other errors.
 func notFound(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -233,3 +233,25 @@ func TestGetUsersByTeamsIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }
+
+func TestAdvanceLastDeliveredAtMovesManyUsersForwardOnly(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	require.NoError(t, s.SaveConnection(ctx, connection("alice", "teams-a")))
+	require.NoError(t, s.SaveConnection(ctx, connection("bob", "teams-b")))
+	require.NoError(t, s.SetLastDeliveredAt(ctx, "alice", now.Add(time.Hour)))
+
+	require.NoError(t, s.AdvanceLastDeliveredAt(ctx, map[string]time.Time{
+		"alice":  now,                    // older than what is stored: kept as is
+		"bob":    now.Add(time.Minute),   // first time
+		"nobody": now.Add(2 * time.Hour), // no such user: ignored
+	}))
+
+	alice, err := s.GetUser(ctx, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, now.Add(time.Hour), alice.LastDeliveredAt)
+	bob, err := s.GetUser(ctx, "bob")
+	require.NoError(t, err)
+	assert.Equal(t, now.Add(time.Minute), bob.LastDeliveredAt)
+	require.NoError(t, s.AdvanceLastDeliveredAt(ctx, nil))
+}

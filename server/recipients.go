@@ -1,0 +1,49 @@
+package main
+
+import (
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin"
+
+	"github.com/teamsnotify/msteams-sync/server/connect"
+)
+
+// Delivery keeps each recipient's account state and notifications preference for a few seconds rather than
+// asking the server for every message. These hooks tell it at once when either changes on this node; changes
+// made on another node reach it when its short cache entry expires.
+
+// PreferencesHaveChanged runs after any preference of a user changed, whoever changed it (the webapp, a
+// client, this plugin).
+func (p *Plugin) PreferencesHaveChanged(_ *plugin.Context, prefs []model.Preference) {
+	for _, pref := range prefs {
+		if pref.Category == connect.PreferenceCategory {
+			p.forgetRecipient(pref.UserId)
+		}
+	}
+}
+
+// UserHasBeenDeactivated: a deactivated user gets no more DMs.
+func (p *Plugin) UserHasBeenDeactivated(_ *plugin.Context, user *model.User) {
+	if user != nil {
+		p.forgetRecipient(user.Id)
+	}
+}
+
+func (p *Plugin) forgetRecipient(mmUserID string) {
+	if pl := p.pipeline; pl != nil && pl.delivery != nil {
+		pl.delivery.Forget(mmUserID)
+	}
+}
+
+// preferenceWatch is connect's Mattermost adapter, telling delivery when the plugin itself changes a user's
+// notifications preference: the preferences hook comes asynchronously, and `/msteams notifications off`
+// must hold for the very next message.
+type preferenceWatch struct {
+	*connect.PluginAdapter
+	changed func(mmUserID string)
+}
+
+func (w preferenceWatch) SetPreference(userID, category, name, value string) error {
+	err := w.PluginAdapter.SetPreference(userID, category, name, value)
+	w.changed(userID)
+	return err
+}
