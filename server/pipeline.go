@@ -21,12 +21,24 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/webhook"
 )
 
-// Worker counts per node. Text DMs cost the server about 2 ms each, attachments about 150 ms of preview CPU,
-// so attachments get few workers (and a rate limit in the attach package) and never hold up text.
+// Worker counts per node. A change job spends most of its time waiting (database commits, the server's
+// CreatePost), so throughput follows the number of jobs in flight: 8 workers drained about 150 DMs/s on the
+// bench machine, short of a busy tenant's peak (docs/performance.md). Attachments cost the server about 150 ms
+// of preview CPU each, so they get few workers (and a rate limit in the attach package) and never hold up text.
 const (
-	changeWorkers     = 8
+	changeWorkers     = 32
 	attachmentWorkers = 2
 )
+
+// changeLease is how long a node may hold a change job. A job takes well under a second, or up to a minute
+// when Graph throttles it (the client's retry budget); a node that dies leaves its jobs to the others (or to
+// itself, restarted) for this long. A job outliving its lease may run twice, which delivery makes harmless.
+const changeLease = 90 * time.Second
+
+// storeMaxConns sizes the plugin's pool: each change worker holds one connection for its message lock, plus
+// room for the webhook's inbox inserts, claims, attachments and maintenance, so intake never waits for
+// delivery. Connections open only when needed.
+const storeMaxConns = changeWorkers + 8
 
 // previousSecretGrace is how long notifications signed with the previous webhook secret are still accepted
 // after it changed: the old subscription may deliver a few more items before it is replaced.
@@ -104,7 +116,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 
 	pl.runner, err = inbox.NewRunner(st, inbox.Options{
 		Queues: []inbox.QueueOptions{
-			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers},
+			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder},
 			{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
 		},
 		Logger:  p.API,
@@ -164,6 +176,11 @@ func (pl *pipeline) start(ctx context.Context) {
 func (pl *pipeline) stop() {
 	pl.subs.Stop()
 	pl.runner.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pl.delivery.Flush(ctx); err != nil {
+		pl.p.API.LogWarn("Could not record the last delivery times at shutdown; a later catch-up may start earlier than needed.", "error", err.Error())
+	}
 }
 
 // configurationChanged reacts to new settings. The subscription manager compares a fingerprint of what the

@@ -52,6 +52,16 @@ func (c Change) DedupeKey() string {
 	return c.ChangeType + "|" + c.ChatID + "|" + c.MessageID
 }
 
+// ChatOrder is the OrderKey of queue "changes": the changes of one chat are processed in the order they were
+// stored, so a chat's DMs arrive in the order its messages were sent.
+func ChatOrder(payload []byte) string {
+	var c struct{ ChatID string }
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	return c.ChatID
+}
+
 // Job is one claimed item handed to a Handler.
 type Job struct {
 	ID         int64

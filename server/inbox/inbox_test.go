@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -397,4 +398,79 @@ func TestStopCancelsJobsThatOutlastTheStopTimeout(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, items, 1, "due again at once, and not parked although MaxAttempts was reached: shutdown is not the job's fault")
 	assert.Contains(t, items[0].LastError, "context canceled")
+}
+
+// The changes of one chat run one at a time in the order they were stored (so its DMs arrive in order), while
+// other chats' changes run beside them.
+func TestJobsOfOneChatRunInOrderAndChatsRunInParallel(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	const perChat = 8
+	var items []store.InboxItem
+	for i := 0; i < perChat; i++ {
+		for _, chat := range []string{"a", "b"} {
+			payload, err := json.Marshal(inbox.Change{ChangeType: "created", ChatID: chat, MessageID: fmt.Sprint(i)})
+			require.NoError(t, err)
+			items = append(items, store.InboxItem{Queue: inbox.QueueChanges, Payload: payload, EnqueuedAt: time.Now().UTC()})
+		}
+	}
+	require.NoError(t, s.EnqueueInbox(ctx, items))
+
+	var mu sync.Mutex
+	order := map[string][]string{}
+	running := map[string]int{}
+	overlapped, parallel := false, false
+	ev := newEvents()
+	h := inbox.HandlerFunc(func(_ context.Context, job inbox.Job) error {
+		var c inbox.Change
+		require.NoError(t, job.Decode(&c))
+		mu.Lock()
+		running[c.ChatID]++
+		overlapped = overlapped || running[c.ChatID] > 1
+		parallel = parallel || (running["a"] > 0 && running["b"] > 0)
+		order[c.ChatID] = append(order[c.ChatID], c.MessageID)
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		mu.Lock()
+		running[c.ChatID]--
+		mu.Unlock()
+		return nil
+	})
+	startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: inbox.QueueChanges, Handler: h, Workers: 6, OrderKey: inbox.ChatOrder}}, Metrics: ev})
+	for i := 0; i < 2*perChat; i++ {
+		wait(t, ev.processed, "job")
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"0", "1", "2", "3", "4", "5", "6", "7"}
+	assert.Equal(t, want, order["a"], "chat a in order")
+	assert.Equal(t, want, order["b"], "chat b in order")
+	assert.False(t, overlapped, "never two jobs of one chat at once")
+	assert.True(t, parallel, "the two chats ran side by side")
+}
+
+// Jobs a stopping runner claimed but had not started (waiting behind their chat) are released at once, not
+// after their lease.
+func TestHeldJobsAreReleasedWhenTheRunnerStops(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		require.NoError(t, inbox.Enqueue(ctx, s, inbox.QueueChanges, "", inbox.Change{ChangeType: "created", ChatID: "a", MessageID: fmt.Sprint(i)}))
+	}
+	started := make(chan struct{}, 3)
+	release := make(chan struct{})
+	h := inbox.HandlerFunc(func(context.Context, inbox.Job) error { started <- struct{}{}; <-release; return nil })
+	r, err := inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: inbox.QueueChanges, Handler: h, Workers: 4, OrderKey: inbox.ChatOrder, Lease: time.Hour}}, Logger: testLogger{t}})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(ctx))
+	<-started // the first runs; the two others wait behind it, claimed
+	stopped := make(chan struct{})
+	go func() { r.Stop(); close(stopped) }()
+	close(release)
+	<-stopped
+
+	due, err := s.ClaimInbox(ctx, inbox.QueueChanges, 10, time.Now().UTC(), time.Minute)
+	require.NoError(t, err)
+	assert.Len(t, due, 2, "the held jobs are due again now, not in an hour")
 }

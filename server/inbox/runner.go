@@ -42,6 +42,13 @@ type QueueOptions struct {
 	Name    string
 	Handler Handler
 	Workers int // DefaultWorkers when zero: jobs of this queue processed at once on this node
+	// Lease overrides Options.Lease for this queue: short for quick jobs, so that the work of a node that died
+	// is picked up soon.
+	Lease time.Duration
+	// OrderKey, when set, names the ordering group of a job (for changes: its chat). Jobs of one group claimed
+	// by this node run one after the other, oldest first, so that a chat's messages arrive in order; jobs
+	// of different groups run in parallel. "" means no group.
+	OrderKey func(payload []byte) string
 }
 
 // Options configure a Runner. Zero values take the defaults above.
@@ -138,6 +145,9 @@ func NewRunner(s RunnerStore, opts Options) (*Runner, error) {
 		if q.Workers <= 0 {
 			q.Workers = DefaultWorkers
 		}
+		if q.Lease <= 0 {
+			q.Lease = opts.Lease
+		}
 		r.queues[q.Name] = &queue{QueueOptions: q, wake: make(chan struct{}, 1)}
 	}
 	return r, nil
@@ -217,16 +227,27 @@ func (r *Runner) EnqueueInbox(ctx context.Context, items []store.InboxItem) erro
 	return nil
 }
 
-// loop claims as many jobs as there are idle workers and runs each in its own goroutine.
+// loop claims as many jobs as there are idle workers and runs each in its own goroutine. Jobs that must wait
+// for an earlier job of their order group are held here, and may take up to Workers more claims, so that a
+// busy group does not leave the other workers idle.
 func (r *Runner) loop(ctx context.Context, q *queue) {
 	defer r.loops.Done()
-	done := make(chan struct{}, q.Workers)
-	inFlight := 0
+	done := make(chan string, q.Workers)
+	running, held := 0, 0
+	waiting := map[string][]store.InboxItem{} // order group → jobs held behind its running job
 	defer func() {
-		for ; inFlight > 0; inFlight-- {
+		for ; running > 0; running-- {
 			<-done
 		}
+		r.release(ctx, q, waiting)
 	}()
+	start := func(it store.InboxItem, key string) {
+		running++
+		go func() {
+			defer func() { done <- key }()
+			r.run(ctx, q, it)
+		}()
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	claimNow := true
@@ -234,18 +255,25 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 		if r.stopping() || ctx.Err() != nil {
 			return
 		}
-		if claimNow && inFlight < q.Workers {
-			free := q.Workers - inFlight
-			jobs, err := r.store.ClaimInbox(ctx, q.Name, free, r.opts.Now().UTC(), r.opts.Lease)
+		if free := q.Workers - running; claimNow && free > 0 && held < q.Workers {
+			jobs, err := r.store.ClaimInbox(ctx, q.Name, free, r.opts.Now().UTC(), q.Lease)
 			if err != nil && ctx.Err() == nil {
 				r.opts.Logger.LogError("Could not claim inbox jobs; will try again", "queue", q.Name, "error", err.Error())
 			}
 			for _, it := range jobs {
-				inFlight++
-				go func(it store.InboxItem) {
-					defer func() { done <- struct{}{} }()
-					r.run(ctx, q, it)
-				}(it)
+				key := ""
+				if q.OrderKey != nil {
+					key = q.OrderKey(it.Payload)
+				}
+				if key != "" {
+					if behind, busy := waiting[key]; busy {
+						waiting[key] = append(behind, it)
+						held++
+						continue
+					}
+					waiting[key] = nil
+				}
+				start(it, key)
 			}
 			// A full claim suggests more is waiting: claim again as soon as a worker is free.
 			claimNow = err == nil && len(jobs) == free
@@ -262,13 +290,37 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 			return
 		case <-ctx.Done():
 			return
-		case <-done:
-			inFlight--
+		case key := <-done:
+			running--
+			if key != "" {
+				if behind := waiting[key]; len(behind) > 0 {
+					waiting[key] = behind[1:]
+					held--
+					start(behind[0], key)
+				} else {
+					delete(waiting, key)
+				}
+			}
 		case <-q.wake:
 			claimNow = true
 		case <-timer.C:
 			claimNow = true
 			timer.Reset(r.opts.PollInterval)
+		}
+	}
+}
+
+// release makes jobs that were claimed but never started due again at once, for the next runner, instead of
+// after their lease.
+func (r *Runner) release(ctx context.Context, q *queue, waiting map[string][]store.InboxItem) {
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verdictTimeout)
+	defer cancel()
+	now := r.opts.Now().UTC()
+	for _, behind := range waiting {
+		for _, it := range behind {
+			if _, err := r.store.RetryInbox(vctx, it.ID, it.Attempts, now, it.LastError); err != nil {
+				r.opts.Logger.LogWarn("Could not release an inbox job at shutdown; it will run after its lease", "queue", q.Name, "job", it.ID, "error", err.Error())
+			}
 		}
 	}
 }
