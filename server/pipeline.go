@@ -83,7 +83,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 			return p.connect.CallGraph(ctx, mmUserID, p.graphFactory(), fn)
 		}),
 		Download: doerFunc(func(r *http.Request) (*http.Response, error) { return p.graphFactory().HTTPClient().Do(r) }),
-		Logger:   p.API,
+		Logger:   p.log,
 		Metrics:  p.metrics,
 	}, attach.Options{BotUserID: p.botID})
 	if err != nil {
@@ -107,7 +107,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Settings: func() delivery.Settings {
 			return delivery.Settings{SyncNotifications: p.settings().SyncNotifications, GraphHosts: pl.graphHosts()}
 		},
-		Logger:  p.API,
+		Logger:  p.log,
 		Metrics: p.metrics,
 	}, delivery.Options{BotUserID: p.botID})
 	if err != nil {
@@ -119,7 +119,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder},
 			{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
 		},
-		Logger:  p.API,
+		Logger:  p.log,
 		Metrics: p.metrics,
 	})
 	if err != nil {
@@ -140,7 +140,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		},
 		Keys:    pl.keys,
 		OnGap:   pl.catchUp,
-		Logger:  p.API,
+		Logger:  p.log,
 		Metrics: p.metrics,
 	}, subscription.Options{})
 	if err != nil {
@@ -148,7 +148,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 	}
 
 	// The sink goes through the runner so that this node's workers wake at once for what it accepts.
-	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.API, Metrics: p.metrics}
+	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.log, Metrics: p.metrics}
 	sink := inbox.NewSink(pl.runner).OnAccepted(pl.subs.NotificationReceived)
 	pl.changes, err = webhook.NewChangesHandler(sink, validatorFunc(pl.validateTokens), opts)
 	if err != nil {

@@ -48,6 +48,7 @@ type Plugin struct {
 	router   http.Handler
 	pipeline *pipeline
 	metrics  *metrics.Metrics
+	log      *serverLogger
 	diag     *diagnostics.Diagnostics
 
 	// bgCtx ends when the plugin deactivates; background work started with runBackground watches it.
@@ -65,6 +66,8 @@ var version = "dev"
 // database cannot work; otherwise it migrates the plugin's tables, creates the bot and starts the pipeline.
 func (p *Plugin) OnActivate() error {
 	p.client = pluginapi.NewClient(p.API, p.Driver)
+	p.log = newServerLogger(p.API)
+	p.log.follow(p.API.GetConfig())
 	p.bgCtx, p.stopBg = context.WithCancel(context.Background())
 	p.metrics = metrics.New(version)
 
@@ -151,7 +154,7 @@ func (p *Plugin) OnActivate() error {
 		Accounts:   connect.AccountsFromGraph(func() connect.GraphFactory { return p.graphFactory() }),
 		Mattermost: preferenceWatch{PluginAdapter: mm, changed: p.forgetRecipient},
 		PluginURL:  p.pluginURL,
-		Logger:     p.API,
+		Logger:     p.log,
 		Now:        time.Now,
 	})
 
@@ -180,7 +183,7 @@ func (p *Plugin) OnActivate() error {
 		Store:       st,
 		Mattermost:  mm,
 		Settings:    p.connectSettings,
-		Logger:      p.API,
+		Logger:      p.log,
 		Now:         time.Now,
 	}))
 	p.router = mux
@@ -216,6 +219,8 @@ func (p *Plugin) OnConfigurationChange() error {
 	if p.store == nil {
 		return nil // not activated yet: OnActivate reads the settings itself
 	}
+	// Called for changes to the server's configuration too, such as its log levels.
+	p.log.follow(p.API.GetConfig())
 	next, err := p.loadConfiguration()
 	if err != nil {
 		return err
