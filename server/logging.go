@@ -54,6 +54,12 @@ func (l *serverLogger) LogDebug(msg string, keyValuePairs ...any) {
 		l.api.LogDebug(msg, keyValuePairs...)
 	}
 }
-func (l *serverLogger) LogInfo(msg string, keyValuePairs ...any)  { l.api.LogInfo(msg, keyValuePairs...) }
-func (l *serverLogger) LogWarn(msg string, keyValuePairs ...any)  { l.api.LogWarn(msg, keyValuePairs...) }
-func (l *serverLogger) LogError(msg string, keyValuePairs ...any) { l.api.LogError(msg, keyValuePairs...) }
+func (l *serverLogger) LogInfo(msg string, keyValuePairs ...any) {
+	l.api.LogInfo(msg, keyValuePairs...)
+}
+func (l *serverLogger) LogWarn(msg string, keyValuePairs ...any) {
+	l.api.LogWarn(msg, keyValuePairs...)
+}
+func (l *serverLogger) LogError(msg string, keyValuePairs ...any) {
+	l.api.LogError(msg, keyValuePairs...)
+}
