@@ -13,12 +13,13 @@ import (
 	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationswithappid"
 	"github.com/microsoftgraph/msgraph-sdk-go/chats"
 	"github.com/microsoftgraph/msgraph-sdk-go/communications"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/users"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/shares"
+	"github.com/microsoftgraph/msgraph-sdk-go/subscriptions"
 	"github.com/pkg/errors"
 )
 
@@ -33,24 +34,84 @@ const maxListPages = 40
 var ErrSecretNotListed = errors.New("the configured client secret is not among the app registration's secrets")
 
 // Client makes the plugin's Graph calls as the app or as one user, depending on how the Factory built it.
+//
+// It builds the request builders of the few msgraph-sdk-go subpackages it needs directly, the way the SDK's
+// GraphServiceClient does (path parameters holding "baseurl"), instead of importing the SDK's root package, which
+// links every request builder of Graph and makes a cold build of the plugin take minutes.
 type Client struct {
-	sdk        *msgraphsdk.GraphServiceClient
 	adapter    abstractions.RequestAdapter
-	httpClient *http.Client // with Graph middleware; for raw Graph calls
-	download   *http.Client // without credentials; for pre-authenticated URLs
+	pathParams map[string]string // {"baseurl": adapter's base URL}; read-only, the builders copy it
+	httpClient *http.Client      // with Graph middleware; for raw Graph calls
+	download   *http.Client      // without credentials; for pre-authenticated URLs
 
 	// Set on the app client only.
 	clientID   string
 	secretHint string
 }
 
+// The request builders of the root collections, as GraphServiceClient.Chats() etc. would return them.
+func (c *Client) chats() *chats.ChatsRequestBuilder {
+	return chats.NewChatsRequestBuilderInternal(c.pathParams, c.adapter)
+}
+
+func (c *Client) communications() *communications.CommunicationsRequestBuilder {
+	return communications.NewCommunicationsRequestBuilderInternal(c.pathParams, c.adapter)
+}
+
+func (c *Client) shares() *shares.SharesRequestBuilder {
+	return shares.NewSharesRequestBuilderInternal(c.pathParams, c.adapter)
+}
+
+func (c *Client) subscriptions() *subscriptions.SubscriptionsRequestBuilder {
+	return subscriptions.NewSubscriptionsRequestBuilderInternal(c.pathParams, c.adapter)
+}
+
+// URL templates of GET /me and GET /users/{id}. The SDK's users package (10 MB of generated code) is not imported
+// for two GETs; its Me() builder requests /users/me-token-to-replace, which the URL-replace middleware turns into
+// /me, so asking for /me directly puts the same request on the wire.
+const (
+	meURLTemplate   = "{+baseurl}/me{?%24expand,%24select}"
+	userURLTemplate = "{+baseurl}/users/{user%2Did}{?%24expand,%24select}"
+)
+
+// userGetQuery is users.UserItemRequestBuilderGetQueryParameters.
+type userGetQuery struct {
+	Expand []string `uriparametername:"%24expand"`
+	Select []string `uriparametername:"%24select"`
+}
+
+// userSelect are the user properties the plugin reads.
+var userSelect = []string{"id", "displayName", "mail", "userPrincipalName", "proxyAddresses"}
+
+// getUser sends what users.UserItemRequestBuilder.Get sends: GET urlTemplate with $select, Accept JSON, a User
+// answer and an ODataError for any 4xx/5xx.
+func (c *Client) getUser(ctx context.Context, urlTemplate string, params map[string]string) (models.Userable, error) {
+	pathParams := make(map[string]string, len(c.pathParams)+len(params))
+	for k, v := range c.pathParams {
+		pathParams[k] = v
+	}
+	for k, v := range params {
+		pathParams[k] = v
+	}
+	info := abstractions.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abstractions.GET, urlTemplate, pathParams)
+	info.AddQueryParameters(userGetQuery{Select: userSelect})
+	info.Headers.TryAdd("Accept", "application/json")
+	errorMapping := abstractions.ErrorMappings{
+		"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue,
+	}
+	res, err := c.adapter.Send(ctx, info, models.CreateUserFromDiscriminatorValue, errorMapping)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return nil, nil
+	}
+	return res.(models.Userable), nil
+}
+
 // GetMe returns the signed-in user (delegated clients only).
 func (c *Client) GetMe(ctx context.Context) (User, error) {
-	u, err := c.sdk.Me().Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{
-			Select: []string{"id", "displayName", "mail", "userPrincipalName", "proxyAddresses"},
-		},
-	})
+	u, err := c.getUser(ctx, meURLTemplate, nil)
 	if err != nil {
 		return User{}, wrapErr(err, "get signed-in user")
 	}
@@ -59,11 +120,7 @@ func (c *Client) GetMe(ctx context.Context) (User, error) {
 
 // GetUser returns a user by Entra object id or user principal name.
 func (c *Client) GetUser(ctx context.Context, id string) (User, error) {
-	u, err := c.sdk.Users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{
-			Select: []string{"id", "displayName", "mail", "userPrincipalName", "proxyAddresses"},
-		},
-	})
+	u, err := c.getUser(ctx, userURLTemplate, map[string]string{"user%2Did": id})
 	if err != nil {
 		return User{}, wrapErr(err, "get user")
 	}
@@ -72,7 +129,7 @@ func (c *Client) GetUser(ctx context.Context, id string) (User, error) {
 
 // GetChat returns a chat with its members.
 func (c *Client) GetChat(ctx context.Context, chatID string) (Chat, error) {
-	chat, err := c.sdk.Chats().ByChatId(chatID).Get(ctx, &chats.ChatItemRequestBuilderGetRequestConfiguration{
+	chat, err := c.chats().ByChatId(chatID).Get(ctx, &chats.ChatItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &chats.ChatItemRequestBuilderGetQueryParameters{Expand: []string{"members"}},
 	})
 	if err != nil {
@@ -83,7 +140,7 @@ func (c *Client) GetChat(ctx context.Context, chatID string) (Chat, error) {
 
 // GetMessage returns one message of a chat.
 func (c *Client) GetMessage(ctx context.Context, chatID, messageID string) (Message, error) {
-	m, err := c.sdk.Chats().ByChatId(chatID).Messages().ByChatMessageId(messageID).Get(ctx, nil)
+	m, err := c.chats().ByChatId(chatID).Messages().ByChatMessageId(messageID).Get(ctx, nil)
 	if err != nil {
 		return Message{}, wrapErr(err, "get chat message")
 	}
@@ -99,7 +156,7 @@ func (c *Client) GetMessage(ctx context.Context, chatID, messageID string) (Mess
 func (c *Client) ListMessagesSince(ctx context.Context, chatID string, since time.Time) ([]Message, error) {
 	filter := "lastModifiedDateTime gt " + since.UTC().Format("2006-01-02T15:04:05.000Z")
 	top := int32(50)
-	builder := c.sdk.Chats().ByChatId(chatID).Messages()
+	builder := c.chats().ByChatId(chatID).Messages()
 	page, err := builder.Get(ctx, &chats.ItemMessagesRequestBuilderGetRequestConfiguration{
 		QueryParameters: &chats.ItemMessagesRequestBuilderGetQueryParameters{
 			Top:     &top,
@@ -140,7 +197,7 @@ func (c *Client) GetPresences(ctx context.Context, userIDs []string) ([]Presence
 		end := min(start+MaxPresenceIDs, len(userIDs))
 		body := communications.NewGetPresencesByUserIdPostRequestBody()
 		body.SetIds(userIDs[start:end])
-		resp, err := c.sdk.Communications().GetPresencesByUserId().PostAsGetPresencesByUserIdPostResponse(ctx, body, nil)
+		resp, err := c.communications().GetPresencesByUserId().PostAsGetPresencesByUserIdPostResponse(ctx, body, nil)
 		if err != nil {
 			return nil, wrapErr(err, "get presences")
 		}
@@ -157,7 +214,7 @@ func (c *Client) GetPresences(ctx context.Context, userIDs []string) ([]Presence
 
 // GetHostedContent downloads an inline image (or other hosted content) of a message with its content type.
 func (c *Client) GetHostedContent(ctx context.Context, chatID, messageID, hostedContentID string, maxBytes int64) (HostedContent, error) {
-	info, err := c.sdk.Chats().ByChatId(chatID).Messages().ByChatMessageId(messageID).
+	info, err := c.chats().ByChatId(chatID).Messages().ByChatMessageId(messageID).
 		HostedContents().ByChatMessageHostedContentId(hostedContentID).Content().ToGetRequestInformation(ctx, nil)
 	if err != nil {
 		return HostedContent{}, errors.Wrap(err, "build hosted content request")
@@ -174,7 +231,7 @@ func (c *Client) GetHostedContent(ctx context.Context, chatID, messageID, hosted
 func (c *Client) GetDriveItemByShareURL(ctx context.Context, shareURL string) (DriveItem, error) {
 	// The shares API takes the URL itself as an id: "u!" + unpadded base64url.
 	id := "u!" + base64.RawURLEncoding.EncodeToString([]byte(shareURL))
-	item, err := c.sdk.Shares().BySharedDriveItemId(id).DriveItem().Get(ctx, nil)
+	item, err := c.shares().BySharedDriveItemId(id).DriveItem().Get(ctx, nil)
 	if err != nil {
 		return DriveItem{}, wrapErr(err, "resolve shared file")
 	}
@@ -234,7 +291,7 @@ func (c *Client) CreateSubscription(ctx context.Context, r SubscriptionRequest) 
 	if r.LatestSupportedTLSVersion != "" {
 		body.SetLatestSupportedTlsVersion(&r.LatestSupportedTLSVersion)
 	}
-	s, err := c.sdk.Subscriptions().Post(ctx, body, nil)
+	s, err := c.subscriptions().Post(ctx, body, nil)
 	if err != nil {
 		return Subscription{}, wrapErr(err, "create subscription")
 	}
@@ -246,7 +303,7 @@ func (c *Client) RenewSubscription(ctx context.Context, id string, expiresAt tim
 	body := models.NewSubscription()
 	expires := expiresAt.UTC()
 	body.SetExpirationDateTime(&expires)
-	s, err := c.sdk.Subscriptions().BySubscriptionId(id).Patch(ctx, body, nil)
+	s, err := c.subscriptions().BySubscriptionId(id).Patch(ctx, body, nil)
 	if err != nil {
 		return Subscription{}, wrapErr(err, "renew subscription")
 	}
@@ -259,7 +316,7 @@ func (c *Client) UpdateSubscriptionCertificate(ctx context.Context, id, certific
 	body := models.NewSubscription()
 	body.SetEncryptionCertificate(&certificate)
 	body.SetEncryptionCertificateId(&certificateID)
-	s, err := c.sdk.Subscriptions().BySubscriptionId(id).Patch(ctx, body, nil)
+	s, err := c.subscriptions().BySubscriptionId(id).Patch(ctx, body, nil)
 	if err != nil {
 		return Subscription{}, wrapErr(err, "update subscription certificate")
 	}
@@ -268,12 +325,12 @@ func (c *Client) UpdateSubscriptionCertificate(ctx context.Context, id, certific
 
 // ReauthorizeSubscription answers a reauthorizationRequired lifecycle event.
 func (c *Client) ReauthorizeSubscription(ctx context.Context, id string) error {
-	return wrapErr(c.sdk.Subscriptions().BySubscriptionId(id).Reauthorize().Post(ctx, nil), "reauthorize subscription")
+	return wrapErr(c.subscriptions().BySubscriptionId(id).Reauthorize().Post(ctx, nil), "reauthorize subscription")
 }
 
 // DeleteSubscription deletes a subscription. A subscription that no longer exists is not an error.
 func (c *Client) DeleteSubscription(ctx context.Context, id string) error {
-	err := c.sdk.Subscriptions().BySubscriptionId(id).Delete(ctx, nil)
+	err := c.subscriptions().BySubscriptionId(id).Delete(ctx, nil)
 	if err != nil {
 		err = wrapErr(err, "delete subscription")
 		if IsNotFound(err) {
@@ -285,7 +342,7 @@ func (c *Client) DeleteSubscription(ctx context.Context, id string) error {
 
 // GetSubscription returns one subscription; IsNotFound(err) once it has expired or been removed.
 func (c *Client) GetSubscription(ctx context.Context, id string) (Subscription, error) {
-	s, err := c.sdk.Subscriptions().BySubscriptionId(id).Get(ctx, nil)
+	s, err := c.subscriptions().BySubscriptionId(id).Get(ctx, nil)
 	if err != nil {
 		return Subscription{}, wrapErr(err, "get subscription")
 	}
@@ -294,7 +351,7 @@ func (c *Client) GetSubscription(ctx context.Context, id string) (Subscription, 
 
 // ListSubscriptions returns the subscriptions this app owns.
 func (c *Client) ListSubscriptions(ctx context.Context) ([]Subscription, error) {
-	builder := c.sdk.Subscriptions()
+	builder := c.subscriptions()
 	page, err := builder.Get(ctx, nil)
 	var out []Subscription
 	for {
@@ -319,7 +376,7 @@ func (c *Client) GetAllMessagesDelta(ctx context.Context, userID, link string) (
 		link = strings.TrimRight(c.adapter.GetBaseUrl(), "/") + "/users/" + url.PathEscape(userID) + "/chats/getAllMessages/delta"
 	}
 	// The SDK has no builder for this path; the per-chat delta builder parses the same response shape.
-	resp, err := users.NewItemChatsItemMessagesDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, nil)
+	resp, err := chats.NewItemMessagesDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, nil)
 	if err != nil {
 		return DeltaPage{}, wrapErr(err, "get all messages delta")
 	}
@@ -336,7 +393,7 @@ func (c *Client) ApplicationSecrets(ctx context.Context) ([]PasswordCredential, 
 		return nil, errors.New("application secrets: not an app-only client")
 	}
 	appID := c.clientID
-	app, err := c.sdk.ApplicationsWithAppId(&appID).Get(ctx, &applicationswithappid.ApplicationsWithAppIdRequestBuilderGetRequestConfiguration{
+	app, err := applicationswithappid.NewApplicationsWithAppIdRequestBuilderInternal(c.pathParams, c.adapter, &appID).Get(ctx, &applicationswithappid.ApplicationsWithAppIdRequestBuilderGetRequestConfiguration{
 		QueryParameters: &applicationswithappid.ApplicationsWithAppIdRequestBuilderGetQueryParameters{
 			Select: []string{"id", "appId", "passwordCredentials"},
 		},

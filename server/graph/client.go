@@ -9,14 +9,22 @@ import (
 	"crypto/x509"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
+	"github.com/microsoft/kiota-abstractions-go/serialization"
+	"github.com/microsoft/kiota-abstractions-go/store"
 	khttp "github.com/microsoft/kiota-http-go"
-	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	formserialization "github.com/microsoft/kiota-serialization-form-go"
+	jsonserialization "github.com/microsoft/kiota-serialization-json-go"
+	multipartserialization "github.com/microsoft/kiota-serialization-multipart-go"
+	textserialization "github.com/microsoft/kiota-serialization-text-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	msgraphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 	"github.com/pkg/errors"
@@ -154,7 +162,7 @@ func (f *Factory) newClient(cred azcore.TokenCredential) (*Client, error) {
 		return nil, errors.Wrap(err, "create Graph authentication provider")
 	}
 
-	options := msgraphsdk.GetDefaultClientOptions()
+	options := defaultClientOptions()
 	middleware := msgraphcore.GetDefaultMiddlewaresWithOptions(&options)
 	middleware = replaceRetryHandler(middleware, khttp.NewRetryHandlerWithOptions(f.retryOptions()))
 	timeout := f.opts.Timeout
@@ -167,18 +175,71 @@ func (f *Factory) newClient(cred azcore.TokenCredential) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       timeout,
 	}
-	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
+	adapter, err := newGraphAdapter(auth, hc, f.endpoints.GraphBaseURL)
 	if err != nil {
 		return nil, errors.Wrap(err, "create Graph request adapter")
 	}
-	// Must precede NewGraphServiceClient, which installs the commercial URL only while none is set.
-	adapter.SetBaseUrl(f.endpoints.GraphBaseURL)
 	return &Client{
-		sdk:        msgraphsdk.NewGraphServiceClient(adapter),
 		adapter:    adapter,
+		pathParams: map[string]string{"baseurl": adapter.GetBaseUrl()},
 		httpClient: hc,
 		download:   f.HTTPClient(),
 	}, nil
+}
+
+// defaultClientOptions are the options msgraph-sdk-go's root package (GetDefaultClientOptions) gives the adapter
+// and the middleware: v1.0 (no service version in the telemetry header) and the SDK version this module requires.
+// The root package is not imported because it pulls in every request builder of Graph (minutes of compile time).
+func defaultClientOptions() msgraphcore.GraphClientOptions {
+	return msgraphcore.GraphClientOptions{
+		GraphServiceVersion:        "",
+		GraphServiceLibraryVersion: "1.89.0",
+	}
+}
+
+var registerSerializers sync.Once
+
+// newGraphAdapter does what msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient
+// followed by msgraphsdk.NewGraphServiceClient do: a Graph core adapter over the default (global) serializer
+// registries, the JSON/text/form/multipart (de)serializers registered in them, the base URL set, and the backing
+// store enabled.
+func newGraphAdapter(auth absauth.AuthenticationProvider, hc *http.Client, baseURL string) (*msgraphcore.GraphRequestAdapterBase, error) {
+	registerSerializers.Do(func() {
+		abstractions.RegisterDefaultSerializer(func() serialization.SerializationWriterFactory {
+			return jsonserialization.NewJsonSerializationWriterFactory()
+		})
+		abstractions.RegisterDefaultSerializer(func() serialization.SerializationWriterFactory {
+			return textserialization.NewTextSerializationWriterFactory()
+		})
+		abstractions.RegisterDefaultSerializer(func() serialization.SerializationWriterFactory {
+			return formserialization.NewFormSerializationWriterFactory()
+		})
+		abstractions.RegisterDefaultSerializer(func() serialization.SerializationWriterFactory {
+			return multipartserialization.NewMultipartSerializationWriterFactory()
+		})
+		abstractions.RegisterDefaultDeserializer(func() serialization.ParseNodeFactory {
+			return jsonserialization.NewJsonParseNodeFactory()
+		})
+		abstractions.RegisterDefaultDeserializer(func() serialization.ParseNodeFactory {
+			return textserialization.NewTextParseNodeFactory()
+		})
+		abstractions.RegisterDefaultDeserializer(func() serialization.ParseNodeFactory {
+			return formserialization.NewFormParseNodeFactory()
+		})
+	})
+	// nil factories select serialization.DefaultParseNodeFactoryInstance and DefaultSerializationWriterFactoryInstance,
+	// the registries filled above.
+	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+		auth, defaultClientOptions(), nil, nil, hc)
+	if err != nil {
+		return nil, err
+	}
+	if baseURL == "" {
+		baseURL = "https://graph.microsoft.com/v1.0"
+	}
+	adapter.SetBaseUrl(baseURL)
+	adapter.EnableBackingStore(store.BackingStoreFactoryInstance)
+	return adapter, nil
 }
 
 // retryOptions keeps the SDK's retry handler (429/503/504, Retry-After honoured) but stops before the summed

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,7 @@ func TestDelegatedClientUsesTheUsersToken(t *testing.T) {
 	cloud := newFakeCloud(t)
 	cloud.handle("GET /me", func(w http.ResponseWriter, r *http.Request) {
 		assert.Equal(t, "Bearer "+userToken, r.Header.Get("Authorization"))
+		assert.Equal(t, "id,displayName,mail,userPrincipalName,proxyAddresses", r.URL.Query().Get("$select"))
 		writeJSON(w, http.StatusOK, map[string]any{"id": "u-2", "displayName": "Sam", "mail": nil, "userPrincipalName": "sam@contoso.com"})
 	})
 	factory := cloud.factory(Options{})
@@ -174,4 +177,24 @@ func TestFactoryForNationalClouds(t *testing.T) {
 	cfg.Cloud = "mars"
 	_, err := NewFactory(cfg, Options{})
 	assert.EqualError(t, err, `resolve Microsoft cloud endpoints: unknown Microsoft cloud "mars"`)
+}
+
+func TestClientOptionsMatchTheRequiredSDKVersion(t *testing.T) {
+	// The plugin does not link msgraph-sdk-go's root package, so its version for the SdkVersion telemetry header is
+	// written down in defaultClientOptions; it must follow go.mod when the SDK is upgraded.
+	mod, err := os.ReadFile("../../go.mod")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^\s*github\.com/microsoftgraph/msgraph-sdk-go v(\S+)`).FindSubmatch(mod)
+	require.NotNil(t, m, "msgraph-sdk-go not found in go.mod")
+	assert.Equal(t, string(m[1]), defaultClientOptions().GraphServiceLibraryVersion)
+
+	cloud := newFakeCloud(t)
+	cloud.handle("GET /users/u-1", func(w http.ResponseWriter, r *http.Request) {
+		assert.True(t, strings.HasPrefix(r.Header.Get("SdkVersion"), "graph-go/"+string(m[1])+", graph-go-core/"), r.Header.Get("SdkVersion"))
+		assert.Equal(t, "application/json", r.Header.Get("Accept"))
+		writeJSON(w, http.StatusOK, map[string]any{"id": "u-1"})
+	})
+	u, err := cloud.factory(Options{}).App().GetUser(context.Background(), "u-1")
+	require.NoError(t, err)
+	assert.Equal(t, "u-1", u.ID)
 }
