@@ -133,6 +133,11 @@ func StartCluster(dir string, port int) (string, error) {
 		return "", err
 	}
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
+	// E2E_PG_OPTS adds server options, e.g. "-c shared_preload_libraries=pg_stat_statements" to see which
+	// statements cost the database its CPU during a bench.
+	if extra := os.Getenv("E2E_PG_OPTS"); extra != "" {
+		opts += " " + extra
+	}
 	if err := runPG(runAs, filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		return "", err
 	}

@@ -227,18 +227,23 @@ func (r *Runner) EnqueueInbox(ctx context.Context, items []store.InboxItem) erro
 	return nil
 }
 
-// loop claims as many jobs as there are idle workers and runs each in its own goroutine. Jobs that must wait
-// for an earlier job of their order group are held here, and may take up to Workers more claims, so that a
-// busy group does not leave the other workers idle.
+// loop keeps the queue's workers busy. It claims in batches, up to twice Workers jobs in hand, and claims again
+// when the jobs in hand fall to Workers: a claim per finished job made the claim statement the busiest in the
+// database and its round trip part of every job's latency. Jobs in hand wait in claim order; a job whose order
+// group already has one running is held until that one finishes.
 func (r *Runner) loop(ctx context.Context, q *queue) {
 	defer r.loops.Done()
+	capacity := 2 * q.Workers
 	done := make(chan string, q.Workers)
-	running, held := 0, 0
+	running := 0
+	var ready []store.InboxItem               // claimed, not started, free to start
 	waiting := map[string][]store.InboxItem{} // order group → jobs held behind its running job
+	held := 0
 	defer func() {
 		for ; running > 0; running-- {
 			<-done
 		}
+		waiting[""] = append(waiting[""], ready...)
 		r.release(ctx, q, waiting)
 	}()
 	start := func(it store.InboxItem, key string) {
@@ -248,6 +253,25 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 			r.run(ctx, q, it)
 		}()
 	}
+	dispatch := func() {
+		for running < q.Workers && len(ready) > 0 {
+			it := ready[0]
+			ready = ready[1:]
+			key := ""
+			if q.OrderKey != nil {
+				key = q.OrderKey(it.Payload)
+			}
+			if key != "" {
+				if behind, busy := waiting[key]; busy {
+					waiting[key] = append(behind, it)
+					held++
+					continue
+				}
+				waiting[key] = nil
+			}
+			start(it, key)
+		}
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	claimNow := true
@@ -255,28 +279,17 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 		if r.stopping() || ctx.Err() != nil {
 			return
 		}
-		if free := q.Workers - running; claimNow && free > 0 && held < q.Workers {
-			jobs, err := r.store.ClaimInbox(ctx, q.Name, free, r.opts.Now().UTC(), q.Lease)
+		inHand := running + len(ready) + held
+		if claimNow && inHand <= q.Workers {
+			want := capacity - inHand
+			jobs, err := r.store.ClaimInbox(ctx, q.Name, want, r.opts.Now().UTC(), q.Lease)
 			if err != nil && ctx.Err() == nil {
 				r.opts.Logger.LogError("Could not claim inbox jobs; will try again", "queue", q.Name, "error", err.Error())
 			}
-			for _, it := range jobs {
-				key := ""
-				if q.OrderKey != nil {
-					key = q.OrderKey(it.Payload)
-				}
-				if key != "" {
-					if behind, busy := waiting[key]; busy {
-						waiting[key] = append(behind, it)
-						held++
-						continue
-					}
-					waiting[key] = nil
-				}
-				start(it, key)
-			}
-			// A full claim suggests more is waiting: claim again as soon as a worker is free.
-			claimNow = err == nil && len(jobs) == free
+			ready = append(ready, jobs...)
+			dispatch()
+			// A full claim suggests more is waiting: claim again as soon as the jobs in hand run low.
+			claimNow = err == nil && len(jobs) == want
 			if !timer.Stop() {
 				select {
 				case <-timer.C:
@@ -301,6 +314,7 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 					delete(waiting, key)
 				}
 			}
+			dispatch()
 		case <-q.wake:
 			claimNow = true
 		case <-timer.C:
