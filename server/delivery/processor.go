@@ -147,7 +147,8 @@ func (p *Processor) process(ctx context.Context, ch inbox.Change, ids []any) err
 	if err != nil {
 		return err
 	}
-	return p.deliver(ctx, msg, chat, ids)
+	// A "created" change usually finds no rows yet: its first look would be a wasted query.
+	return p.deliver(ctx, msg, chat, ch.ChangeType != "created", ids)
 }
 
 func isMembershipEvent(msg graph.Message) bool {
@@ -341,7 +342,11 @@ type recipient struct {
 }
 
 // deliver posts the message to recipients who have not had it yet and brings earlier DMs up to date.
-func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.Chat, ids []any) error {
+//
+// firstLook reads the message's rows before deciding anything, which spares the Mattermost and Graph calls
+// when the change repeats one already handled (updates, reactions); the decision is taken again under the lock
+// either way.
+func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.Chat, firstLook bool, ids []any) error {
 	sender := msg.From.UserID
 	teamsIDs := make([]string, 0, len(chat.Members)+len(msg.Mentions))
 	for _, m := range chat.Members {
@@ -359,9 +364,11 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 
 	// A first look without the lock spares Mattermost and Graph calls for recipients already handled (repeated
 	// notifications); the decision itself is taken again under the lock.
-	before, err := p.d.Store.GetMessagePosts(ctx, msg.ChatID, msg.ID)
-	if err != nil {
-		return err
+	var before []store.DeliveredPost
+	if firstLook {
+		if before, err = p.d.Store.GetMessagePosts(ctx, msg.ChatID, msg.ID); err != nil {
+			return err
+		}
 	}
 	handled := map[string]bool{}
 	for _, r := range before {
@@ -405,7 +412,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		}
 	}
 
-	if len(fresh) == 0 && !needsWork(before, msg) {
+	if firstLook && len(fresh) == 0 && !needsWork(before, msg) {
 		// Repeats and reactions on a message everyone already has: nothing to write, no lock to take.
 		return skipped(SkipUnchanged)
 	}

@@ -467,6 +467,7 @@ func TestHeldJobsAreReleasedWhenTheRunnerStops(t *testing.T) {
 	<-started // the first runs; the two others wait behind it, claimed
 	stopped := make(chan struct{})
 	go func() { r.Stop(); close(stopped) }()
+	<-inbox.StopRequested(r)
 	close(release)
 	<-stopped
 

@@ -132,11 +132,19 @@ func sortInboxItems(items []InboxItem) {
 	slices.SortFunc(items, func(a, b InboxItem) int { return cmp.Compare(a.ID, b.ID) })
 }
 
-// CompleteInbox deletes a processed item. Deleting an item that is already gone is not an error: after a
+// CompleteInbox deletes processed items. Deleting an item that is already gone is not an error: after a
 // lease ran out, two workers may both finish it.
-func (s *Store) CompleteInbox(ctx context.Context, id int64) error {
-	_, err := s.q(ctx).Exec(ctx, `DELETE FROM msteamsnotify_inbox WHERE id = $1`, id)
-	return errors.Wrap(err, "complete inbox item")
+func (s *Store) CompleteInbox(ctx context.Context, ids ...int64) error {
+	var err error
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		_, err = s.q(ctx).Exec(ctx, `DELETE FROM msteamsnotify_inbox WHERE id = $1`, ids[0])
+	default:
+		_, err = s.q(ctx).Exec(ctx, `DELETE FROM msteamsnotify_inbox WHERE id = ANY($1)`, ids)
+	}
+	return errors.Wrapf(err, "complete %d inbox items", len(ids))
 }
 
 // RetryInbox releases a claimed item to be due again at `at`, recording why it failed. attempt is the
