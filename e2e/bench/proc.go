@@ -188,3 +188,23 @@ func (p *ProcSampler) Restarts() int {
 	defer p.mu.Unlock()
 	return p.restarts
 }
+
+// MachineCPUSeconds is the CPU time the whole machine has spent busy since boot (user, nice, system, irq,
+// softirq, steal; not idle or iowait), summed over CPUs.
+func MachineCPUSeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	busy := 0.0
+	for i, v := range f {
+		if i == 0 || i == 4 || i == 5 || i > 8 { // the "cpu" label, idle, iowait; guest time is inside user
+			continue
+		}
+		n, _ := strconv.ParseFloat(v, 64)
+		busy += n
+	}
+	return busy / clockTicks
+}

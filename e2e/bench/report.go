@@ -31,6 +31,11 @@ type Report struct {
 	Lost            int     `json:"lost"`
 	Duplicated      int     `json:"duplicated"`
 
+	// ServerAlone is the baseline: the Mattermost server creating DMs without the plugin, in the same run.
+	ServerAlone *Baseline `json:"server_alone,omitempty"`
+	// BurstVsServerAlone is the burst's delivered DMs/s as a share of the server-alone rate.
+	BurstVsServerAlone float64 `json:"burst_vs_server_alone,omitempty"`
+
 	OfficialGraphCallsPerMessage float64         `json:"official_graph_calls_per_message"`
 	Goals                        map[string]bool `json:"goals_met"`
 	Mode                         string          `json:"mode"`
@@ -61,6 +66,9 @@ func (r *Report) Summarize() {
 		case "burst":
 			r.DeliveredPerS = run.DeliveredPerS
 		}
+	}
+	if r.ServerAlone != nil && r.ServerAlone.PerS > 0 && r.DeliveredPerS > 0 {
+		r.BurstVsServerAlone = r.DeliveredPerS / r.ServerAlone.PerS
 	}
 	if r.Mode != "bench" {
 		return
@@ -142,7 +150,11 @@ func PrintRun(w io.Writer, r Result) {
 		fmt.Fprintf(w, "     %-60s %.4f\n", k, r.GraphByRoute[k])
 	}
 	fmt.Fprintf(w, "   plugin: peak RSS %.0f MB, CPU %.1f s", r.PluginRSSMB, r.PluginCPUSec)
-	fmt.Fprintf(w, " (Mattermost server CPU %.1f s)", r.ServerCPUSec)
+	fmt.Fprintf(w, " (Mattermost server CPU %.1f s; whole machine %.1f s", r.ServerCPUSec, r.MachineCPUSec)
+	if dms := r.Count.Delivered; dms > 0 {
+		fmt.Fprintf(w, ", %.1f ms per DM", 1000*r.MachineCPUSec/float64(dms))
+	}
+	fmt.Fprint(w, ")")
 	if r.PluginRestarts > 0 {
 		fmt.Fprintf(w, ", restarted %d×", r.PluginRestarts)
 	}
@@ -175,6 +187,12 @@ func PrintSummary(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "   %-38s %10.2f ms\n", "delivery p50 at 200/s", r.DeliveryP50MS)
 	}
 	line("burst_at_least_300_per_s", "burst drain rate", r.DeliveredPerS, "DM/s", ">= 300")
+	if b := r.ServerAlone; b != nil {
+		fmt.Fprintf(w, "   %-38s %10.2f DM/s (%d DMs, %d workers; machine %.1f ms CPU per DM)\n", "server alone (no plugin, baseline)", b.PerS, b.DMs, b.Workers, 1000*b.MachineCPUSec/float64(max(b.DMs, 1)))
+		if r.BurstVsServerAlone > 0 {
+			fmt.Fprintf(w, "   %-38s %10.2f of the server-alone rate\n", "burst drain rate / server alone", r.BurstVsServerAlone)
+		}
+	}
 	line("graph_calls_per_dm_under_0.3", "Graph calls per DM at 200/s", r.GraphCallsPerDM, "", "< 0.3")
 	if r.Mode == "bench" {
 		fmt.Fprintf(w, "   %-38s %10.2f       (official plugin's design)\n", "Graph calls per message, official", OfficialCallsPerMessage)

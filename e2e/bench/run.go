@@ -57,11 +57,14 @@ type Result struct {
 	PluginCPUSec    float64            `json:"plugin_cpu_seconds"`
 	PluginRestarts  int                `json:"plugin_restarts,omitempty"`
 	ServerCPUSec    float64            `json:"server_cpu_seconds"`
-	InboxQueued     int                `json:"inbox_rows_queued"`
-	InboxParked     int                `json:"inbox_rows_parked"`
-	InboxSample     []string           `json:"inbox_sample,omitempty"` // a few rows left behind, for diagnosis
-	Count           Count              `json:"count"`
-	Note            string             `json:"note,omitempty"`
+	// MachineCPUSec is the whole machine's busy CPU time over the run and its drain: plugin, server,
+	// database, graphsim and the bench itself.
+	MachineCPUSec float64  `json:"machine_cpu_seconds"`
+	InboxQueued   int      `json:"inbox_rows_queued"`
+	InboxParked   int      `json:"inbox_rows_parked"`
+	InboxSample   []string `json:"inbox_sample,omitempty"` // a few rows left behind, for diagnosis
+	Count         Count    `json:"count"`
+	Note          string   `json:"note,omitempty"`
 }
 
 var tinyPNG = func() []byte {
@@ -134,6 +137,7 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	e.Proc.ResetPeak()
 	cpu0, restarts0 := e.Proc.CPUSeconds(), e.Proc.Restarts()
 	serverCPU0 := e.serverCPU()
+	machine0 := MachineCPUSeconds()
 	if l.ProfilePath != "" {
 		go func() {
 			if err := CPUProfile(ctx, e.Stack.MetricsURL, 15*time.Second, l.ProfilePath); err != nil {
@@ -254,6 +258,7 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	res.PluginCPUSec = e.Proc.CPUSeconds() - cpu0
 	res.PluginRestarts = e.Proc.Restarts() - restarts0
 	res.ServerCPUSec = e.serverCPU() - serverCPU0
+	res.MachineCPUSec = MachineCPUSeconds() - machine0
 	for try := 0; try < 10; try++ {
 		if res.InboxQueued, res.InboxParked, err = InboxRows(ctx, e.DB); err == nil {
 			break

@@ -25,16 +25,17 @@ func main() {
 	version := flag.String("version", "11.4.0", "Mattermost server version (a cached build under e2e/.cache)")
 	out := flag.String("out", "../bench-results.json", "where to write the JSON results")
 	only := flag.String("only", "", "run only the runs with these names (comma separated)")
+	baselineDMs := flag.Int("baseline", 10000, "DMs the server alone creates first, as the baseline (0: none; scaled by -scale)")
 	profiles := flag.String("profiles", "", "directory for CPU profiles of the Mattermost server and of the plugin taken during the burst")
 	flag.Parse()
 
 	t := &programT{}
-	code := run(t, *mode, *users, *groups, bench.Scale(*scale), *version, *out, *only, *profiles)
+	code := run(t, *mode, *users, *groups, bench.Scale(*scale), *version, *out, *only, *profiles, int(float64(*baselineDMs)**scale))
 	t.cleanup()
 	os.Exit(code)
 }
 
-func run(t *programT, mode string, users, groups int, scale bench.Scale, version, out, only, profiles string) (code int) {
+func run(t *programT, mode string, users, groups int, scale bench.Scale, version, out, only, profiles string, baseline int) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(fatal); !ok {
@@ -62,6 +63,18 @@ func run(t *programT, mode string, users, groups int, scale bench.Scale, version
 	e := bench.Setup(t, version, users, groups)
 	rep.OneOnOneChats, rep.GroupChats = len(e.OneOne), len(e.Groups)
 	ctx := context.Background()
+	if mode == "bench" && baseline > 0 {
+		t.Logf("baseline: the server alone creates %d DMs", baseline)
+		b, err := e.ServerBaseline(ctx, t, baseline, bench.DeliveryWorkers)
+		if err != nil {
+			t.Logf("baseline failed: %v", err)
+			code = 1
+		} else {
+			rep.ServerAlone = &b
+			fmt.Printf("\n== server alone: %d bot DMs from %d goroutines through the plugin API, no plugin work: %.0f DMs/s; server CPU %.1f s, whole machine %.1f s (%.1f ms per DM)\n",
+				b.DMs, b.Workers, b.PerS, b.ServerCPUSec, b.MachineCPUSec, 1000*b.MachineCPUSec/float64(max(b.DMs, 1)))
+		}
+	}
 	for _, l := range plan {
 		if only != "" && !slices.Contains(strings.Split(only, ","), l.Name) {
 			continue
