@@ -11,6 +11,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/teamsnotify/msteams-sync/server/attach"
+	"github.com/teamsnotify/msteams-sync/server/backpressure"
 	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/graph"
@@ -56,6 +57,8 @@ type pipeline struct {
 	attach    *attach.Service
 	changes   *webhook.ChangesHandler
 	lifecycle *webhook.LifecycleHandler
+	// governor holds delivery back while notification POSTs are slow to answer (a saturated machine).
+	governor *backpressure.Governor
 
 	mu            sync.RWMutex
 	validator     *richnotify.Validator
@@ -114,9 +117,10 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		return nil, errors.Wrap(err, "set up delivery")
 	}
 
+	pl.governor = backpressure.New(backpressure.Options{Max: changeWorkers})
 	pl.runner, err = inbox.NewRunner(st, inbox.Options{
 		Queues: []inbox.QueueOptions{
-			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder},
+			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder, Limit: pl.governor.Limit},
 			{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
 		},
 		Logger:  p.log,
@@ -162,7 +166,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 }
 
 func (pl *pipeline) routes(mux *http.ServeMux) {
-	mux.Handle("/changes", pl.changes)
+	mux.Handle("/changes", pl.governor.Measure(pl.changes))
 	mux.Handle("/lifecycle", pl.lifecycle)
 }
 

@@ -475,3 +475,31 @@ func TestHeldJobsAreReleasedWhenTheRunnerStops(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, due, 2, "the held jobs are due again now, not in an hour")
 }
+
+// A queue's Limit holds the number of jobs running at once below Workers (the plugin uses it to give intake
+// the machine when acknowledgements slow down); every job still runs.
+func TestLimitCapsTheJobsRunningAtOnce(t *testing.T) {
+	s := storetest.NewStore(t)
+	enqueueN(t, s, "q", 12)
+	var mu sync.Mutex
+	running, most := 0, 0
+	ev := newEvents()
+	h := inbox.HandlerFunc(func(context.Context, inbox.Job) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	})
+	startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h, Workers: 8, Limit: func() int { return 2 }}}, Metrics: ev})
+	for i := 0; i < 12; i++ {
+		wait(t, ev.processed, "job")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 2, most)
+}

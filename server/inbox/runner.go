@@ -49,6 +49,9 @@ type QueueOptions struct {
 	// by this node run one after the other, oldest first, so that a chat's messages arrive in order; jobs
 	// of different groups run in parallel. "" means no group.
 	OrderKey func(payload []byte) string
+	// Limit, when set, may lower the number of jobs running at once below Workers for a while (at least one
+	// always runs): the plugin holds delivery back while its intake is slow.
+	Limit func() int
 }
 
 // Options configure a Runner. Zero values take the defaults above.
@@ -307,7 +310,11 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 		}()
 	}
 	dispatch := func() {
-		for running < q.Workers && len(ready) > 0 {
+		limit := q.Workers
+		if q.Limit != nil {
+			limit = max(1, min(limit, q.Limit()))
+		}
+		for running < limit && len(ready) > 0 {
 			it := ready[0]
 			ready = ready[1:]
 			key := ""
@@ -376,6 +383,7 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 		case <-timer.C:
 			claimNow = true
 			timer.Reset(r.opts.PollInterval)
+			dispatch() // a limit may have risen with nothing finishing
 		}
 	}
 }

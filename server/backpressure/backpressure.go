@@ -1,0 +1,103 @@
+// Package backpressure keeps the plugin's answers to Microsoft Graph fast when the machine is saturated. It
+// watches how long the change-notification route takes and lowers the number of delivery jobs allowed to run at
+// once while that time is above target, raising it again when it falls back. Graph slows down, and eventually
+// drops, notifications to an endpoint that answers slowly, while delivery catches up on its own once the
+// burst has passed: intake comes first.
+package backpressure
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Options tune a Governor; zero values take the defaults.
+type Options struct {
+	Max int // the limit when intake is fast: the number of delivery workers (required)
+	Min int // the lowest limit (default 2): delivery never stops
+	// Target is the handling time of a notification POST above which delivery is held back (default 25 ms).
+	Target time.Duration
+	// Window is how often the limit moves (default 250 ms): down by a quarter when the slowest POST of the
+	// window took longer than Target, up by an eighth of Max when every POST took under half of it, or when
+	// none came.
+	Window time.Duration
+	Now    func() time.Time
+}
+
+// Governor decides how many delivery jobs may run at once. Safe for concurrent use.
+type Governor struct {
+	o Options
+
+	mu          sync.Mutex
+	limit       int
+	windowStart time.Time
+	worst       time.Duration
+	seen        int
+}
+
+// New returns a Governor that starts at Max.
+func New(o Options) *Governor {
+	if o.Max < 1 {
+		o.Max = 1
+	}
+	if o.Min <= 0 {
+		o.Min = 2
+	}
+	o.Min = min(o.Min, o.Max)
+	if o.Target <= 0 {
+		o.Target = 25 * time.Millisecond
+	}
+	if o.Window <= 0 {
+		o.Window = 250 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Governor{o: o, limit: o.Max, windowStart: o.Now()}
+}
+
+// Observe records how long one notification POST took to handle.
+func (g *Governor) Observe(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.advance(g.o.Now())
+	g.seen++
+	g.worst = max(g.worst, d)
+}
+
+// Limit is how many delivery jobs may run now.
+func (g *Governor) Limit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.advance(g.o.Now())
+	return g.limit
+}
+
+// advance closes the windows that ended before now, moving the limit once per window.
+func (g *Governor) advance(now time.Time) {
+	for now.Sub(g.windowStart) >= g.o.Window {
+		switch {
+		case g.seen > 0 && g.worst > g.o.Target:
+			g.limit = max(g.o.Min, min(g.limit-1, g.limit*3/4))
+		case g.seen == 0 || g.worst < g.o.Target/2:
+			g.limit = min(g.o.Max, g.limit+max(1, g.o.Max/8))
+		}
+		g.seen, g.worst = 0, 0
+		g.windowStart = g.windowStart.Add(g.o.Window)
+		if now.Sub(g.windowStart) >= 4*g.o.Window {
+			// Idle for a while: every empty window would raise the limit, so jump to where that ends.
+			g.limit, g.windowStart = g.o.Max, now
+		}
+	}
+}
+
+// Measure wraps the change-notification handler: the handling time of every POST feeds the Governor.
+func (g *Governor) Measure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := g.o.Now()
+		h.ServeHTTP(w, r)
+		if r.Method == http.MethodPost {
+			g.Observe(g.o.Now().Sub(start))
+		}
+	})
+}
