@@ -23,9 +23,10 @@ import (
 )
 
 // Worker counts per node. A change job spends most of its time waiting (database commits, the server's
-// CreatePost), so throughput follows the number of jobs in flight: 8 workers drained about 150 DMs/s on the
-// bench machine, short of a busy tenant's peak (docs/performance.md). Attachments cost the server about 150 ms
-// of preview CPU each, so they get few workers (and a rate limit in the attach package) and never hold up text.
+// CreatePost), so throughput follows the jobs in flight until the machine is busy: on the 2-core bench machine
+// 8 workers drained 141 DMs/s and 32 drain 195 (docs/performance.md); the backpressure governor lowers the
+// number running while intake is slow. Attachments cost the server about 150 ms of preview CPU each, so they get
+// few workers (and a rate limit in the attach package) and never hold up text.
 const (
 	changeWorkers     = 32
 	attachmentWorkers = 2
