@@ -18,8 +18,9 @@ type Options struct {
 	// Target is the handling time of a notification POST above which delivery is held back (default 25 ms).
 	Target time.Duration
 	// Window is how often the limit moves (default 250 ms): down by a quarter when the slowest POST of the
-	// window took longer than Target, up by an eighth of Max when every POST took under half of it, or when
-	// none came.
+	// window took longer than Target, up by an eighth of Max when every POST took under half of it. A window
+	// without POSTs changes nothing (under load Graph sends fewer, bigger batches); four in a row mean the
+	// burst is over, and the limit goes back to Max.
 	Window time.Duration
 	Now    func() time.Time
 }
@@ -33,6 +34,7 @@ type Governor struct {
 	windowStart time.Time
 	worst       time.Duration
 	seen        int
+	quiet       int // windows in a row without a POST
 }
 
 // New returns a Governor that starts at Max.
@@ -77,19 +79,31 @@ func (g *Governor) Limit() int {
 func (g *Governor) advance(now time.Time) {
 	for now.Sub(g.windowStart) >= g.o.Window {
 		switch {
-		case g.seen > 0 && g.worst > g.o.Target:
+		case g.seen == 0:
+			g.quiet++
+			if g.quiet >= quietWindows {
+				g.limit = g.o.Max
+			}
+		case g.worst > g.o.Target:
+			g.quiet = 0
 			g.limit = max(g.o.Min, min(g.limit-1, g.limit*3/4))
-		case g.seen == 0 || g.worst < g.o.Target/2:
+		case g.worst < g.o.Target/2:
+			g.quiet = 0
 			g.limit = min(g.o.Max, g.limit+max(1, g.o.Max/8))
+		default:
+			g.quiet = 0
 		}
 		g.seen, g.worst = 0, 0
 		g.windowStart = g.windowStart.Add(g.o.Window)
-		if now.Sub(g.windowStart) >= 4*g.o.Window {
-			// Idle for a while: every empty window would raise the limit, so jump to where that ends.
-			g.limit, g.windowStart = g.o.Max, now
+		if now.Sub(g.windowStart) >= quietWindows*g.o.Window {
+			// Nobody asked for a while: the windows in between were quiet ones.
+			g.limit, g.quiet, g.windowStart = g.o.Max, quietWindows, now
 		}
 	}
 }
+
+// quietWindows without a POST end a burst: the limit goes back to Max.
+const quietWindows = 4
 
 // Measure wraps the change-notification handler: the handling time of every POST feeds the Governor.
 func (g *Governor) Measure(h http.Handler) http.Handler {

@@ -43,15 +43,26 @@ func TestSlowAcknowledgementsHoldDeliveryBackAndFastOnesLetItGo(t *testing.T) {
 	assert.Equal(t, []int{6, 10, 14, 18, 22, 26, 30, 32, 32}, limits, "up by an eighth of Max per fast window, never above Max")
 }
 
-func TestWithoutNotificationsDeliveryRunsAtFullSpeed(t *testing.T) {
+func TestAQuietSpellRestoresFullSpeedButAGapBetweenBatchesDoesNot(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	g := newGovernor(c)
 	for i := 0; i < 10; i++ {
 		window(g, c, time.Second)
 	}
 	assert.Equal(t, 2, g.Limit())
-	c.add(2 * time.Second) // a quiet spell after the burst
+	assert.Equal(t, 2, window(g, c), "one window without a POST: Graph is batching, nothing changes")
+	assert.Equal(t, 2, window(g, c, time.Second))
+	c.add(2 * time.Second) // a quiet spell after the burst, nobody asking
 	assert.Equal(t, 32, g.Limit())
+
+	for i := 0; i < 10; i++ {
+		window(g, c, time.Second)
+	}
+	var limits []int
+	for i := 0; i < 4; i++ {
+		limits = append(limits, window(g, c)) // the runner keeps asking while it drains
+	}
+	assert.Equal(t, []int{2, 2, 2, 32}, limits, "four quiet windows in a row end the burst")
 }
 
 func TestMeasureTimesPostsOnly(t *testing.T) {
