@@ -15,7 +15,7 @@ import (
 type Options struct {
 	Max int // the limit when intake is fast: the number of delivery workers (required)
 	Min int // the lowest limit (default 2): delivery never stops
-	// Target is the handling time of a notification POST above which delivery is held back (default 25 ms).
+	// Target is the handling time of a notification POST above which delivery is held back (default 50 ms).
 	Target time.Duration
 	// Window is how often the limit moves (default 250 ms): down by a quarter when the slowest POST of the
 	// window took longer than Target, up by an eighth of Max when every POST took under half of it. A window
@@ -47,7 +47,7 @@ func New(o Options) *Governor {
 	}
 	o.Min = min(o.Min, o.Max)
 	if o.Target <= 0 {
-		o.Target = 25 * time.Millisecond
+		o.Target = 50 * time.Millisecond
 	}
 	if o.Window <= 0 {
 		o.Window = 250 * time.Millisecond
