@@ -333,13 +333,9 @@ func (e *Env) drain(ctx context.Context, ledger *Ledger, since time.Time, stall 
 		}
 		if done || time.Since(lastProgress) > budget {
 			if done {
-				time.Sleep(2 * time.Second)
-				obs, err := e.Posts.Since(ctx, since)
-				if err != nil {
-					return c, err
-				}
-				c = Tally(sent, obs)
-			} else if queued > 0 {
+				time.Sleep(2 * time.Second) // late duplicates
+			}
+			if done || queued > 0 { // c is not from this look yet
 				obs, err := e.Posts.Since(ctx, since)
 				if err != nil {
 					return c, err

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -86,13 +87,8 @@ var userSelect = []string{"id", "displayName", "mail", "userPrincipalName", "pro
 // getUser sends what users.UserItemRequestBuilder.Get sends: GET urlTemplate with $select, Accept JSON, a User
 // answer and an ODataError for any 4xx/5xx.
 func (c *Client) getUser(ctx context.Context, urlTemplate string, params map[string]string) (models.Userable, error) {
-	pathParams := make(map[string]string, len(c.pathParams)+len(params))
-	for k, v := range c.pathParams {
-		pathParams[k] = v
-	}
-	for k, v := range params {
-		pathParams[k] = v
-	}
+	pathParams := maps.Clone(c.pathParams)
+	maps.Copy(pathParams, params)
 	info := abstractions.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abstractions.GET, urlTemplate, pathParams)
 	info.AddQueryParameters(userGetQuery{Select: userSelect})
 	info.Headers.TryAdd("Accept", "application/json")

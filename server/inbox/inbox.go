@@ -10,6 +10,7 @@ package inbox
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/pkg/errors"
@@ -53,13 +54,15 @@ func (c Change) DedupeKey() string {
 }
 
 // ChatOrder is the OrderKey of queue "changes": the changes of one chat are processed in the order they were
-// stored, so a chat's DMs arrive in the order its messages were sent.
-func ChatOrder(payload []byte) string {
-	var c struct{ ChatID string }
-	if json.Unmarshal(payload, &c) != nil {
+// stored, so a chat's DMs arrive in the order its messages were sent. The chat is read from the item's dedupe
+// key (Change.DedupeKey), not its payload: the claim loop calls this for every job, and decoding the payload
+// there (rich content included) would parse each job twice.
+func ChatOrder(it store.InboxItem) string {
+	parts := strings.SplitN(it.DedupeKey, "|", 3)
+	if len(parts) != 3 {
 		return ""
 	}
-	return c.ChatID
+	return parts[1]
 }
 
 // Job is one claimed item handed to a Handler.

@@ -409,9 +409,10 @@ func TestJobsOfOneChatRunInOrderAndChatsRunInParallel(t *testing.T) {
 	var items []store.InboxItem
 	for i := 0; i < perChat; i++ {
 		for _, chat := range []string{"a", "b"} {
-			payload, err := json.Marshal(inbox.Change{ChangeType: "created", ChatID: chat, MessageID: fmt.Sprint(i)})
+			c := inbox.Change{ChangeType: "created", ChatID: chat, MessageID: fmt.Sprint(i)}
+			payload, err := json.Marshal(c)
 			require.NoError(t, err)
-			items = append(items, store.InboxItem{Queue: inbox.QueueChanges, Payload: payload, EnqueuedAt: time.Now().UTC()})
+			items = append(items, store.InboxItem{Queue: inbox.QueueChanges, DedupeKey: c.DedupeKey(), Payload: payload, EnqueuedAt: time.Now().UTC()})
 		}
 	}
 	require.NoError(t, s.EnqueueInbox(ctx, items))
@@ -456,7 +457,8 @@ func TestHeldJobsAreReleasedWhenTheRunnerStops(t *testing.T) {
 	s := storetest.NewStore(t)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		require.NoError(t, inbox.Enqueue(ctx, s, inbox.QueueChanges, "", inbox.Change{ChangeType: "created", ChatID: "a", MessageID: fmt.Sprint(i)}))
+		c := inbox.Change{ChangeType: "created", ChatID: "a", MessageID: fmt.Sprint(i)}
+		require.NoError(t, inbox.Enqueue(ctx, s, inbox.QueueChanges, c.DedupeKey(), c))
 	}
 	started := make(chan struct{}, 3)
 	release := make(chan struct{})

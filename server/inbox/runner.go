@@ -48,7 +48,7 @@ type QueueOptions struct {
 	// OrderKey, when set, names the ordering group of a job (for changes: its chat). Jobs of one group claimed
 	// by this node run one after the other, oldest first, so that a chat's messages arrive in order; jobs
 	// of different groups run in parallel. "" means no group.
-	OrderKey func(payload []byte) string
+	OrderKey func(it store.InboxItem) string
 	// Limit, when set, may lower the number of jobs running at once below Workers for a while (at least one
 	// always runs): the plugin holds delivery back while its intake is slow.
 	Limit func() int
@@ -299,8 +299,7 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 		for ; running > 0; running-- {
 			<-done
 		}
-		waiting[""] = append(waiting[""], ready...)
-		r.release(ctx, q, waiting)
+		r.release(ctx, q, ready, waiting)
 	}()
 	start := func(it store.InboxItem, key string) {
 		running++
@@ -319,7 +318,7 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 			ready = ready[1:]
 			key := ""
 			if q.OrderKey != nil {
-				key = q.OrderKey(it.Payload)
+				key = q.OrderKey(it)
 			}
 			if key != "" {
 				if behind, busy := waiting[key]; busy {
@@ -390,15 +389,17 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 
 // release makes jobs that were claimed but never started due again at once, for the next runner, instead of
 // after their lease.
-func (r *Runner) release(ctx context.Context, q *queue, waiting map[string][]store.InboxItem) {
+func (r *Runner) release(ctx context.Context, q *queue, ready []store.InboxItem, waiting map[string][]store.InboxItem) {
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), verdictTimeout)
 	defer cancel()
 	now := r.opts.Now().UTC()
+	unstarted := ready
 	for _, behind := range waiting {
-		for _, it := range behind {
-			if _, err := r.store.RetryInbox(vctx, it.ID, it.Attempts, now, it.LastError); err != nil {
-				r.opts.Logger.LogWarn("Could not release an inbox job at shutdown; it will run after its lease", "queue", q.Name, "job", it.ID, "error", err.Error())
-			}
+		unstarted = append(unstarted, behind...)
+	}
+	for _, it := range unstarted {
+		if _, err := r.store.RetryInbox(vctx, it.ID, it.Attempts, now, it.LastError); err != nil {
+			r.opts.Logger.LogWarn("Could not release an inbox job at shutdown; it will run after its lease", "queue", q.Name, "job", it.ID, "error", err.Error())
 		}
 	}
 }

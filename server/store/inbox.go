@@ -135,15 +135,10 @@ func sortInboxItems(items []InboxItem) {
 // CompleteInbox deletes processed items. Deleting an item that is already gone is not an error: after a
 // lease ran out, two workers may both finish it.
 func (s *Store) CompleteInbox(ctx context.Context, ids ...int64) error {
-	var err error
-	switch len(ids) {
-	case 0:
+	if len(ids) == 0 {
 		return nil
-	case 1:
-		_, err = s.q(ctx).Exec(ctx, `DELETE FROM msteamsnotify_inbox WHERE id = $1`, ids[0])
-	default:
-		_, err = s.q(ctx).Exec(ctx, `DELETE FROM msteamsnotify_inbox WHERE id = ANY($1)`, ids)
 	}
+	_, err := s.q(ctx).Exec(ctx, `DELETE FROM msteamsnotify_inbox WHERE id = ANY($1)`, ids)
 	return errors.Wrapf(err, "complete %d inbox items", len(ids))
 }
 

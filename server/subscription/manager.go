@@ -140,7 +140,6 @@ type Deps struct {
 	Metrics Metrics
 }
 
-// Options tune the manager; zero values take the defaults.
 // Metrics observes what the leader does to the subscription.
 type Metrics interface {
 	SubscriptionRenewed()
@@ -154,6 +153,7 @@ type nopMetrics struct{}
 func (nopMetrics) SubscriptionRenewed()         {}
 func (nopMetrics) SubscriptionRecreated(string) {}
 
+// Options tune the manager; zero values take the defaults.
 type Options struct {
 	Interval     time.Duration // how often the leader checks the subscription
 	Lifetime     time.Duration // requested lifetime; renewed when less than a third remains
