@@ -14,9 +14,17 @@ import (
 // PreferencesHaveChanged runs after any preference of a user changed, whoever changed it (the webapp, a
 // client, this plugin).
 func (p *Plugin) PreferencesHaveChanged(_ *plugin.Context, prefs []model.Preference) {
+	forgetNotificationPreferences(prefs, p.forgetRecipient)
+}
+
+// forgetNotificationPreferences calls forget once for each user whose plugin preferences are among prefs; other
+// preferences (theme, display settings...) change nothing delivery remembers.
+func forgetNotificationPreferences(prefs []model.Preference, forget func(mmUserID string)) {
+	done := map[string]bool{}
 	for _, pref := range prefs {
-		if pref.Category == connect.PreferenceCategory {
-			p.forgetRecipient(pref.UserId)
+		if pref.Category == connect.PreferenceCategory && !done[pref.UserId] {
+			done[pref.UserId] = true
+			forget(pref.UserId)
 		}
 	}
 }
@@ -28,6 +36,7 @@ func (p *Plugin) UserHasBeenDeactivated(_ *plugin.Context, user *model.User) {
 	}
 }
 
+// forgetRecipient may run before OnActivate has built the pipeline, or after a refused activation.
 func (p *Plugin) forgetRecipient(mmUserID string) {
 	if pl := p.pipeline; pl != nil && pl.delivery != nil {
 		pl.delivery.Forget(mmUserID)
@@ -42,6 +51,7 @@ type preferenceWatch struct {
 	changed func(mmUserID string)
 }
 
+// SetPreference forgets after writing: a message read in between would otherwise cache the old value again.
 func (w preferenceWatch) SetPreference(userID, category, name, value string) error {
 	err := w.PluginAdapter.SetPreference(userID, category, name, value)
 	w.changed(userID)
