@@ -117,6 +117,10 @@ type Options struct {
 	// per TTL rather than one per message. PresenceCacheSize bounds it (default 10000 users).
 	PresenceTTL       time.Duration
 	PresenceCacheSize int
+	// PresenceWait bounds one presence call, Graph's retry waits included (default 5 s). PresenceBackoff is how
+	// long presence is not asked after a call failed, everyone counting as away meanwhile (default 30 s).
+	PresenceWait    time.Duration
+	PresenceBackoff time.Duration
 	// RecipientTTL is how long a recipient's account state and notifications preference are reused (default
 	// 30 s; Processor.Forget drops them at once when the plugin learns of a change). The recipient caches share
 	// PresenceCacheSize.
@@ -140,6 +144,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.PresenceTTL <= 0 {
 		o.PresenceTTL = 20 * time.Second
+	}
+	if o.PresenceWait <= 0 {
+		o.PresenceWait = 5 * time.Second
+	}
+	if o.PresenceBackoff <= 0 {
+		o.PresenceBackoff = 30 * time.Second
 	}
 	if o.PresenceCacheSize <= 0 {
 		o.PresenceCacheSize = 10000

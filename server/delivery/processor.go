@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -53,6 +54,10 @@ type Processor struct {
 	channels *ttlCache[string] // bot DM channel id by Mattermost user id
 	fetches  singleflight.Group
 	marks    deliveryMarks
+	// presenceDownUntil (unix ns) is when presence may be asked again after a failure; presenceDown remembers
+	// that the outage was logged.
+	presenceDownUntil atomic.Int64
+	presenceDown      atomic.Bool
 }
 
 var _ inbox.Handler = (*Processor)(nil)
@@ -265,7 +270,9 @@ func hasMember(c graph.Chat, userID string) bool {
 
 // presences returns the presence of each user, asking Graph only about users not seen within PresenceTTL, in
 // one batched call. Users Graph says nothing about, or all of them when the call fails, count as away: a
-// missed notification is worse than an extra one.
+// missed notification is worse than an extra one. After a failure (Graph throttling or down) presence is not
+// asked for PresenceBackoff, and a call never waits longer than PresenceWait, so that an outage of presence
+// costs extra DMs rather than delaying every DM by Graph's retry waits.
 func (p *Processor) presences(ctx context.Context, userIDs []string, ids []any) map[string]graph.Presence {
 	now := p.o.Now()
 	out := make(map[string]graph.Presence, len(userIDs))
@@ -284,10 +291,22 @@ func (p *Processor) presences(ctx context.Context, userIDs []string, ids []any) 
 	if g == nil {
 		return out
 	}
-	list, err := g.GetPresences(ctx, missing)
+	if now.UnixNano() < p.presenceDownUntil.Load() {
+		return out // Graph refused presence moments ago: do not make every message wait to hear it again
+	}
+	askCtx, cancel := context.WithTimeout(ctx, p.o.PresenceWait)
+	list, err := g.GetPresences(askCtx, missing)
+	cancel()
 	if err != nil {
-		p.d.Logger.LogWarn("Could not read Teams presence; notifying as if away", append(ids, "error", err.Error())...)
+		p.presenceDownUntil.Store(now.Add(p.o.PresenceBackoff).UnixNano())
+		if !p.presenceDown.Swap(true) {
+			p.d.Logger.LogWarn("Could not read Teams presence; notifying everyone as if away until Graph answers again",
+				append(ids, "retry_in", p.o.PresenceBackoff.String(), "error", err.Error())...)
+		}
 		return out
+	}
+	if p.presenceDown.Swap(false) {
+		p.d.Logger.LogInfo("Teams presence readable again; users active in Teams are no longer notified here")
 	}
 	got := make(map[string]graph.Presence, len(list))
 	for _, pr := range list {

@@ -661,3 +661,35 @@ func TestReorderedRichSnapshotsNeverRollBackAnEdit(t *testing.T) {
 	assert.Zero(t, e.mm.calls["UpdatePost"])
 	assert.Zero(t, e.sim.CallCount(routeGetMessage))
 }
+
+func TestAPresenceOutageCostsExtraDMsNotDelays(t *testing.T) {
+	var shift atomic.Int64 // delivery's clock, moved past the backoff below
+	e := newEnv(t, func(o *Options, _ *graphsim.Options) {
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+		o.PresenceWait = 300 * time.Millisecond
+	})
+	alice, bob, carol := e.addPerson("alice"), e.addPerson("bob"), e.addPerson("carol")
+	for _, p := range []person{bob, carol} {
+		require.NoError(t, e.sim.SetPresence(p.teamsID, graphsim.Presence{Availability: "Available", Activity: "Available"}))
+	}
+	withBob, withCarol := e.chat("oneOnOne", "", alice, bob), e.chat("oneOnOne", "", alice, carol)
+	const presenceRoute = "POST /communications/getPresencesByUserId"
+
+	// Graph hangs on presence (10 s per answer, then 503) for the whole outage.
+	fault := e.sim.InjectFault(graphsim.Fault{Route: presenceRoute, Status: 503, Delay: 10 * time.Second})
+	start := time.Now()
+	require.NoError(t, e.notify("created", withBob, e.send(withBob, alice, "one")))
+	assert.Len(t, e.dms(bob), 1, "presence unknown: bob is notified as if away")
+	assert.Less(t, time.Since(start), 10*time.Second, "the DM did not wait for Graph's slow answer")
+
+	require.NoError(t, e.notify("created", withCarol, e.send(withCarol, alice, "two")))
+	assert.Len(t, e.dms(carol), 1, "still in the outage: carol is notified too")
+	assert.Equal(t, 1, e.sim.CallCount(presenceRoute), "presence is not asked again while Graph was just refusing it")
+
+	e.sim.RemoveFault(fault)
+	shift.Store(int64(31 * time.Second))
+	require.NoError(t, e.notify("created", withCarol, e.send(withCarol, alice, "three")))
+	assert.Len(t, e.dms(carol), 1, "presence readable again: carol is active in Teams, so Teams tells her itself")
+	assert.Equal(t, 2, e.sim.CallCount(presenceRoute))
+	assert.Equal(t, 1, e.metrics.skips(SkipActiveInTeams))
+}
