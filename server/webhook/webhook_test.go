@@ -2,9 +2,11 @@ package webhook
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,4 +298,56 @@ func TestRichItems(t *testing.T) {
 		assert.Zero(t, v.calls)
 		assert.Len(t, f.sink.items, 1)
 	})
+}
+
+// rpcBody behaves like the request body Mattermost gives a plugin: each Read made while nothing is in flight is
+// a round trip to the server process asking for len(p) bytes, which then stream back in chunks of up to 32 KB.
+// When the server runs out of body it ends the stream.
+type rpcBody struct {
+	data    []byte
+	pending int // bytes asked for and not yet read
+	trips   int
+}
+
+func (b *rpcBody) Read(p []byte) (int, error) {
+	if len(b.data) == 0 {
+		return 0, io.EOF
+	}
+	if b.pending == 0 {
+		b.trips++
+		b.pending = min(len(p), len(b.data))
+	}
+	n := copy(p, b.data[:min(len(p), b.pending, 32<<10)])
+	b.data, b.pending = b.data[n:], b.pending-n
+	return n, nil
+}
+
+func TestABatchBodyCrossesFromTheServerInOneRoundTrip(t *testing.T) {
+	items := make([]map[string]any, 40)
+	for i := range items {
+		items[i] = note("sub", secret, "19:c@thread.v2", strconv.Itoa(i), tenantA, map[string]any{"pad": strings.Repeat("x", 4000)})
+	}
+	batch := batchJSON(t, items, nil) // ~160 KB, a batch at 500 messages/s
+
+	for _, tc := range []struct {
+		name          string
+		declared      int64
+		maxRoundTrips int
+	}{
+		{"declared length (Graph sends one)", int64(len(batch)), 1},
+		{"length unknown", -1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			body := &rpcBody{data: []byte(batch)}
+			req := httptest.NewRequest(http.MethodPost, "/", body)
+			req.ContentLength = tc.declared
+			rec := httptest.NewRecorder()
+			f.changes.ServeHTTP(rec, req)
+
+			assert.Equal(t, http.StatusAccepted, rec.Code)
+			assert.Len(t, f.sink.items, len(items), "every item read and stored")
+			assert.LessOrEqual(t, body.trips, tc.maxRoundTrips, "round trips to the server for the body")
+		})
+	}
 }
