@@ -181,8 +181,13 @@ func readBody(w http.ResponseWriter, r *http.Request, opts *Options, endpoint st
 	return body, true
 }
 
-// firstReadBytes sizes the first read of a body whose length is not declared.
-const firstReadBytes = 64 << 10
+// firstReadBytes sizes the first read of a body whose length is not declared; maxFirstReadBytes caps what a
+// declared length reserves before any byte arrived (a sender may declare 1 MiB and send nothing), above the
+// ~160 KB of a busy batch from Graph.
+const (
+	firstReadBytes    = 64 << 10
+	maxFirstReadBytes = 256 << 10
+)
 
 // readAll reads the body asking for as much as it can hold at each read. Mattermost hands a plugin the request
 // body through an RPC stream on which every Read is a round trip to the server process: io.ReadAll's 512-byte
@@ -192,7 +197,7 @@ const firstReadBytes = 64 << 10
 func readAll(r io.Reader, contentLength int64) ([]byte, error) {
 	size := int64(firstReadBytes)
 	if contentLength >= 0 {
-		size = contentLength + 1
+		size = min(contentLength+1, maxFirstReadBytes)
 	}
 	buf := make([]byte, 0, size)
 	for {

@@ -323,30 +323,37 @@ func (b *rpcBody) Read(p []byte) (int, error) {
 }
 
 func TestABatchBodyCrossesFromTheServerInOneRoundTrip(t *testing.T) {
-	items := make([]map[string]any, 40)
-	for i := range items {
-		items[i] = note("sub", secret, "19:c@thread.v2", strconv.Itoa(i), tenantA, map[string]any{"pad": strings.Repeat("x", 4000)})
+	batch := func(n int) string {
+		items := make([]map[string]any, n)
+		for i := range items {
+			items[i] = note("sub", secret, "19:c@thread.v2", strconv.Itoa(i), tenantA, map[string]any{"pad": strings.Repeat("x", 4000)})
+		}
+		return batchJSON(t, items, nil)
 	}
-	batch := batchJSON(t, items, nil) // ~160 KB, a batch at 500 messages/s
+	busy, full := batch(40), batch(100) // ~160 KB, a batch at 500 messages/s; ~420 KB, graphsim's largest batch
 
 	for _, tc := range []struct {
 		name          string
+		batch         string
 		declared      int64
 		maxRoundTrips int
 	}{
-		{"declared length (Graph sends one)", int64(len(batch)), 1},
-		{"length unknown", -1, 3},
+		{"declared length (Graph sends one)", busy, int64(len(busy)), 1},
+		{"length unknown", busy, -1, 3},
+		{"a declared length above what is reserved up front", full, int64(len(full)), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			body := &rpcBody{data: []byte(batch)}
+			body := &rpcBody{data: []byte(tc.batch)}
 			req := httptest.NewRequest(http.MethodPost, "/", body)
 			req.ContentLength = tc.declared
 			rec := httptest.NewRecorder()
 			f.changes.ServeHTTP(rec, req)
 
 			assert.Equal(t, http.StatusAccepted, rec.Code)
-			assert.Len(t, f.sink.items, len(items), "every item read and stored")
+			batch, err := ParseChanges([]byte(tc.batch))
+			require.NoError(t, err)
+			assert.Len(t, f.sink.items, len(batch.Items), "every item read and stored")
 			assert.LessOrEqual(t, body.trips, tc.maxRoundTrips, "round trips to the server for the body")
 		})
 	}
