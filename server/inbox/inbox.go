@@ -58,11 +58,13 @@ func (c Change) DedupeKey() string {
 // key (Change.DedupeKey), not its payload: the claim loop calls this for every job, and decoding the payload
 // there (rich content included) would parse each job twice.
 func ChatOrder(it store.InboxItem) string {
-	parts := strings.SplitN(it.DedupeKey, "|", 3)
-	if len(parts) != 3 {
+	// The chat id sits between the change type and the message id, neither of which holds a "|".
+	_, rest, ok := strings.Cut(it.DedupeKey, "|")
+	i := strings.LastIndex(rest, "|")
+	if !ok || i < 0 {
 		return ""
 	}
-	return parts[1]
+	return rest[:i]
 }
 
 // Job is one claimed item handed to a Handler.

@@ -505,3 +505,62 @@ func TestLimitCapsTheJobsRunningAtOnce(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, 2, most)
 }
+
+// The chat a change belongs to comes from its dedupe key, which the webhook sink and catch-up always set; an
+// item without one is not ordered.
+func TestChatOrderReadsTheChatFromTheDedupeKey(t *testing.T) {
+	c := inbox.Change{ChangeType: "created", ChatID: "19:a|b@thread.v2", MessageID: "1700000000000"}
+	for _, tc := range []struct {
+		name string
+		key  string
+		want string
+	}{
+		{"a change's key", c.DedupeKey(), "19:a|b@thread.v2"},
+		{"no key", "", ""},
+		{"a key of another shape", "job-42", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, inbox.ChatOrder(store.InboxItem{Queue: inbox.QueueChanges, DedupeKey: tc.key}))
+		})
+	}
+}
+
+// countingCompletes counts the delete statements of finished jobs, and holds the first until released.
+type countingCompletes struct {
+	*store.Store
+	statements atomic.Int64
+	first      chan struct{}
+}
+
+func (c *countingCompletes) CompleteInbox(ctx context.Context, ids ...int64) error {
+	if c.statements.Add(1) == 1 {
+		<-c.first
+	}
+	return c.Store.CompleteInbox(ctx, ids...)
+}
+
+// Jobs that finish while a delete is running are deleted together by the next one, and Stop deletes whatever
+// finished last: the inbox is empty afterwards.
+func TestFinishedJobsAreDeletedManyPerStatement(t *testing.T) {
+	s := &countingCompletes{Store: storetest.NewStore(t), first: make(chan struct{})}
+	enqueueN(t, s, "q", 40)
+	var handled atomic.Int64
+	allDone := make(chan struct{})
+	h := inbox.HandlerFunc(func(context.Context, inbox.Job) error {
+		if handled.Add(1) == 40 {
+			close(allDone)
+		}
+		return nil
+	})
+	r, err := inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h, Workers: 8}}, Logger: testLogger{t}})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background()))
+	<-allDone
+	close(s.first) // the first delete ran with the first finished job; every other job finished meanwhile
+	r.Stop()
+
+	stats, err := s.InboxStats(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, stats, "every finished job deleted")
+	assert.LessOrEqual(t, s.statements.Load(), int64(3), "40 jobs, a handful of delete statements")
+}
