@@ -17,13 +17,11 @@ func (p *Plugin) PreferencesHaveChanged(_ *plugin.Context, prefs []model.Prefere
 	forgetNotificationPreferences(prefs, p.forgetRecipient)
 }
 
-// forgetNotificationPreferences calls forget once for each user whose plugin preferences are among prefs; other
+// forgetNotificationPreferences calls forget for the users whose plugin preferences are among prefs; other
 // preferences (theme, display settings...) change nothing delivery remembers.
 func forgetNotificationPreferences(prefs []model.Preference, forget func(mmUserID string)) {
-	done := map[string]bool{}
 	for _, pref := range prefs {
-		if pref.Category == connect.PreferenceCategory && !done[pref.UserId] {
-			done[pref.UserId] = true
+		if pref.Category == connect.PreferenceCategory {
 			forget(pref.UserId)
 		}
 	}

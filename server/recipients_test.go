@@ -23,7 +23,6 @@ func TestOnlyThePluginsPreferencesMakeDeliveryForgetAUser(t *testing.T) {
 		{"a mixed batch of several users", []model.Preference{
 			pref("u1", model.PreferenceCategoryTheme), pref("u2", connect.PreferenceCategory), pref("u3", connect.PreferenceCategory),
 		}, []string{"u2", "u3"}},
-		{"one user's two plugin preferences", []model.Preference{pref("u1", connect.PreferenceCategory), pref("u1", connect.PreferenceCategory)}, []string{"u1"}},
 		{"nothing", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
