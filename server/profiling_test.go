@@ -66,18 +66,24 @@ func (a *logAPI) value(key string) string {
 	return ""
 }
 
-func activeForProfiling(api *logAPI) *Plugin {
+// startedProfiling is an activated plugin after startProfiling with profilingEnv set to addr.
+func startedProfiling(t *testing.T, addr string) (*Plugin, *logAPI) {
+	t.Setenv(profilingEnv, addr)
+	api := &logAPI{}
 	p := &Plugin{}
 	p.API = api
 	p.bgCtx, p.stopBg = context.WithCancel(context.Background())
-	return p
+	p.startProfiling()
+	return p, api
+}
+
+func deactivate(p *Plugin) {
+	p.stopBg()
+	p.bg.Wait()
 }
 
 func TestTheProfileListenerLivesAsLongAsThePlugin(t *testing.T) {
-	t.Setenv(profilingEnv, "127.0.0.1:0")
-	api := &logAPI{}
-	p := activeForProfiling(api)
-	p.startProfiling()
+	p, api := startedProfiling(t, "127.0.0.1:0")
 	addr := api.value("address ")
 	require.NotEmpty(t, addr, "the chosen address is logged: %v", api.lines)
 
@@ -89,31 +95,24 @@ func TestTheProfileListenerLivesAsLongAsThePlugin(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), "goroutine")
 
-	p.stopBg() // deactivation
-	p.bg.Wait()
+	deactivate(p)
 	_, err = client.Get("http://" + addr + "/debug/pprof/")
 	assert.Error(t, err, "nothing listens once the plugin is deactivated")
 }
 
-func TestANonLoopbackProfileAddressIsRefusedWithAWarning(t *testing.T) {
-	t.Setenv(profilingEnv, "0.0.0.0:0")
-	api := &logAPI{}
-	p := activeForProfiling(api)
-	p.startProfiling()
-	p.stopBg()
-	p.bg.Wait()
-	require.Len(t, api.lines, 1)
-	assert.Contains(t, api.lines[0], "Not serving profiles")
-	assert.Contains(t, api.lines[0], profilingEnv)
-	assert.Contains(t, api.lines[0], "not a loopback IP address")
-}
-
-func TestNoProfileListenerUnlessAsked(t *testing.T) {
-	t.Setenv(profilingEnv, "")
-	api := &logAPI{}
-	p := activeForProfiling(api)
-	p.startProfiling()
-	p.stopBg()
-	p.bg.Wait()
-	assert.Empty(t, api.lines)
+func TestWithoutALoopbackAddressNothingListens(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr string
+		want       []string // the log
+	}{
+		{"not asked", "", nil},
+		{"every interface", "0.0.0.0:0", []string{"warn Not serving profiles. env " + profilingEnv +
+			` error profile address "0.0.0.0:0" is not a loopback IP address`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, api := startedProfiling(t, tc.addr)
+			deactivate(p)
+			assert.Equal(t, tc.want, api.lines)
+		})
+	}
 }
