@@ -305,7 +305,7 @@ func (p *Processor) presences(ctx context.Context, userIDs []string, ids []any) 
 		}
 		return out
 	}
-	if p.presenceDown.Swap(false) {
+	if p.presenceDown.Load() && p.presenceDown.Swap(false) { // a plain read on the usual path
 		p.d.Logger.LogInfo("Teams presence readable again; users active in Teams are no longer notified here")
 	}
 	got := make(map[string]graph.Presence, len(list))
