@@ -113,7 +113,42 @@ func cardMarkdown(md string) string {
 	md = markdownImageRe.ReplaceAllString(md, `$1\![`)
 	// A second pass catches "![![": the regexp does not match overlapping runs.
 	md = markdownImageRe.ReplaceAllString(md, `$1\![`)
-	return escapeTypedText(md)
+	return escapeTypedText(cardLinks(md))
+}
+
+var (
+	// One level of balanced parentheses in the target, so that
+	// "[x](javascript:alert(1))" is seen whole.
+	cardInlineLinkRe = regexp.MustCompile(`\[((?:[^\[\]\\]|\\.)*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)`)
+	cardAutolinkRe   = regexp.MustCompile(`<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>`)
+	cardLinkDefRe    = regexp.MustCompile(`(?m)^( {0,3})\[([^\]\n]+)\]:[ \t]*<?([^\s>]*)`)
+)
+
+// cardLinks applies the message-body link rule to Markdown written by a
+// bot: a link whose target is not http, https or mailto becomes its text,
+// and autolinks and reference definitions with such targets are escaped so
+// Mattermost shows them as text.
+func cardLinks(md string) string {
+	md = cardInlineLinkRe.ReplaceAllStringFunc(md, func(m string) string {
+		sub := cardInlineLinkRe.FindStringSubmatch(m)
+		if allowedLinkTarget(sub[2]) {
+			return m
+		}
+		return sub[1]
+	})
+	md = cardAutolinkRe.ReplaceAllStringFunc(md, func(m string) string {
+		if allowedLinkTarget(m[1 : len(m)-1]) {
+			return m
+		}
+		return `\` + m
+	})
+	return cardLinkDefRe.ReplaceAllStringFunc(md, func(m string) string {
+		sub := cardLinkDefRe.FindStringSubmatch(m)
+		if allowedLinkTarget(sub[3]) {
+			return m
+		}
+		return sub[1] + `\[` + m[len(sub[1])+1:]
+	})
 }
 
 func walkCardElements(v any, blocks *[]string) {

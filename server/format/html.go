@@ -279,6 +279,12 @@ func (c *conversion) prepare(doc *xhtml.Node) {
 		case "td", "th":
 			flattenCell(n)
 		case "a":
+			if !allowedLinkTarget(attr(n, "href")) {
+				// A javascript:, data:, file: or relative target must not
+				// become a clickable link in Mattermost; the words stay.
+				unwrapNode(n)
+				continue
+			}
 			// Teams repeats the URL as the link title; it only adds noise.
 			removeAttr(n, "title")
 		}
@@ -542,6 +548,21 @@ func (c *conversion) isGraphURL(s string) bool {
 	return false
 }
 
+// allowedLinkTarget is the one rule for every link that reaches a DM,
+// message bodies and cards alike: absolute http and https URLs with a host,
+// and mailto. Everything else (javascript:, data:, file:, relative paths,
+// app schemes such as msteams: or tel:) is shown as its text only, because
+// Mattermost would make it clickable and a relative path would resolve
+// against the Mattermost server itself.
+func allowedLinkTarget(s string) bool {
+	s = strings.TrimSpace(s)
+	if isWebURL(s) {
+		return true
+	}
+	u, err := url.Parse(s)
+	return err == nil && strings.EqualFold(u.Scheme, "mailto") && u.Opaque != ""
+}
+
 func isWebURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
@@ -664,6 +685,20 @@ func replaceNode(old, repl *xhtml.Node) {
 
 func replaceWithText(n *xhtml.Node, text string) {
 	replaceNode(n, &xhtml.Node{Type: xhtml.TextNode, Data: text})
+}
+
+// unwrapNode replaces n with its children.
+func unwrapNode(n *xhtml.Node) {
+	if n.Parent == nil {
+		return
+	}
+	for child := n.FirstChild; child != nil; {
+		next := child.NextSibling
+		n.RemoveChild(child)
+		n.Parent.InsertBefore(child, n)
+		child = next
+	}
+	n.Parent.RemoveChild(n)
 }
 
 func removeNode(n *xhtml.Node) {
