@@ -57,6 +57,9 @@ func (s *Sim) renderMember(c *chat, m member) map[string]any {
 			out["email"] = u.Mail
 		}
 		out["tenantId"] = u.TenantID
+		if u.Guest {
+			out["roles"] = append(append([]string{}, m.roles...), "guest")
+		}
 	}
 	return out
 }

@@ -17,7 +17,7 @@ func (s *Sim) userIdentity(userID string) map[string]any {
 	if !ok {
 		return map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": userID, "displayName": nil, "userIdentityType": "aadUser", "tenantId": nil}
 	}
-	return map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": u.ID, "displayName": u.DisplayName, "userIdentityType": "aadUser", "tenantId": u.TenantID}
+	return map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": u.ID, "displayName": u.DisplayName, "userIdentityType": u.identityType(), "tenantId": u.TenantID}
 }
 
 var hostedRef = regexp.MustCompile(`\{\{hosted:([^}]+)\}\}`)

@@ -40,6 +40,20 @@ type User struct {
 	Mail              string   `json:"mail,omitempty"`
 	UserPrincipalName string   `json:"userPrincipalName,omitempty"`
 	ProxyAddresses    []string `json:"proxyAddresses,omitempty"`
+	// IdentityType is the userIdentityType Graph reports for the user as a
+	// message sender: "" means aadUser; federatedUser, emailUser, … make an
+	// external sender.
+	IdentityType string `json:"userIdentityType,omitempty"`
+	// Guest makes the user a guest of its tenant: chat memberships carry
+	// the "guest" role, as Teams gives B2B guests.
+	Guest bool `json:"guest,omitempty"`
+}
+
+func (u User) identityType() string {
+	if u.IdentityType == "" {
+		return "aadUser"
+	}
+	return u.IdentityType
 }
 
 // Presence is a user's Teams presence.
@@ -400,7 +414,7 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		}
 		sender := map[string]any{"application": nil, "device": nil, "user": nil}
 		if u, ok := s.users[parent.from]; ok {
-			sender["user"] = map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": u.ID, "displayName": u.DisplayName, "userIdentityType": "aadUser", "tenantId": u.TenantID}
+			sender["user"] = map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": u.ID, "displayName": u.DisplayName, "userIdentityType": u.identityType(), "tenantId": u.TenantID}
 		}
 		content, _ := jsonString(map[string]any{"messageId": parent.id, "messagePreview": stripTags(preview), "messageSender": sender})
 		msg.attachments = append(msg.attachments, Attachment{ID: parent.id, ContentType: "messageReference", Content: content})

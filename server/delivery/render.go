@@ -36,6 +36,9 @@ func teamsLink(msg graph.Message) string {
 // single line, so the deleted-message edit can find it again in the posted text.
 func header(msg graph.Message, chat graph.Chat, senderName string) string {
 	who := "**" + inlineText(firstNonEmpty(senderName, msg.From.DisplayName, "Someone")) + "**"
+	if marker := senderMarker(msg, chat); marker != "" {
+		who += " " + marker
+	}
 	var where string
 	switch chat.Type {
 	case "oneOnOne":
@@ -46,6 +49,54 @@ func header(msg graph.Message, chat graph.Chat, senderName string) string {
 		where = "wrote in the Teams group chat " + chatName(chat)
 	}
 	return who + " " + where + " · [Open in Teams](" + markdownURL(teamsLink(msg)) + ")"
+}
+
+// senderMarker marks senders from outside the organisation the way Teams does: "(Guest)" for a guest account in
+// our tenant (its chat membership has the "guest" role), "(External)" for anyone else from outside: a
+// non-Entra identity type (federated, personal Microsoft account, Skype, phone, e-mail, anonymous) or an Entra
+// user whose tenant no other member of the chat shares. The tenant rule needs no configuration; a chat of only
+// external people from one tenant plus the reader is the case it cannot see, and Graph then reports the
+// sender as federatedUser anyway for cross-tenant chats.
+func senderMarker(msg graph.Message, chat graph.Chat) string {
+	if msg.From.IsApplication {
+		return ""
+	}
+	senderTenant := msg.From.TenantID
+	for _, m := range chat.Members {
+		if m.UserID != msg.From.UserID {
+			continue
+		}
+		for _, r := range m.Roles {
+			if strings.EqualFold(r, "guest") {
+				return "(Guest)"
+			}
+		}
+		if senderTenant == "" {
+			senderTenant = m.TenantID
+		}
+	}
+	switch strings.ToLower(msg.From.IdentityType) {
+	case "", "aaduser", "onpremiseaaduser":
+	default:
+		return "(External)"
+	}
+	if senderTenant == "" {
+		return ""
+	}
+	othersKnown := false
+	for _, m := range chat.Members {
+		if m.UserID == msg.From.UserID || m.TenantID == "" {
+			continue
+		}
+		if strings.EqualFold(m.TenantID, senderTenant) {
+			return ""
+		}
+		othersKnown = true
+	}
+	if othersKnown {
+		return "(External)"
+	}
+	return ""
 }
 
 func chatName(chat graph.Chat) string {

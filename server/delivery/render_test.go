@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/teamsnotify/msteams-sync/graphsim"
 	"github.com/teamsnotify/msteams-sync/server/connect"
 	"github.com/teamsnotify/msteams-sync/server/format"
 	"github.com/teamsnotify/msteams-sync/server/graph"
@@ -129,4 +130,64 @@ func TestTTLCacheExpiresAndEvicts(t *testing.T) {
 	c.remove("c")
 	_, ok = c.get("c", now)
 	assert.False(t, ok)
+}
+
+func TestHeaderMarksExternalAndGuestSenders(t *testing.T) {
+	const home, other = "tenant-home", "tenant-other"
+	me := graph.ChatMember{UserID: "me", TenantID: home, Roles: []string{"owner"}}
+	tests := []struct {
+		name   string
+		from   graph.Identity
+		sender graph.ChatMember
+		want   string
+	}{
+		{"colleague", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
+			graph.ChatMember{UserID: "s", TenantID: home, Roles: []string{"owner"}}, "**Ann** sent"},
+		{"guest in our tenant", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
+			graph.ChatMember{UserID: "s", TenantID: home, Roles: []string{"owner", "guest"}}, "**Ann** (Guest) sent"},
+		{"user of another tenant", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: other},
+			graph.ChatMember{UserID: "s", TenantID: other, Roles: []string{"owner"}}, "**Ann** (External) sent"},
+		{"federated user", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "federatedUser"},
+			graph.ChatMember{UserID: "s"}, "**Ann** (External) sent"},
+		{"personal account", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "personalMicrosoftAccountUser"},
+			graph.ChatMember{UserID: "s"}, "**Ann** (External) sent"},
+		{"bot", graph.Identity{UserID: "app", DisplayName: "Bot", IsApplication: true, IdentityType: "bot", TenantID: other},
+			graph.ChatMember{UserID: "x", TenantID: home}, "**Bot** sent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := graph.Message{ID: "1", ChatID: "c", WebURL: "https://teams.example/m", From: tt.from}
+			chat := graph.Chat{Type: "oneOnOne", Members: []graph.ChatMember{tt.sender, me}}
+			assert.True(t, strings.HasPrefix(header(msg, chat, ""), tt.want+" you a message"), header(msg, chat, ""))
+		})
+	}
+}
+
+// Through graphsim: a guest of our tenant and a user of another tenant are marked in the DM header, a
+// colleague is not.
+func TestDMHeaderMarksGuestAndExternalSendersFromGraph(t *testing.T) {
+	e := newEnv(t)
+	me := e.addPerson("reader")
+	colleague := e.addPerson("colleague")
+	guest := person{name: "guest", teamsID: "9a9a9a9a-0000-4000-8000-00000000a001"}
+	require.NoError(t, e.sim.AddUser(graphsim.User{ID: guest.teamsID, TenantID: testTenant, DisplayName: "Gina Guest", Guest: true}))
+	external := person{name: "external", teamsID: "9a9a9a9a-0000-4000-8000-00000000a002"}
+	require.NoError(t, e.sim.AddUser(graphsim.User{ID: external.teamsID, TenantID: "f0f0f0f0-0000-4000-8000-0000000000ff",
+		DisplayName: "Eve Outside", IdentityType: "federatedUser"}))
+	chatID := e.chat("group", "Vendors", me, colleague, guest, external)
+
+	for _, tc := range []struct {
+		from person
+		want string
+	}{
+		{colleague, "**colleague Example** wrote"},
+		{guest, "**Gina Guest** (Guest) wrote"},
+		{external, "**Eve Outside** (External) wrote"},
+	} {
+		msgID := e.send(chatID, tc.from, "<p>hello</p>")
+		require.NoError(t, e.notify("created", chatID, msgID))
+		dms := e.dms(me)
+		require.NotEmpty(t, dms)
+		assert.True(t, strings.HasPrefix(dms[len(dms)-1].Message, tc.want), dms[len(dms)-1].Message)
+	}
 }
