@@ -86,7 +86,7 @@ func InlineText(s string) string {
 	// inlineText fails only when the shared converter is misconfigured,
 	// which every test in this package would show.
 	md, _ := (&conversion{}).inlineText(s)
-	return neutralizeReserved(md)
+	return neutralizeReserved(decodeLibraryEntities(md))
 }
 
 var usernameRe = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)
@@ -127,4 +127,60 @@ func FencedCode(code, language string) string {
 		fence += "`"
 	}
 	return neutralizeReserved(fence + lang + "\n" + code + "\n" + fence)
+}
+
+var (
+	libraryEntityRe = regexp.MustCompile(`&(lt|gt|quot|#39|nbsp);`)
+	autolinkStartRe = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>@]+@[^\s<>@]+>)`)
+)
+
+// decodeLibraryEntities undoes the HTML character references the Markdown
+// converter writes for "<", ">", quotes and no-break spaces. Mattermost
+// renders Markdown, not HTML, so a literal "<" shows as itself in a post,
+// while "&lt;" shows as is in push notifications, e-mail and previews. A
+// "<" that would open an autolink keeps a backslash. Entities typed by the
+// Teams user never match: escapeTypedText already put a word joiner after
+// their "&". Fenced code is left alone.
+func decodeLibraryEntities(md string) string {
+	if !strings.Contains(md, "&") {
+		return md
+	}
+	lines := strings.Split(md, "\n")
+	inFence := false
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inFence = !inFence
+			continue
+		}
+		if inFence {
+			continue
+		}
+		var b strings.Builder
+		last := 0
+		for _, m := range libraryEntityRe.FindAllStringSubmatchIndex(line, -1) {
+			b.WriteString(line[last:m[0]])
+			switch line[m[2]:m[3]] {
+			case "lt":
+				if autolinkStartRe.MatchString(line[m[1]:]) {
+					b.WriteByte('\\')
+				}
+				b.WriteByte('<')
+			case "gt":
+				if strings.TrimSpace(b.String()) == "" {
+					b.WriteByte('\\') // ">" at line start would open a quote
+				}
+				b.WriteByte('>')
+			case "quot":
+				b.WriteByte('"')
+			case "#39":
+				b.WriteByte('\'')
+			case "nbsp":
+				b.WriteByte(' ')
+			}
+			last = m[1]
+		}
+		b.WriteString(line[last:])
+		lines[i] = b.String()
+	}
+	return strings.Join(lines, "\n")
 }

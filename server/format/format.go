@@ -248,7 +248,7 @@ func Convert(m Message, opt Options) (Result, error) {
 	md := strings.Join(blocks, "\n\n")
 	// Mattermost rejects posts that are not valid UTF-8.
 	md = strings.ToValidUTF8(md, "\uFFFD")
-	md = neutralizeReserved(md)
+	md = neutralizeReserved(decodeLibraryEntities(md))
 	md, truncated := Truncate(md, MaxMessageRunes)
 
 	return Result{

@@ -191,7 +191,7 @@ var convertCases = []convertCase{
 	{
 		name: "inline styles, quotes, breaks, paragraphs, nbsp and entities",
 		msg:  htmlMsg(`<p><strong>bold</strong> <em>italic</em> <s>gone</s> <u>under</u></p><blockquote>quoted<br>second line</blockquote><p>a<br>b</p><p>&nbsp;</p><div>5 &lt; 6 &amp;&amp; 7&nbsp;&gt; 3 &quot;ok&quot; &copy;</div>`),
-		want: "**bold** *italic* ~~gone~~ under\n\n> quoted  \n> second line\n\na  \nb\n\n5 &lt; 6 && 7 &gt; 3 \"ok\" ©",
+		want: "**bold** *italic* ~~gone~~ under\n\n> quoted  \n> second line\n\na  \nb\n\n5 < 6 && 7 > 3 \"ok\" ©",
 	},
 	{
 		name: "quoted reply comes first as a quote",
@@ -289,7 +289,7 @@ var convertCases = []convertCase{
 		msg: Message{BodyType: BodyText, Body: "# not a heading\n* not a list\n1. not ordered\n" +
 			"_x_ `y` [z](w) <b>tag</b> @all\n\nnext paragraph"},
 		want: "\\# not a heading  \n\\* not a list  \n1\\. not ordered  \n" +
-			"\\_x\\_ \\`y\\` \\[z](w) &lt;b&gt;tag&lt;/b&gt; @" + wj + "all\n\nnext paragraph",
+			"\\_x\\_ \\`y\\` \\[z](w) <b>tag</b> @" + wj + "all\n\nnext paragraph",
 	},
 	{
 		name:  "plain text body with a URL",
@@ -513,7 +513,7 @@ func TestInlineText(t *testing.T) {
 		{"Bob Smith", "Bob Smith"},
 		{"  Project   *X*\n[beta] ", "Project \\*X\\* \\[beta]"},
 		{"@all-hands sync", "@" + wj + "all-hands sync"},
-		{"# 1. <b>", "\\# 1. &lt;b&gt;"},
+		{"# 1. <b>", "\\# 1. <b>"},
 		{"", ""},
 	}
 	for _, tc := range tests {
