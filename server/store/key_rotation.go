@@ -162,7 +162,7 @@ func reencryptTokens(ctx context.Context, conn *pgx.Conn, ring *secrets.Keyring)
 		var seen int
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `SELECT mm_user_id, token, token_key_id FROM msteamsnotify_users
-				WHERE token IS NOT NULL AND token_key_id <> $1 AND mm_user_id > $2
+				WHERE token IS NOT NULL AND (token_key_id <> $1 OR get_byte(token, 0) = 1) AND mm_user_id > $2
 				ORDER BY mm_user_id LIMIT $3 FOR UPDATE`, target.KeyID(), after, rotationBatchSize)
 			if err != nil {
 				return errors.Wrap(err, "select tokens to re-encrypt")
@@ -181,11 +181,13 @@ func reencryptTokens(ctx context.Context, conn *pgx.Conn, ring *secrets.Keyring)
 			seen = len(batchRows)
 			for _, r := range batchRows {
 				after = r.id
-				plaintext, err := ring.Open(r.token, r.keyID)
+				// Rows of the old unbound format are re-sealed bound to their user here as well, so a key
+				// change also completes the upgrade.
+				plaintext, _, err := ring.OpenFor(secrets.PurposeUserToken, r.id, r.token, r.keyID)
 				if err != nil {
-					continue // sealed by a key nobody has any more
+					continue // sealed by a key nobody has any more, or not this user's token
 				}
-				sealed, err := target.Encrypt(plaintext)
+				sealed, err := target.SealFor(secrets.PurposeUserToken, r.id, plaintext)
 				if err != nil {
 					return err
 				}

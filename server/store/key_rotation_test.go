@@ -46,7 +46,7 @@ func requireReadableWith(t *testing.T, s *store.Store, ring *secrets.Keyring, wa
 	for id, plaintext := range want {
 		u, err := s.GetUser(context.Background(), id)
 		require.NoError(t, err)
-		got, err := ring.Open(u.Token, u.TokenKeyID)
+		got, _, err := ring.OpenFor(secrets.PurposeUserToken, id, u.Token, u.TokenKeyID)
 		require.NoError(t, err, id)
 		assert.Equal(t, plaintext, string(got), id)
 	}
@@ -272,4 +272,25 @@ func TestCountTokensByKeyID(t *testing.T) {
 	require.NoError(t, s.DisconnectUser(ctx, "user01", now))
 
 	assert.Equal(t, map[string]int{a.KeyID(): 2, b.KeyID(): 1}, keyIDCounts(t, s))
+}
+
+func TestKeyChangeBindsOldFormatTokensToTheirUser(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	old, next := keyFor(t, "old key"), keyFor(t, "new key")
+	want := seedTokens(t, s, old, 3)
+
+	_, err := s.RotateTokenKey(ctx, old, next)
+	require.NoError(t, err)
+	requireReadableWith(t, s, secrets.NewKeyring(next), want)
+	for id := range want {
+		u, err := s.GetUser(ctx, id)
+		require.NoError(t, err)
+		_, legacy, err := next.OpenFor(secrets.PurposeUserToken, id, u.Token)
+		require.NoError(t, err)
+		assert.False(t, legacy, "%s was re-sealed in the bound format", id)
+		_, _, err = next.OpenFor(secrets.PurposeUserToken, "someone-else", u.Token)
+		assert.ErrorIs(t, err, secrets.ErrBinding)
+	}
+
 }
