@@ -416,6 +416,14 @@ func (k keyringCipher) Open(ciphertext []byte, keyID string) ([]byte, error) {
 	return k.p.currentKeyring().Open(ciphertext, keyID)
 }
 
+func (k keyringCipher) SealFor(purpose secrets.Purpose, binding string, plaintext []byte) ([]byte, string, error) {
+	return k.p.currentKeyring().SealFor(purpose, binding, plaintext)
+}
+
+func (k keyringCipher) OpenFor(purpose secrets.Purpose, binding string, ciphertext []byte, keyID string) ([]byte, bool, error) {
+	return k.p.currentKeyring().OpenFor(purpose, binding, ciphertext, keyID)
+}
+
 // checkDatabase refuses anything but PostgreSQL: the plugin's tables, locks and queue rely on it.
 func checkDatabase(c *model.Config) error {
 	driver := ""

@@ -205,3 +205,34 @@ func (c Configuration) cloudName() string {
 	}
 	return name
 }
+
+// Warnings lists admin-facing problems that do not stop the plugin: a stored webhook secret that is too weak is
+// reported (log and admin status) rather than refused, so a deployment whose secret predates the strength rule
+// keeps receiving notifications until the administrator regenerates it.
+func (c Configuration) Warnings() []string {
+	if secret := strings.TrimSpace(c.WebhookSecret); secret != "" {
+		if p := WebhookSecretProblem(secret); p != "" {
+			return []string{p}
+		}
+	}
+	return nil
+}
+
+// ValidateChange is Validate for a configuration replacing prev: a webhook secret the administrator has just
+// changed must also be strong, since a new value is a choice made now, unlike one already in use.
+func (c Configuration) ValidateChange(prev Configuration) error {
+	err := c.Validate()
+	secret := strings.TrimSpace(c.WebhookSecret)
+	if secret == "" || secret == strings.TrimSpace(prev.WebhookSecret) {
+		return err
+	}
+	p := WebhookSecretProblem(secret)
+	switch {
+	case p == "":
+		return err
+	case err == nil:
+		return errors.New(p)
+	default:
+		return errors.Errorf("%s %s", err.Error(), p)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/teamsnotify/msteams-sync/server/config"
+	"github.com/teamsnotify/msteams-sync/server/secrets"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
@@ -44,8 +45,8 @@ type Store interface {
 
 // Cipher seals tokens at rest.
 type Cipher interface {
-	Seal(plaintext []byte) (ciphertext []byte, keyID string, err error)
-	Open(ciphertext []byte, keyID string) ([]byte, error)
+	SealFor(p secrets.Purpose, binding string, plaintext []byte) (ciphertext []byte, keyID string, err error)
+	OpenFor(p secrets.Purpose, binding string, ciphertext []byte, keyID string) (plaintext []byte, legacy bool, err error)
 }
 
 // SettingsFrom picks the rollout controls out of the plugin configuration.

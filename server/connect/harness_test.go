@@ -185,7 +185,7 @@ func (h *harness) expireStoredToken(mmUserID string) {
 	h.t.Helper()
 	tok := h.storedToken(mmUserID)
 	tok.Expiry = h.svc.now().Add(-time.Minute)
-	sealed, keyID, err := h.svc.sealToken(tok)
+	sealed, keyID, err := h.svc.sealToken(mmUserID, tok)
 	require.NoError(h.t, err)
 	require.NoError(h.t, h.store.UpdateUserToken(context.Background(), mmUserID, sealed, keyID, tok.Expiry))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pkg/errors"
 	"golang.org/x/oauth2"
 
+	"github.com/teamsnotify/msteams-sync/server/secrets"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
@@ -105,7 +106,7 @@ func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (
 	if !accountMatches(account, user.Email, s.d.Settings().AllowProxyAddresses) {
 		return out, &Refusal{Reason: ReasonEmailMismatch, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
 	}
-	sealed, keyID, err := s.sealToken(tok)
+	sealed, keyID, err := s.sealToken(mmUserID, tok)
 	if err != nil {
 		return out, err
 	}
@@ -170,12 +171,13 @@ type storedToken struct {
 	Expiry       time.Time `json:"expiry"`
 }
 
-func (s *Service) sealToken(t *oauth2.Token) ([]byte, string, error) {
+// sealToken binds the sealed token to mmUserID, so a ciphertext copied into another user's row does not open.
+func (s *Service) sealToken(mmUserID string, t *oauth2.Token) ([]byte, string, error) {
 	b, err := json.Marshal(storedToken{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.Expiry.UTC()})
 	if err != nil {
 		return nil, "", errors.Wrap(err, "encode token")
 	}
-	sealed, keyID, err := s.d.Cipher.Seal(b)
+	sealed, keyID, err := s.d.Cipher.SealFor(secrets.PurposeUserToken, mmUserID, b)
 	if err != nil {
 		return nil, "", errors.Wrap(err, "encrypt token")
 	}
@@ -201,7 +203,8 @@ func (s *Service) releaseAccount(ctx context.Context, mmUserID, teamsUserID stri
 }
 
 func (s *Service) openToken(l store.User) (*oauth2.Token, error) {
-	b, err := s.d.Cipher.Open(l.Token, l.TokenKeyID)
+	// A row of the old, unbound format still opens; the next refresh re-seals it bound to the user.
+	b, _, err := s.d.Cipher.OpenFor(secrets.PurposeUserToken, l.MMUserID, l.Token, l.TokenKeyID)
 	if err != nil {
 		return nil, errors.Wrap(err, "decrypt token")
 	}

@@ -144,7 +144,7 @@ func (s *Service) refresh(ctx context.Context, mmUserID, stale string) (*oauth2.
 		if nt.RefreshToken == "" {
 			nt.RefreshToken = cur.RefreshToken
 		}
-		sealed, keyID, err := s.sealToken(nt)
+		sealed, keyID, err := s.sealToken(mmUserID, nt)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,11 @@
 //
 // The version byte and key ID are authenticated as associated data, together with a purpose
 // label, so a token cannot be passed off as a wrapped key or vice versa.
+//
+// Version 2 has the same layout; its associated data also carries a binding (for a user's token,
+// the Mattermost user ID of the row), so a ciphertext copied to another row does not open, and
+// its purposes include rich-notification private keys. Version 1 ciphertexts written before it
+// still open through OpenFor's legacy path, which reports them so the caller re-seals them.
 package secrets
 
 import (
@@ -30,6 +35,7 @@ import (
 
 const (
 	formatV1   byte = 1
+	formatV2   byte = 2
 	keySize         = 32
 	keyIDSize       = 8
 	nonceSize       = 12
@@ -122,8 +128,12 @@ func (c *Cipher) UnwrapKey(wrapped []byte) (*Cipher, error) {
 }
 
 func (c *Cipher) seal(plaintext []byte, purpose string) ([]byte, error) {
+	return c.sealVersion(formatV1, plaintext, purpose)
+}
+
+func (c *Cipher) sealVersion(version byte, plaintext []byte, purpose string) ([]byte, error) {
 	out := make([]byte, headerSize, headerSize+len(plaintext)+tagSize)
-	out[0] = formatV1
+	out[0] = version
 	copy(out[1:], c.id[:])
 	nonce := out[1+keyIDSize : headerSize]
 	if _, err := rand.Read(nonce); err != nil {
@@ -136,6 +146,9 @@ func (c *Cipher) open(ciphertext []byte, purpose string) ([]byte, error) {
 	id, err := KeyIDOf(ciphertext)
 	if err != nil {
 		return nil, err
+	}
+	if ciphertext[0] != versionOf(purpose) {
+		return nil, errors.Wrapf(ErrMalformed, "format version %d where %d was expected", ciphertext[0], versionOf(purpose))
 	}
 	if id != c.idHex {
 		return nil, errors.Wrapf(ErrWrongKey, "encrypted with key %s, not with key %s", id, c.idHex)
@@ -153,10 +166,18 @@ func KeyIDOf(ciphertext []byte) (string, error) {
 	if len(ciphertext) < headerSize+tagSize {
 		return "", errors.Wrap(ErrMalformed, "too short")
 	}
-	if ciphertext[0] != formatV1 {
+	if ciphertext[0] != formatV1 && ciphertext[0] != formatV2 {
 		return "", errors.Wrapf(ErrMalformed, "unknown format version %d", ciphertext[0])
 	}
 	return hex.EncodeToString(ciphertext[1 : 1+keyIDSize]), nil
+}
+
+// versionOf tells which format a purpose label belongs to: bound purposes (see bind) are version 2.
+func versionOf(purpose string) byte {
+	if bytes.HasPrefix([]byte(purpose), []byte(boundPrefix)) {
+		return formatV2
+	}
+	return formatV1
 }
 
 func associatedData(header []byte, purpose string) []byte {

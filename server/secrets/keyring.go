@@ -36,6 +36,14 @@ func (k *Keyring) Seal(plaintext []byte) (ciphertext []byte, keyID string, err e
 // Open decrypts a token sealed by any key in the ring. keyID is the ID recorded next to the
 // ciphertext; "" skips the cross-check against the ID inside the ciphertext.
 func (k *Keyring) Open(ciphertext []byte, keyID string) ([]byte, error) {
+	c, err := k.cipherFor(ciphertext, keyID)
+	if err != nil {
+		return nil, err
+	}
+	return c.Decrypt(ciphertext)
+}
+
+func (k *Keyring) cipherFor(ciphertext []byte, keyID string) (*Cipher, error) {
 	id, err := KeyIDOf(ciphertext)
 	if err != nil {
 		return nil, err
@@ -47,5 +55,5 @@ func (k *Keyring) Open(ciphertext []byte, keyID string) ([]byte, error) {
 	if !ok {
 		return nil, errors.Wrapf(ErrWrongKey, "encrypted with key %s, which is not a configured encryption key", id)
 	}
-	return c.Decrypt(ciphertext)
+	return c, nil
 }

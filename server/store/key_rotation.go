@@ -98,7 +98,13 @@ func (s *Store) rotate(ctx context.Context, target, old *secrets.Cipher) (n int,
 		}
 
 		// Step 2.
-		if n, err = reencryptTokens(ctx, conn, secrets.NewKeyring(target, sources...)); err != nil {
+		ring := secrets.NewKeyring(target, sources...)
+		if n, err = reencryptTokens(ctx, conn, ring); err != nil {
+			return err
+		}
+		// The rich-notification private keys are sealed with the same key; left behind, they would stop
+		// opening once the old key is forgotten, and the old key would have to be kept to read them.
+		if err := reencryptRichKeys(ctx, conn, ring); err != nil {
 			return err
 		}
 
@@ -162,7 +168,7 @@ func reencryptTokens(ctx context.Context, conn *pgx.Conn, ring *secrets.Keyring)
 		var seen int
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `SELECT mm_user_id, token, token_key_id FROM msteamsnotify_users
-				WHERE token IS NOT NULL AND token_key_id <> $1 AND mm_user_id > $2
+				WHERE token IS NOT NULL AND (token_key_id <> $1 OR get_byte(token, 0) = 1) AND mm_user_id > $2
 				ORDER BY mm_user_id LIMIT $3 FOR UPDATE`, target.KeyID(), after, rotationBatchSize)
 			if err != nil {
 				return errors.Wrap(err, "select tokens to re-encrypt")
@@ -181,11 +187,13 @@ func reencryptTokens(ctx context.Context, conn *pgx.Conn, ring *secrets.Keyring)
 			seen = len(batchRows)
 			for _, r := range batchRows {
 				after = r.id
-				plaintext, err := ring.Open(r.token, r.keyID)
+				// Rows of the old unbound format are re-sealed bound to their user here as well, so a key
+				// change also completes the upgrade.
+				plaintext, _, err := ring.OpenFor(secrets.PurposeUserToken, r.id, r.token, r.keyID)
 				if err != nil {
-					continue // sealed by a key nobody has any more
+					continue // sealed by a key nobody has any more, or not this user's token
 				}
-				sealed, err := target.Encrypt(plaintext)
+				sealed, err := target.SealFor(secrets.PurposeUserToken, r.id, plaintext)
 				if err != nil {
 					return err
 				}
@@ -209,4 +217,43 @@ func reencryptTokens(ctx context.Context, conn *pgx.Conn, ring *secrets.Keyring)
 			}
 		}
 	}
+}
+
+// reencryptRichKeys re-seals the rich-notification private keys under ring's current key (and in the
+// bound format). There are only a few, so one transaction does.
+func reencryptRichKeys(ctx context.Context, conn *pgx.Conn, ring *secrets.Keyring) error {
+	target := ring.Current()
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, private_key, key_id FROM msteamsnotify_rich_keys
+			WHERE key_id <> $1 OR get_byte(private_key, 0) = 1 FOR UPDATE`, target.KeyID())
+		if err != nil {
+			return errors.Wrap(err, "select rich keys to re-encrypt")
+		}
+		type row struct {
+			id, keyID string
+			sealed    []byte
+		}
+		keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			return x, r.Scan(&x.id, &x.sealed, &x.keyID)
+		})
+		if err != nil {
+			return errors.Wrap(err, "select rich keys to re-encrypt")
+		}
+		for _, k := range keys {
+			der, _, err := ring.OpenFor(secrets.PurposeRichKey, k.id, k.sealed, k.keyID)
+			if err != nil {
+				continue // sealed by a key nobody has any more: unreadable before and after
+			}
+			sealed, err := target.SealFor(secrets.PurposeRichKey, k.id, der)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE msteamsnotify_rich_keys SET private_key = $2, key_id = $3 WHERE id = $1`,
+				k.id, sealed, target.KeyID()); err != nil {
+				return errors.Wrap(err, "store re-encrypted rich key")
+			}
+		}
+		return nil
+	})
 }

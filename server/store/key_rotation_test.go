@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,7 +47,7 @@ func requireReadableWith(t *testing.T, s *store.Store, ring *secrets.Keyring, wa
 	for id, plaintext := range want {
 		u, err := s.GetUser(context.Background(), id)
 		require.NoError(t, err)
-		got, err := ring.Open(u.Token, u.TokenKeyID)
+		got, _, err := ring.OpenFor(secrets.PurposeUserToken, id, u.Token, u.TokenKeyID)
 		require.NoError(t, err, id)
 		assert.Equal(t, plaintext, string(got), id)
 	}
@@ -272,4 +273,56 @@ func TestCountTokensByKeyID(t *testing.T) {
 	require.NoError(t, s.DisconnectUser(ctx, "user01", now))
 
 	assert.Equal(t, map[string]int{a.KeyID(): 2, b.KeyID(): 1}, keyIDCounts(t, s))
+}
+
+func TestKeyChangeBindsOldFormatTokensToTheirUser(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	old, next := keyFor(t, "old key"), keyFor(t, "new key")
+	want := seedTokens(t, s, old, 3)
+
+	_, err := s.RotateTokenKey(ctx, old, next)
+	require.NoError(t, err)
+	requireReadableWith(t, s, secrets.NewKeyring(next), want)
+	for id := range want {
+		u, err := s.GetUser(ctx, id)
+		require.NoError(t, err)
+		_, legacy, err := next.OpenFor(secrets.PurposeUserToken, id, u.Token)
+		require.NoError(t, err)
+		assert.False(t, legacy, "%s was re-sealed in the bound format", id)
+		_, _, err = next.OpenFor(secrets.PurposeUserToken, "someone-else", u.Token)
+		assert.ErrorIs(t, err, secrets.ErrBinding)
+	}
+
+}
+
+func TestKeyChangeReencryptsRichNotificationKeys(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	old, next := keyFor(t, "old key"), keyFor(t, "new key")
+	// One key stored by the previous version (unbound format), one in the current format.
+	legacy, err := old.Encrypt([]byte("der-1"))
+	require.NoError(t, err)
+	bound, err := old.SealFor(secrets.PurposeRichKey, "cert-2", []byte("der-2"))
+	require.NoError(t, err)
+	for id, sealed := range map[string][]byte{"cert-1": legacy, "cert-2": bound} {
+		require.NoError(t, s.SaveRichKey(ctx, store.RichKey{ID: id, Thumbprint: "tp-" + id, Certificate: []byte("cert"),
+			PrivateKey: sealed, KeyID: old.KeyID(), NotAfter: now.Add(time.Hour), CreatedAt: now}))
+	}
+
+	_, err = s.RotateTokenKey(ctx, old, next)
+	require.NoError(t, err)
+
+	keys, err := s.ListRichKeys(ctx)
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	for _, k := range keys {
+		assert.Equal(t, next.KeyID(), k.KeyID, k.ID)
+		der, wasLegacy, err := next.OpenFor(secrets.PurposeRichKey, k.ID, k.PrivateKey)
+		require.NoError(t, err, "the rich key opens with the new key alone")
+		assert.False(t, wasLegacy)
+		assert.Equal(t, "der-"+k.ID[len("cert-"):], string(der))
+		_, _, err = old.OpenFor(secrets.PurposeRichKey, k.ID, k.PrivateKey)
+		assert.ErrorIs(t, err, secrets.ErrWrongKey, "no material under the old key is left")
+	}
 }

@@ -29,7 +29,13 @@ func hashState(state string) []byte {
 	return h[:]
 }
 
-// CreateOAuthState stores a new sign-in state.
+// MaxOpenOAuthStates caps the sign-ins one user can have open at once, so a script that keeps
+// starting sign-ins cannot grow the table without bound; a person needs only the newest few.
+const MaxOpenOAuthStates = 5
+
+// CreateOAuthState stores a new sign-in state. It then removes the user's states that have
+// expired (as of st.CreatedAt) and, beyond the newest MaxOpenOAuthStates, the oldest ones: an
+// abandoned sign-in link stops working once the user has started five newer ones.
 func (s *Store) CreateOAuthState(ctx context.Context, st OAuthState) error {
 	switch {
 	case st.State == "" || st.MMUserID == "":
@@ -40,7 +46,14 @@ func (s *Store) CreateOAuthState(ctx context.Context, st OAuthState) error {
 	_, err := s.q(ctx).Exec(ctx, `INSERT INTO msteamsnotify_oauth_states
 		(state_hash, mm_user_id, code_verifier, origin, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		hashState(st.State), st.MMUserID, st.CodeVerifier, st.Origin, st.CreatedAt, st.ExpiresAt)
-	return errors.Wrap(err, "create oauth state")
+	if err != nil {
+		return errors.Wrap(err, "create oauth state")
+	}
+	_, err = s.q(ctx).Exec(ctx, `DELETE FROM msteamsnotify_oauth_states WHERE mm_user_id = $1 AND
+		(expires_at <= $2 OR state_hash IN (SELECT state_hash FROM msteamsnotify_oauth_states
+			WHERE mm_user_id = $1 ORDER BY created_at DESC, state_hash = $3 DESC OFFSET $4))`,
+		st.MMUserID, st.CreatedAt, hashState(st.State), MaxOpenOAuthStates)
+	return errors.Wrap(err, "create oauth state: remove the user's oldest and expired states")
 }
 
 // ConsumeOAuthState deletes and returns the state in one statement, so of two concurrent

@@ -109,3 +109,38 @@ func TestCreateOAuthStateValidates(t *testing.T) {
 	st.MMUserID = ""
 	assert.Error(t, s.CreateOAuthState(ctx, st))
 }
+
+func TestOpenOAuthStatesPerUserAreCapped(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	expired := oauthState("expired", now.Add(-time.Second))
+	expired.CreatedAt = now.Add(-time.Hour)
+	require.NoError(t, s.CreateOAuthState(ctx, expired))
+	bob := oauthState("bob-1", now.Add(time.Hour))
+	bob.MMUserID = "bob"
+	require.NoError(t, s.CreateOAuthState(ctx, bob))
+
+	names := []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7"}
+	for i, name := range names {
+		st := oauthState(name, now.Add(time.Hour))
+		st.CreatedAt = now.Add(time.Duration(i) * time.Second)
+		require.NoError(t, s.CreateOAuthState(ctx, st))
+	}
+
+	var alice, total int
+	require.NoError(t, s.Primary().QueryRow(ctx, `SELECT count(*) FILTER (WHERE mm_user_id = 'alice'), count(*)
+		FROM msteamsnotify_oauth_states`).Scan(&alice, &total))
+	assert.Equal(t, store.MaxOpenOAuthStates, alice, "the expired state and the two oldest are gone")
+	assert.Equal(t, store.MaxOpenOAuthStates+1, total, "another user's state is untouched")
+
+	for _, name := range []string{"a1", "a2"} {
+		_, err := s.ConsumeOAuthState(ctx, name, now)
+		assert.ErrorIs(t, err, store.ErrNotFound, "the oldest sign-ins were removed: %s", name)
+	}
+	for _, name := range names[2:] {
+		_, err := s.ConsumeOAuthState(ctx, name, now)
+		assert.NoError(t, err, "the newest sign-ins still work: %s", name)
+	}
+	_, err := s.ConsumeOAuthState(ctx, "bob-1", now)
+	assert.NoError(t, err)
+}

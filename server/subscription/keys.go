@@ -9,6 +9,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/teamsnotify/msteams-sync/server/richnotify"
+	"github.com/teamsnotify/msteams-sync/server/secrets"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
@@ -21,8 +22,8 @@ type KeyStore interface {
 
 // Sealer encrypts private keys at rest; *secrets.Keyring implements it.
 type Sealer interface {
-	Seal(plaintext []byte) (ciphertext []byte, keyID string, err error)
-	Open(ciphertext []byte, keyID string) ([]byte, error)
+	SealFor(p secrets.Purpose, binding string, plaintext []byte) (ciphertext []byte, keyID string, err error)
+	OpenFor(p secrets.Purpose, binding string, ciphertext []byte, keyID string) (plaintext []byte, legacy bool, err error)
 }
 
 // Keys gives every node the rich-notification private keys: Decrypt opens encryptedContent with whichever
@@ -119,7 +120,8 @@ func openKey(sealer Sealer, s store.RichKey) (*richnotify.KeyPair, error) {
 	if sealer == nil {
 		return nil, errors.New("no encryption key is configured to open rich notification keys")
 	}
-	der, err := sealer.Open(s.PrivateKey, s.KeyID)
+	// Keys stored before they had their own purpose label still open (legacy format).
+	der, _, err := sealer.OpenFor(secrets.PurposeRichKey, s.ID, s.PrivateKey, s.KeyID)
 	if err != nil {
 		return nil, errors.Wrapf(err, "open rich notification key %q (was the plugin's encryption key changed?)", s.ID)
 	}
@@ -159,7 +161,9 @@ func (k *Keys) Create(ctx context.Context, now time.Time, opts richnotify.KeyOpt
 	if err != nil {
 		return nil, err
 	}
-	sealed, keyID, err := sealer.Seal(der)
+	// Sealed under its own purpose and bound to its certificate ID, so neither a user's token nor another
+	// key's ciphertext can be stored in its place.
+	sealed, keyID, err := sealer.SealFor(secrets.PurposeRichKey, kp.ID(), der)
 	if err != nil {
 		return nil, errors.Wrap(err, "seal rich notification key")
 	}
