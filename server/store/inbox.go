@@ -229,3 +229,23 @@ func (s *Store) RequeueParkedInbox(ctx context.Context, queue string, now time.T
 	})
 	return n, errors.Wrap(err, "requeue parked inbox items")
 }
+
+// ParkedInboxRetention is how long a parked item waits for an admin's requeue before maintenance deletes it
+// undelivered: parked items hold message text, which must not be kept forever.
+const ParkedInboxRetention = 7 * 24 * time.Hour
+
+// DeleteParkedInboxBefore deletes the items parked before cutoff and returns how many it deleted per queue.
+// Parked items hold message text; without an expiry they would keep it forever when nobody requeues them.
+func (s *Store) DeleteParkedInboxBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
+	rows, err := s.primary.Query(ctx, `WITH gone AS (
+			DELETE FROM msteamsnotify_inbox WHERE parked_at IS NOT NULL AND parked_at < $1 RETURNING queue
+		) SELECT queue, count(*) FROM gone GROUP BY queue`, cutoff)
+	if err != nil {
+		return nil, errors.Wrap(err, "delete expired parked inbox items")
+	}
+	out := map[string]int64{}
+	var q string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&q, &n}, func() error { out[q] = n; return nil })
+	return out, errors.Wrap(err, "delete expired parked inbox items")
+}

@@ -200,3 +200,36 @@ func TestRequeueDropsSupersededParkedItems(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"v3"}, payloads(got))
 }
+
+func TestDeleteParkedInboxBeforeDropsOnlyExpiredParkedItems(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{item("q", "", "old", now), item("q", "", "new", now), item("r", "", "old-r", now), item("q", "", "waiting", now)}))
+	got, err := s.ClaimInbox(ctx, "q", 2, now, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	ok, err := s.ParkInbox(ctx, got[0].ID, got[0].Attempts, now, "boom")
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = s.ParkInbox(ctx, got[1].ID, got[1].Attempts, now.Add(48*time.Hour), "boom")
+	require.NoError(t, err)
+	require.True(t, ok)
+	gotR, err := s.ClaimInbox(ctx, "r", 1, now, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, gotR, 1)
+	ok, err = s.ParkInbox(ctx, gotR[0].ID, gotR[0].Attempts, now, "boom")
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	n, err := s.DeleteParkedInboxBefore(ctx, now.Add(24*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"q": 1, "r": 1}, n)
+
+	parked, err := s.ListParkedInbox(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"new"}, payloads(parked), "a recently parked item stays")
+	left, err := s.ClaimInbox(ctx, "q", 10, now.Add(time.Hour), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"waiting"}, payloads(left), "items not parked are never expired")
+}
