@@ -233,3 +233,43 @@ func TestDeleteParkedInboxBeforeDropsOnlyExpiredParkedItems(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"waiting"}, payloads(left), "items not parked are never expired")
 }
+
+func TestReleaseInboxOfEarlierInstancesTakesBackOnlyThisNodesDeadClaims(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	old := store.InboxClaimer{Node: "node-a", Instance: "1"}
+	restarted := store.InboxClaimer{Node: "node-a", Instance: "2"}
+	other := store.InboxClaimer{Node: "node-b", Instance: "1"}
+
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{item("q", "", "a1", now), item("q", "", "a2", now.Add(time.Second)),
+		item("q", "", "b1", now.Add(2*time.Second)), item("q", "", "later", now.Add(3*time.Second))}))
+	at := now.Add(time.Minute)
+	gotA, err := s.ClaimInboxAs(ctx, "q", 2, at, 90*time.Second, old)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a1", "a2"}, payloads(gotA))
+	gotB, err := s.ClaimInboxAs(ctx, "q", 1, at, 90*time.Second, other)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b1"}, payloads(gotB))
+
+	// The same instance releases nothing of its own: its jobs are live.
+	n, err := s.ReleaseInboxOfEarlierInstances(ctx, old, at)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	restart := at.Add(5 * time.Second)
+	n, err = s.ReleaseInboxOfEarlierInstances(ctx, restarted, restart)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n, "the dead instance's two jobs are released")
+
+	got, err := s.ClaimInboxAs(ctx, "q", 10, restart, 90*time.Second, restarted)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a1", "a2", "later"}, payloads(got), "released jobs are due at once, before later ones, and the other node's live job stays with it")
+	assert.Equal(t, 2, got[0].Attempts)
+
+	ok, err := s.RetryInbox(ctx, gotB[0].ID, gotB[0].Attempts, restart, "x")
+	require.NoError(t, err)
+	assert.True(t, ok, "the other node's claim is still its own")
+
+	_, err = s.ReleaseInboxOfEarlierInstances(ctx, store.InboxClaimer{Node: "node-a"}, restart)
+	assert.Error(t, err)
+}
