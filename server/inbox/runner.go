@@ -82,7 +82,7 @@ type Options struct {
 	// once instead of after their lease; other nodes' jobs are never taken.
 	Claimer store.InboxClaimer
 	Logger  Logger
-	Metrics     Metrics
+	Metrics Metrics
 }
 
 // Runner runs the workers of each queue on this node. Any number of nodes may run Runners on one database:
