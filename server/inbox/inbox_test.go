@@ -596,3 +596,25 @@ func TestRestartedRunnerTakesBackItsNodesJobsAtOnce(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 	}
 }
+
+func TestJobCancelledByStopKeepsItsPlaceBeforeLaterJobs(t *testing.T) {
+	s := nodes(t, 1)[0]
+	ctx := context.Background()
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{{Queue: "q", Payload: []byte("first"), EnqueuedAt: time.Now().UTC()}}))
+	started := make(chan struct{}, 1)
+	h := inbox.HandlerFunc(func(ctx context.Context, _ inbox.Job) error { started <- struct{}{}; <-ctx.Done(); return ctx.Err() })
+	r, err := inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h, Workers: 1}},
+		PollInterval: time.Hour, StopTimeout: 50 * time.Millisecond, Logger: testLogger{t}})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(ctx))
+	<-started
+	// A later message of the chat arrives (on another node) while the first is running; then the plugin is disabled.
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{{Queue: "q", Payload: []byte("second"), EnqueuedAt: time.Now().UTC()}}))
+	time.Sleep(20 * time.Millisecond)
+	r.Stop()
+
+	got, err := s.ClaimInbox(ctx, "q", 1, time.Now().UTC(), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, "first", string(got[0].Payload), "the cancelled job runs first on the next start")
+}

@@ -413,10 +413,20 @@ func (r *Runner) release(ctx context.Context, q *queue, ready []store.InboxItem,
 		unstarted = append(unstarted, behind...)
 	}
 	for _, it := range unstarted {
-		if _, err := r.store.RetryInbox(vctx, it.ID, it.Attempts, now, it.LastError); err != nil {
+		if _, err := r.store.RetryInbox(vctx, it.ID, it.Attempts, duePlace(it, now), it.LastError); err != nil {
 			r.opts.Logger.LogWarn("Could not release an inbox job at shutdown; it will run after its lease", "queue", q.Name, "job", it.ID, "error", err.Error())
 		}
 	}
+}
+
+// duePlace is when a job released at shutdown is due again: at once, and with its original place in the claim
+// order (its enqueue time), so that it runs before later jobs of its chat that were never claimed; due at
+// `now` it would come after them.
+func duePlace(it store.InboxItem, now time.Time) time.Time {
+	if it.EnqueuedAt.Before(now) {
+		return it.EnqueuedAt
+	}
+	return now
 }
 
 func (r *Runner) stopping() bool {
@@ -465,7 +475,7 @@ func (r *Runner) run(ctx context.Context, q *queue, it store.InboxItem) {
 	var at time.Time
 	switch {
 	case aborted:
-		at = now // due again at once, for the next runner
+		at = duePlace(it, now) // due again at once, for the next runner, ahead of its chat's later jobs
 	case throttled:
 		at = now.Add(after)
 	default:
