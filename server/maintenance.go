@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
 // Housekeeping that every node may run: each step is an idempotent delete, so nodes need not coordinate.
@@ -39,5 +42,13 @@ func (p *Plugin) maintain(ctx context.Context) {
 	}
 	if _, err := p.store.DeletePostsBefore(ctx, now.Add(-postsRetention)); err != nil && ctx.Err() == nil {
 		p.API.LogWarn("Could not remove old delivered-message records; will retry in an hour.", "error", err.Error())
+	}
+	expired, err := p.store.DeleteParkedInboxBefore(ctx, now.Add(-store.ParkedInboxRetention))
+	if err != nil && ctx.Err() == nil {
+		p.API.LogWarn("Could not remove expired parked notifications; will retry in an hour.", "error", err.Error())
+	}
+	for queue, n := range expired {
+		p.metrics.ParkedExpired(queue, n)
+		p.API.LogWarn(fmt.Sprintf("%d parked notifications expired without delivery.", n), "queue", queue, "parked_for_over", store.ParkedInboxRetention.String())
 	}
 }

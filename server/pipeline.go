@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -124,6 +127,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder, Limit: pl.governor.Limit},
 			{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
 		},
+		Claimer: inboxClaimer(),
 		Logger:  p.log,
 		Metrics: p.metrics,
 	})
@@ -308,4 +312,17 @@ type appGraph struct{ app func() *graph.Client }
 
 func (a appGraph) GetHostedContent(ctx context.Context, chatID, messageID, hostedContentID string, maxBytes int64) (graph.HostedContent, error) {
 	return a.app().GetHostedContent(ctx, chatID, messageID, hostedContentID, maxBytes)
+}
+
+// inboxClaimer names this node by its host name, which survives a plugin restart (kill -9, then the server
+// starting the plugin again) and differs between the nodes of a cluster, and this process by a random id, so a
+// restarted plugin takes back its own leased jobs at once. Without a host name, jobs wait out their lease.
+func inboxClaimer() store.InboxClaimer {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return store.InboxClaimer{}
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return store.InboxClaimer{Node: host, Instance: hex.EncodeToString(b[:])}
 }

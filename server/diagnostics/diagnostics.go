@@ -160,7 +160,9 @@ type ParkedItem struct {
 	Attempts   int       `json:"attempts"`
 	EnqueuedAt time.Time `json:"enqueued_at"`
 	ParkedAt   time.Time `json:"parked_at"`
-	LastError  string    `json:"last_error"`
+	// ExpiresAt is when maintenance deletes the item undelivered unless it is requeued first.
+	ExpiresAt time.Time `json:"expires_at"`
+	LastError string    `json:"last_error"`
 }
 
 // UserCounts are the seat figures.
@@ -235,7 +237,7 @@ func (d *Diagnostics) Report(ctx context.Context) Report {
 	} else {
 		for _, it := range items {
 			r.Parked = append(r.Parked, ParkedItem{ID: it.ID, Queue: it.Queue, Attempts: it.Attempts,
-				EnqueuedAt: it.EnqueuedAt.UTC(), ParkedAt: it.ParkedAt.UTC(), LastError: scrub.clean(it.LastError)})
+				EnqueuedAt: it.EnqueuedAt.UTC(), ParkedAt: it.ParkedAt.UTC(), ExpiresAt: it.ParkedAt.Add(store.ParkedInboxRetention).UTC(), LastError: scrub.clean(it.LastError)})
 		}
 	}
 

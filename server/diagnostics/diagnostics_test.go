@@ -162,6 +162,7 @@ func TestStatusReportOfAHealthyIntegration(t *testing.T) {
 	require.Len(t, r.Parked, 1)
 	assert.Contains(t, r.Parked[0].LastError, "fetch message: 401")
 	assert.Contains(t, r.Parked[0].LastError, "Bearer [token]")
+	assert.Equal(t, r.Parked[0].ParkedAt.Add(7*24*time.Hour), r.Parked[0].ExpiresAt, "the admin sees when the parked item will be deleted")
 	assert.Equal(t, diagnostics.UserCounts{Connected: 1, Whitelisted: 2}, r.Users)
 
 	// The secret expires within two weeks and one item is parked: both are flagged, nothing else.

@@ -98,11 +98,12 @@ func (r Report) Markdown() string {
 		}
 	}
 	if len(r.Parked) > 0 {
-		w("\n**Parked items** (most recent first; `/msteams admin retry-parked [queue]` requeues them):\n\n")
-		w("| ID | Queue | Attempts | Parked at | Last error |\n|---|---|---|---|---|\n")
+		w("\n**Parked items** (most recent first; `/msteams admin retry-parked [queue]` requeues them; " +
+			"unless requeued, each is deleted undelivered at its expiry):\n\n")
+		w("| ID | Queue | Attempts | Parked at | Expires | Last error |\n|---|---|---|---|---|---|\n")
 		for _, p := range r.Parked {
-			parked := p.ParkedAt
-			w("| %d | %s | %d | %s | %s |\n", p.ID, cell(p.Queue), p.Attempts, ts(&parked), cell(p.LastError))
+			parked, expires := p.ParkedAt, p.ExpiresAt
+			w("| %d | %s | %d | %s | %s | %s |\n", p.ID, cell(p.Queue), p.Attempts, ts(&parked), ts(&expires), cell(p.LastError))
 		}
 	}
 

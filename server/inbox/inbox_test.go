@@ -564,3 +564,57 @@ func TestFinishedJobsAreDeletedManyPerStatement(t *testing.T) {
 	assert.Empty(t, stats, "every finished job deleted")
 	assert.LessOrEqual(t, s.statements.Load(), int64(3), "40 jobs, a handful of delete statements")
 }
+
+func TestRestartedRunnerTakesBackItsNodesJobsAtOnce(t *testing.T) {
+	ss := nodes(t, 1)
+	s := ss[0]
+	ctx := context.Background()
+	enqueueN(t, s, "q", 2)
+	// A previous process on node-a claimed one job and was killed; node-b holds the other and is alive.
+	now := time.Now().UTC()
+	dead, err := s.ClaimInboxAs(ctx, "q", 1, now, time.Hour, store.InboxClaimer{Node: "node-a", Instance: "old"})
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	live, err := s.ClaimInboxAs(ctx, "q", 1, now, time.Hour, store.InboxClaimer{Node: "node-a-other", Instance: "x"})
+	require.NoError(t, err)
+	require.Len(t, live, 1)
+
+	ran := make(chan int64, 10)
+	h := inbox.HandlerFunc(func(_ context.Context, j inbox.Job) error { ran <- j.ID; return nil })
+	startRunner(t, s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h, Lease: time.Hour}},
+		PollInterval: 50 * time.Millisecond, Claimer: store.InboxClaimer{Node: "node-a", Instance: "new"}})
+
+	select {
+	case id := <-ran:
+		assert.Equal(t, dead[0].ID, id, "the killed process's job runs at once, not after its hour-long lease")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted runner did not take back its node's job")
+	}
+	select {
+	case id := <-ran:
+		t.Fatalf("job %d of another node ran while that node's lease holds", id)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+func TestJobCancelledByStopKeepsItsPlaceBeforeLaterJobs(t *testing.T) {
+	s := nodes(t, 1)[0]
+	ctx := context.Background()
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{{Queue: "q", Payload: []byte("first"), EnqueuedAt: time.Now().UTC()}}))
+	started := make(chan struct{}, 1)
+	h := inbox.HandlerFunc(func(ctx context.Context, _ inbox.Job) error { started <- struct{}{}; <-ctx.Done(); return ctx.Err() })
+	r, err := inbox.NewRunner(s, inbox.Options{Queues: []inbox.QueueOptions{{Name: "q", Handler: h, Workers: 1}},
+		PollInterval: time.Hour, StopTimeout: 50 * time.Millisecond, Logger: testLogger{t}})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(ctx))
+	<-started
+	// A later message of the chat arrives (on another node) while the first is running; then the plugin is disabled.
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{{Queue: "q", Payload: []byte("second"), EnqueuedAt: time.Now().UTC()}}))
+	time.Sleep(20 * time.Millisecond)
+	r.Stop()
+
+	got, err := s.ClaimInbox(ctx, "q", 1, time.Now().UTC(), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, "first", string(got[0].Payload), "the cancelled job runs first on the next start")
+}

@@ -31,7 +31,8 @@ const verdictTimeout = 10 * time.Second
 // RunnerStore is what the Runner needs from the database; *store.Store implements it.
 type RunnerStore interface {
 	Enqueuer
-	ClaimInbox(ctx context.Context, queue string, n int, now time.Time, lease time.Duration) ([]store.InboxItem, error)
+	ClaimInboxAs(ctx context.Context, queue string, n int, now time.Time, lease time.Duration, by store.InboxClaimer) ([]store.InboxItem, error)
+	ReleaseInboxOfEarlierInstances(ctx context.Context, by store.InboxClaimer, now time.Time) (int64, error)
 	CompleteInbox(ctx context.Context, ids ...int64) error
 	RetryInbox(ctx context.Context, id int64, attempt int, at time.Time, lastErr string) (bool, error)
 	ParkInbox(ctx context.Context, id int64, attempt int, now time.Time, lastErr string) (bool, error)
@@ -76,8 +77,12 @@ type Options struct {
 	// due again at once, for the next Runner).
 	StopTimeout time.Duration
 	Now         func() time.Time // time.Now when nil
-	Logger      Logger
-	Metrics     Metrics
+	// Claimer names this node (stable across plugin restarts) and this process. When both are set, Start
+	// first releases the jobs still leased by an earlier process on this node (it was killed), so they run at
+	// once instead of after their lease; other nodes' jobs are never taken.
+	Claimer store.InboxClaimer
+	Logger  Logger
+	Metrics Metrics
 }
 
 // Runner runs the workers of each queue on this node. Any number of nodes may run Runners on one database:
@@ -174,6 +179,16 @@ func (r *Runner) Start(ctx context.Context) error {
 		return errors.New("inbox runner: already started")
 	}
 	r.started = true
+	if r.opts.Claimer.Node != "" && r.opts.Claimer.Instance != "" {
+		rctx, cancel := context.WithTimeout(ctx, verdictTimeout)
+		n, err := r.store.ReleaseInboxOfEarlierInstances(rctx, r.opts.Claimer, r.opts.Now().UTC())
+		cancel()
+		if err != nil {
+			r.opts.Logger.LogWarn("Could not take back the inbox jobs of this node's previous run; they will run after their lease", "error", err.Error())
+		} else if n > 0 {
+			r.opts.Logger.LogInfo("Took back inbox jobs left by this node's previous run", "jobs", n)
+		}
+	}
 	r.stop = make(chan struct{})
 	jobCtx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
@@ -341,7 +356,7 @@ func (r *Runner) loop(ctx context.Context, q *queue) {
 		inHand := running + len(ready) + held
 		if claimNow && inHand <= q.Workers {
 			want := capacity - inHand
-			jobs, err := r.store.ClaimInbox(ctx, q.Name, want, r.opts.Now().UTC(), q.Lease)
+			jobs, err := r.store.ClaimInboxAs(ctx, q.Name, want, r.opts.Now().UTC(), q.Lease, r.opts.Claimer)
 			if err != nil && ctx.Err() == nil {
 				r.opts.Logger.LogError("Could not claim inbox jobs; will try again", "queue", q.Name, "error", err.Error())
 			}
@@ -398,10 +413,20 @@ func (r *Runner) release(ctx context.Context, q *queue, ready []store.InboxItem,
 		unstarted = append(unstarted, behind...)
 	}
 	for _, it := range unstarted {
-		if _, err := r.store.RetryInbox(vctx, it.ID, it.Attempts, now, it.LastError); err != nil {
+		if _, err := r.store.RetryInbox(vctx, it.ID, it.Attempts, duePlace(it, now), it.LastError); err != nil {
 			r.opts.Logger.LogWarn("Could not release an inbox job at shutdown; it will run after its lease", "queue", q.Name, "job", it.ID, "error", err.Error())
 		}
 	}
+}
+
+// duePlace is when a job released at shutdown is due again: at once, and with its original place in the claim
+// order (its enqueue time), so that it runs before later jobs of its chat that were never claimed; due at
+// `now` it would come after them.
+func duePlace(it store.InboxItem, now time.Time) time.Time {
+	if it.EnqueuedAt.Before(now) {
+		return it.EnqueuedAt
+	}
+	return now
 }
 
 func (r *Runner) stopping() bool {
@@ -450,7 +475,7 @@ func (r *Runner) run(ctx context.Context, q *queue, it store.InboxItem) {
 	var at time.Time
 	switch {
 	case aborted:
-		at = now // due again at once, for the next runner
+		at = duePlace(it, now) // due again at once, for the next runner, ahead of its chat's later jobs
 	case throttled:
 		at = now.Add(after)
 	default:

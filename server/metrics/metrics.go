@@ -40,6 +40,7 @@ type Metrics struct {
 	inboxLatency   *prometheus.HistogramVec
 	inboxRetried   *prometheus.CounterVec
 	inboxParked    *prometheus.CounterVec
+	inboxExpired   *prometheus.CounterVec
 
 	deliveryDMs       prometheus.Counter
 	deliveryDelay     prometheus.Histogram
@@ -95,6 +96,7 @@ func New(version string) *Metrics {
 		[]float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}, "queue")
 	m.inboxRetried = f.counterVec("inbox_jobs_retried_total", "Inbox job attempts that failed and were scheduled again, by queue.", "queue")
 	m.inboxParked = f.counterVec("inbox_jobs_parked_total", "Inbox jobs set aside for an administrator, by queue.", "queue")
+	m.inboxExpired = f.counterVec("inbox_parked_expired_total", "Parked inbox jobs deleted without delivery after the parked expiry, by queue.", "queue")
 
 	m.deliveryDMs = f.counter("delivery_dms_total", "Bot DMs created for Teams messages.")
 	m.deliveryDelay = f.histogram("delivery_delay_seconds", "Time from a Teams message's creation to its DM in Mattermost.",
@@ -185,6 +187,14 @@ func (m *Metrics) JobParked(queue string) {
 		return
 	}
 	m.inboxParked.WithLabelValues(m.bound("queue", queue)).Inc()
+}
+
+// ParkedExpired counts parked jobs deleted without delivery because nobody requeued them in time.
+func (m *Metrics) ParkedExpired(queue string, n int64) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.inboxExpired.WithLabelValues(m.bound("queue", queue)).Add(float64(n))
 }
 
 // --- delivery.Metrics ---

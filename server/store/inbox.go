@@ -92,6 +92,17 @@ func (s *Store) EnqueueInbox(ctx context.Context, items []InboxItem) error {
 // neither completes, retries nor parks an item before the lease ends, the item is due again. Each returned
 // item's Attempts is the number of this claim.
 func (s *Store) ClaimInbox(ctx context.Context, queue string, n int, now time.Time, lease time.Duration) ([]InboxItem, error) {
+	return s.ClaimInboxAs(ctx, queue, n, now, lease, InboxClaimer{})
+}
+
+// InboxClaimer names who holds a claim: Node must be stable across plugin restarts on one node and differ
+// between nodes; Instance differs per plugin process. See ReleaseInboxOfEarlierInstances.
+type InboxClaimer struct {
+	Node, Instance string
+}
+
+// ClaimInboxAs is ClaimInbox recording the claimer on the claimed items.
+func (s *Store) ClaimInboxAs(ctx context.Context, queue string, n int, now time.Time, lease time.Duration, by InboxClaimer) ([]InboxItem, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -107,10 +118,10 @@ func (s *Store) ClaimInbox(ctx context.Context, queue string, n int, now time.Ti
 			FOR UPDATE SKIP LOCKED
 		)
 		UPDATE msteamsnotify_inbox i
-		SET attempts = i.attempts + 1, not_before = $4, claimed_until = $4
+		SET attempts = i.attempts + 1, not_before = $4, claimed_until = $4, claimed_node = $5, claimed_instance = $6
 		FROM due WHERE i.id = due.id
 		RETURNING i.id, i.queue, i.dedupe_key, i.payload, i.attempts, i.enqueued_at, i.not_before, i.last_error`,
-		queue, now, n, until)
+		queue, now, n, until, by.Node, by.Instance)
 	if err != nil {
 		return nil, errors.Wrapf(err, "claim inbox items of queue %s", queue)
 	}
@@ -228,4 +239,43 @@ func (s *Store) RequeueParkedInbox(ctx context.Context, queue string, now time.T
 		return err
 	})
 	return n, errors.Wrap(err, "requeue parked inbox items")
+}
+
+// ParkedInboxRetention is how long a parked item waits for an admin's requeue before maintenance deletes it
+// undelivered: parked items hold message text, which must not be kept forever.
+const ParkedInboxRetention = 7 * 24 * time.Hour
+
+// DeleteParkedInboxBefore deletes the items parked before cutoff and returns how many it deleted per queue.
+// Parked items hold message text; without an expiry they would keep it forever when nobody requeues them.
+func (s *Store) DeleteParkedInboxBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
+	rows, err := s.primary.Query(ctx, `WITH gone AS (
+			DELETE FROM msteamsnotify_inbox WHERE parked_at IS NOT NULL AND parked_at < $1 RETURNING queue
+		) SELECT queue, count(*) FROM gone GROUP BY queue`, cutoff)
+	if err != nil {
+		return nil, errors.Wrap(err, "delete expired parked inbox items")
+	}
+	out := map[string]int64{}
+	var q string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&q, &n}, func() error { out[q] = n; return nil })
+	return out, errors.Wrap(err, "delete expired parked inbox items")
+}
+
+// ReleaseInboxOfEarlierInstances makes the items still leased by node under an instance other than `by` due
+// at once, so a plugin restarted after a crash (kill -9) takes back its own jobs instead of waiting out their
+// lease. Items of other nodes are never touched: their jobs may be running. A released item gets back its
+// place in the claim order (due at its enqueue time, never later than now), so a chat's jobs keep their order.
+// It returns how many items it released.
+func (s *Store) ReleaseInboxOfEarlierInstances(ctx context.Context, by InboxClaimer, now time.Time) (int64, error) {
+	if by.Node == "" || by.Instance == "" {
+		return 0, errors.New("release inbox items of earlier instances: node and instance are required")
+	}
+	tag, err := s.primary.Exec(ctx, `UPDATE msteamsnotify_inbox
+		SET not_before = LEAST(enqueued_at, $3), claimed_until = NULL, claimed_instance = ''
+		WHERE claimed_node = $1 AND claimed_instance <> $2 AND claimed_instance <> ''
+		AND parked_at IS NULL AND claimed_until > $3`, by.Node, by.Instance, now)
+	if err != nil {
+		return 0, errors.Wrap(err, "release inbox items of earlier instances")
+	}
+	return tag.RowsAffected(), nil
 }

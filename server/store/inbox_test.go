@@ -200,3 +200,76 @@ func TestRequeueDropsSupersededParkedItems(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"v3"}, payloads(got))
 }
+
+func TestDeleteParkedInboxBeforeDropsOnlyExpiredParkedItems(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{item("q", "", "old", now), item("q", "", "new", now), item("r", "", "old-r", now), item("q", "", "waiting", now)}))
+	got, err := s.ClaimInbox(ctx, "q", 2, now, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	ok, err := s.ParkInbox(ctx, got[0].ID, got[0].Attempts, now, "boom")
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = s.ParkInbox(ctx, got[1].ID, got[1].Attempts, now.Add(48*time.Hour), "boom")
+	require.NoError(t, err)
+	require.True(t, ok)
+	gotR, err := s.ClaimInbox(ctx, "r", 1, now, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, gotR, 1)
+	ok, err = s.ParkInbox(ctx, gotR[0].ID, gotR[0].Attempts, now, "boom")
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	n, err := s.DeleteParkedInboxBefore(ctx, now.Add(24*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"q": 1, "r": 1}, n)
+
+	parked, err := s.ListParkedInbox(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"new"}, payloads(parked), "a recently parked item stays")
+	left, err := s.ClaimInbox(ctx, "q", 10, now.Add(time.Hour), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"waiting"}, payloads(left), "items not parked are never expired")
+}
+
+func TestReleaseInboxOfEarlierInstancesTakesBackOnlyThisNodesDeadClaims(t *testing.T) {
+	s := storetest.NewStore(t)
+	ctx := context.Background()
+	old := store.InboxClaimer{Node: "node-a", Instance: "1"}
+	restarted := store.InboxClaimer{Node: "node-a", Instance: "2"}
+	other := store.InboxClaimer{Node: "node-b", Instance: "1"}
+
+	require.NoError(t, s.EnqueueInbox(ctx, []store.InboxItem{item("q", "", "a1", now), item("q", "", "a2", now.Add(time.Second)),
+		item("q", "", "b1", now.Add(2*time.Second)), item("q", "", "later", now.Add(3*time.Second))}))
+	at := now.Add(time.Minute)
+	gotA, err := s.ClaimInboxAs(ctx, "q", 2, at, 90*time.Second, old)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a1", "a2"}, payloads(gotA))
+	gotB, err := s.ClaimInboxAs(ctx, "q", 1, at, 90*time.Second, other)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b1"}, payloads(gotB))
+
+	// The same instance releases nothing of its own: its jobs are live.
+	n, err := s.ReleaseInboxOfEarlierInstances(ctx, old, at)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	restart := at.Add(5 * time.Second)
+	n, err = s.ReleaseInboxOfEarlierInstances(ctx, restarted, restart)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n, "the dead instance's two jobs are released")
+
+	got, err := s.ClaimInboxAs(ctx, "q", 10, restart, 90*time.Second, restarted)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a1", "a2", "later"}, payloads(got), "released jobs are due at once, before later ones, and the other node's live job stays with it")
+	assert.Equal(t, 2, got[0].Attempts)
+
+	ok, err := s.RetryInbox(ctx, gotB[0].ID, gotB[0].Attempts, restart, "x")
+	require.NoError(t, err)
+	assert.True(t, ok, "the other node's claim is still its own")
+
+	_, err = s.ReleaseInboxOfEarlierInstances(ctx, store.InboxClaimer{Node: "node-a"}, restart)
+	assert.Error(t, err)
+}
