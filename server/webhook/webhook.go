@@ -153,12 +153,33 @@ func handshake(w http.ResponseWriter, r *http.Request, log Logger, endpoint stri
 	if !q.Has("validationToken") {
 		return false
 	}
+	if reason := badValidationToken(q.Get("validationToken")); reason != "" {
+		http.Error(w, "validationToken rejected: "+reason, http.StatusBadRequest)
+		return true
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, q.Get("validationToken"))
 	log.LogDebug("Answered Microsoft Graph validation request", "endpoint", endpoint)
 	return true
+}
+
+// maxValidationTokenBytes bounds what the handshake echoes: Graph's tokens are short opaque ASCII strings, and
+// echoing anything larger or binary would make the endpoint a reflector for arbitrary content.
+const maxValidationTokenBytes = 1024
+
+// badValidationToken says why a token is refused, or "" when it may be echoed.
+func badValidationToken(token string) string {
+	if len(token) > maxValidationTokenBytes {
+		return fmt.Sprintf("longer than %d bytes", maxValidationTokenBytes)
+	}
+	for i := 0; i < len(token); i++ {
+		if token[i] < 0x20 || token[i] > 0x7e {
+			return "only printable ASCII characters are allowed"
+		}
+	}
+	return ""
 }
 
 // readBody enforces POST and the size cap; on failure it has already written the response.
