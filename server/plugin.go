@@ -83,6 +83,9 @@ func (p *Plugin) OnActivate() error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings() {
+		p.API.LogWarn("MS Teams settings need attention.", "problem", w)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -225,14 +228,14 @@ func (p *Plugin) OnConfigurationChange() error {
 	if err != nil {
 		return err
 	}
-	if err := next.Validate(); err != nil {
-		p.API.LogError("MS Teams settings were not applied; the previous ones stay in force.", "reason", err.Error())
-		return err
-	}
-
 	p.mu.RLock()
 	prev := p.cfg
 	p.mu.RUnlock()
+	// A newly entered webhook secret must be strong; one already in use is only warned about (Warnings).
+	if err := next.ValidateChange(prev); err != nil {
+		p.API.LogError("MS Teams settings were not applied; the previous ones stay in force.", "reason", err.Error())
+		return err
+	}
 	changes := config.Diff(prev, next)
 
 	var newFactory *graph.Factory
