@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -259,4 +260,33 @@ func TestAdminSubcommand(t *testing.T) {
 	h.Register(sub)
 	assert.Contains(t, h.Answer(ctx, command.Call{UserID: "admin-1"}, "/msteams admin status"), "MS Teams integration status")
 	assert.Contains(t, h.Answer(ctx, command.Call{UserID: "user-1"}, "/msteams admin status"), "Only system administrators")
+}
+
+// The help lists `/msteams admin` to system admins only, and the autocomplete offers it to their role only.
+func TestHelpShowsTheAdminCommandToSystemAdminsOnly(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All"}, plantedSecret)
+	ctx := context.Background()
+	sub := e.diag.AdminSubcommand(func(id string) bool { return id == "admin-1" })
+	h := command.New(nil, nil, nil)
+	h.Register(sub)
+
+	for _, line := range []string{"/msteams help", "/msteams", "/msteams frobnicate"} {
+		user := h.Answer(ctx, command.Call{UserID: "user-1"}, line)
+		assert.Contains(t, user, "- `/msteams connect`: connect your Microsoft Teams account", line)
+		assert.NotContains(t, user, "admin", "%s: a normal user is not shown the admin commands", line)
+
+		admin := h.Answer(ctx, command.Call{UserID: "admin-1"}, line)
+		assert.Contains(t, admin, "- `/msteams connect`: connect your Microsoft Teams account", line)
+		assert.Contains(t, admin, "- `/msteams admin status|retry-parked [queue]`: check the integration's health", line)
+	}
+
+	cmd := h.Command()
+	assert.NotContains(t, cmd.AutoCompleteDesc, "admin", "the description is the same for every user")
+	var roles []string
+	for _, s := range cmd.AutocompleteData.SubCommands {
+		if s.Trigger == "admin" {
+			roles = append(roles, s.RoleID)
+		}
+	}
+	assert.Equal(t, []string{model.SystemAdminRoleId}, roles, "Mattermost autocompletes it for system admins only")
 }
