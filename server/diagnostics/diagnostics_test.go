@@ -36,6 +36,7 @@ const (
 
 type env struct {
 	sim   *graphsim.Sim
+	subs  *subscription.Manager
 	st    *store.Store
 	cfg   config.Configuration
 	diag  *diagnostics.Diagnostics
@@ -76,6 +77,7 @@ func newEnv(t *testing.T, roles []string, secretGiven string) *env {
 		Logger:   nopLogger{}, NodeID: "node-a",
 	}, subscription.Options{})
 	require.NoError(t, err)
+	e.subs = mgr
 
 	e.diag, err = diagnostics.New(diagnostics.Deps{
 		Store: e.st, Subscriptions: mgr,
@@ -289,4 +291,24 @@ func TestHelpShowsTheAdminCommandToSystemAdminsOnly(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{model.SystemAdminRoleId}, roles, "Mattermost autocompletes it for system admins only")
+}
+
+// The status shows when notifications last arrived as of now: this node's own time, which the database only
+// receives a moment later, wins over an older stored one.
+func TestStatusShowsTheNotificationThisNodeJustAccepted(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All", "Presence.Read.All", "User.Read.All"}, plantedSecret)
+	e.seed(t) // stored: five minutes ago
+	just := e.now.Add(-time.Second)
+	e.subs.NotificationReceived(just)
+
+	r := e.diag.Report(context.Background())
+	require.NotNil(t, r.Subscription)
+	require.NotNil(t, r.Subscription.LastNotificationAt)
+	assert.Equal(t, just, *r.Subscription.LastNotificationAt)
+	assert.Contains(t, r.Markdown(), "| Last notification received | "+just.Format("2006-01-02 15:04:05 MST")+" |")
+
+	// An older time accepted here does not hide a newer one another node stored.
+	require.NoError(t, e.st.NoteSubscriptionNotification(context.Background(), subscription.StateName, e.now))
+	r = e.diag.Report(context.Background())
+	assert.Equal(t, e.now, *r.Subscription.LastNotificationAt)
 }
