@@ -50,10 +50,15 @@ type Call struct {
 // Subcommand is one /msteams subcommand. Run returns the answer shown to the user.
 type Subcommand struct {
 	Name string
-	// Usage is one line for the help text, e.g. "notifications on|off|status - ...".
+	// Usage is the command as typed after /msteams, e.g. "notifications on|off|status"; Description says what
+	// it does. The help shows them as "`/msteams <Usage>`: <Description>".
 	Usage        string
+	Description  string
 	Autocomplete *model.AutocompleteData
-	Run          func(ctx context.Context, c Call) (string, error)
+	// VisibleTo reports whether the help lists the subcommand for a user (nil: for everyone), so that users
+	// are not shown commands they are not allowed to run. Run still checks permissions itself.
+	VisibleTo func(userID string) bool
+	Run       func(ctx context.Context, c Call) (string, error)
 }
 
 // Handler runs /msteams.
@@ -68,11 +73,11 @@ type Handler struct {
 // New returns the handler with the user subcommands registered.
 func New(conns Connections, out Responder, log Logger) *Handler {
 	h := &Handler{conns: conns, out: out, log: log, subs: map[string]Subcommand{}}
-	h.Register(Subcommand{Name: "connect", Usage: "connect - connect your Microsoft Teams account",
+	h.Register(Subcommand{Name: "connect", Usage: "connect", Description: "connect your Microsoft Teams account",
 		Autocomplete: model.NewAutocompleteData("connect", "", "Connect your Microsoft Teams account"), Run: h.connect})
-	h.Register(Subcommand{Name: "disconnect", Usage: "disconnect - disconnect your Microsoft Teams account",
+	h.Register(Subcommand{Name: "disconnect", Usage: "disconnect", Description: "disconnect your Microsoft Teams account",
 		Autocomplete: model.NewAutocompleteData("disconnect", "", "Disconnect your Microsoft Teams account"), Run: h.disconnect})
-	h.Register(Subcommand{Name: "status", Usage: "status - show whether your Microsoft Teams account is connected",
+	h.Register(Subcommand{Name: "status", Usage: "status", Description: "show whether your Microsoft Teams account is connected",
 		Autocomplete: model.NewAutocompleteData("status", "", "Show whether your Microsoft Teams account is connected"), Run: h.status})
 	notif := model.NewAutocompleteData("notifications", "on|off|status", "Turn forwarding of your Teams chat messages on or off")
 	notif.AddStaticListArgument("", true, []model.AutocompleteListItem{
@@ -80,10 +85,10 @@ func New(conns Connections, out Responder, log Logger) *Handler {
 		{Item: "off", HelpText: "Stop forwarding your Teams chat messages"},
 		{Item: "status", HelpText: "Show whether forwarding is on"},
 	})
-	h.Register(Subcommand{Name: "notifications", Usage: "notifications on|off|status - turn forwarding of your Teams chat messages on or off",
+	h.Register(Subcommand{Name: "notifications", Usage: "notifications on|off|status", Description: "turn forwarding of your Teams chat messages on or off",
 		Autocomplete: notif, Run: h.notifications})
-	h.Register(Subcommand{Name: "help", Usage: "help - show this help",
-		Autocomplete: model.NewAutocompleteData("help", "", "Show help"), Run: func(context.Context, Call) (string, error) { return h.help(), nil }})
+	h.Register(Subcommand{Name: "help", Usage: "help", Description: "show this help",
+		Autocomplete: model.NewAutocompleteData("help", "", "Show help"), Run: func(_ context.Context, c Call) (string, error) { return h.help(c.UserID), nil }})
 	return h
 }
 
@@ -97,7 +102,15 @@ func (h *Handler) Register(s Subcommand) {
 
 // Command is what the plugin passes to RegisterCommand.
 func (h *Handler) Command() *model.Command {
-	ac := model.NewAutocompleteData(Trigger, "[command]", "Available commands: "+strings.Join(h.order, ", "))
+	// The list in the description is the same for everyone, so it names only the commands everyone may see;
+	// restricted ones still autocomplete for the users their AutocompleteData.RoleID admits.
+	var public []string
+	for _, name := range h.order {
+		if h.subs[name].VisibleTo == nil {
+			public = append(public, name)
+		}
+	}
+	ac := model.NewAutocompleteData(Trigger, "[command]", "Available commands: "+strings.Join(public, ", "))
 	for _, name := range h.order {
 		if s := h.subs[name]; s.Autocomplete != nil {
 			ac.AddCommand(s.Autocomplete)
@@ -108,7 +121,7 @@ func (h *Handler) Command() *model.Command {
 		DisplayName:      "MS Teams",
 		Description:      "Connect your Microsoft Teams account and control Teams chat notifications.",
 		AutoComplete:     true,
-		AutoCompleteDesc: "Available commands: " + strings.Join(h.order, ", "),
+		AutoCompleteDesc: "Available commands: " + strings.Join(public, ", "),
 		AutoCompleteHint: "[command]",
 		AutocompleteData: ac,
 	}
@@ -128,11 +141,11 @@ func (h *Handler) Answer(ctx context.Context, c Call, line string) string {
 		fields = fields[1:]
 	}
 	if len(fields) == 0 {
-		return h.help()
+		return h.help(c.UserID)
 	}
 	sub, ok := h.subs[strings.ToLower(fields[0])]
 	if !ok {
-		return fmt.Sprintf("Unknown command `%s`.\n\n%s", fields[0], h.help())
+		return fmt.Sprintf("Unknown command `%s`.\n\n%s", fields[0], h.help(c.UserID))
 	}
 	c.Args = fields[1:]
 	answer, err := sub.Run(ctx, c)
@@ -143,10 +156,24 @@ func (h *Handler) Answer(ctx context.Context, c Call, line string) string {
 	return answer
 }
 
-func (h *Handler) help() string {
+// help lists the commands userID may see: the command in a code span (so it can be copied as is), then
+// what it does as plain text.
+func (h *Handler) help(userID string) string {
 	lines := []string{"Use `/msteams` with one of these commands:"}
 	for _, name := range h.order {
-		lines = append(lines, "- `/msteams "+h.subs[name].Usage+"`")
+		s := h.subs[name]
+		if s.VisibleTo != nil && !s.VisibleTo(userID) {
+			continue
+		}
+		usage := s.Usage
+		if usage == "" {
+			usage = s.Name
+		}
+		line := "- `/msteams " + usage + "`"
+		if s.Description != "" {
+			line += ": " + s.Description
+		}
+		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n")
 }

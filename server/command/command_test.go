@@ -90,7 +90,8 @@ func TestAnswers(t *testing.T) {
 			want: []string{"/msteams notifications on"}, wantConns: &conns{connected: true}},
 		{name: "unknown subcommand gets the help", line: "/msteams frobnicate", want: []string{"Unknown command `frobnicate`", "/msteams connect", "/msteams notifications on|off|status"}},
 		{name: "no subcommand gets the help", line: "/msteams", want: []string{"/msteams disconnect", "/msteams help"}},
-		{name: "help", line: "/msteams help", want: []string{"/msteams status"}},
+		{name: "help", line: "/msteams help", want: []string{"- `/msteams status`: show whether your Microsoft Teams account is connected",
+			"- `/msteams notifications on|off|status`: turn forwarding"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,7 +136,7 @@ func TestRegisteredSubcommandIsRunAndAutocompleted(t *testing.T) {
 	out := &responder{}
 	h := New(&conns{}, out, &logger{})
 	var got Call
-	h.Register(Subcommand{Name: "admin", Usage: "admin ... - administration",
+	h.Register(Subcommand{Name: "admin", Usage: "admin ...", Description: "administration",
 		Autocomplete: model.NewAutocompleteData("admin", "", "Administration"),
 		Run: func(_ context.Context, c Call) (string, error) {
 			got = c
@@ -155,4 +156,20 @@ func TestRegisteredSubcommandIsRunAndAutocompleted(t *testing.T) {
 		names = append(names, sub.Trigger)
 	}
 	assert.Equal(t, "connect disconnect status notifications help admin", strings.Join(names, " "))
+}
+
+func TestHelpListsRestrictedCommandsOnlyToThoseAllowed(t *testing.T) {
+	h := New(&conns{}, &responder{}, &logger{})
+	h.Register(Subcommand{Name: "admin", Usage: "admin status", Description: "integration status",
+		VisibleTo: func(userID string) bool { return userID == "sysadmin" },
+		Run:       func(context.Context, Call) (string, error) { return "ok", nil }})
+
+	user := h.Answer(context.Background(), Call{UserID: "u1"}, "/msteams help")
+	assert.Contains(t, user, "- `/msteams connect`: connect your Microsoft Teams account")
+	assert.NotContains(t, user, "admin")
+
+	admin := h.Answer(context.Background(), Call{UserID: "sysadmin"}, "/msteams help")
+	assert.Contains(t, admin, "- `/msteams connect`: connect your Microsoft Teams account")
+	assert.Contains(t, admin, "- `/msteams admin status`: integration status")
+	assert.NotContains(t, admin, " - ", "descriptions follow a colon, outside the code span")
 }

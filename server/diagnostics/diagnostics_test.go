@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -35,6 +36,7 @@ const (
 
 type env struct {
 	sim   *graphsim.Sim
+	subs  *subscription.Manager
 	st    *store.Store
 	cfg   config.Configuration
 	diag  *diagnostics.Diagnostics
@@ -75,6 +77,7 @@ func newEnv(t *testing.T, roles []string, secretGiven string) *env {
 		Logger:   nopLogger{}, NodeID: "node-a",
 	}, subscription.Options{})
 	require.NoError(t, err)
+	e.subs = mgr
 
 	e.diag, err = diagnostics.New(diagnostics.Deps{
 		Store: e.st, Subscriptions: mgr,
@@ -260,4 +263,53 @@ func TestAdminSubcommand(t *testing.T) {
 	h.Register(sub)
 	assert.Contains(t, h.Answer(ctx, command.Call{UserID: "admin-1"}, "/msteams admin status"), "MS Teams integration status")
 	assert.Contains(t, h.Answer(ctx, command.Call{UserID: "user-1"}, "/msteams admin status"), "Only system administrators")
+}
+
+// The help lists `/msteams admin` to system admins only, and the autocomplete offers it to their role only.
+func TestHelpShowsTheAdminCommandToSystemAdminsOnly(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All"}, plantedSecret)
+	ctx := context.Background()
+	sub := e.diag.AdminSubcommand(func(id string) bool { return id == "admin-1" })
+	h := command.New(nil, nil, nil)
+	h.Register(sub)
+
+	for _, line := range []string{"/msteams help", "/msteams", "/msteams frobnicate"} {
+		user := h.Answer(ctx, command.Call{UserID: "user-1"}, line)
+		assert.Contains(t, user, "- `/msteams connect`: connect your Microsoft Teams account", line)
+		assert.NotContains(t, user, "admin", "%s: a normal user is not shown the admin commands", line)
+
+		admin := h.Answer(ctx, command.Call{UserID: "admin-1"}, line)
+		assert.Contains(t, admin, "- `/msteams connect`: connect your Microsoft Teams account", line)
+		assert.Contains(t, admin, "- `/msteams admin status|retry-parked [queue]`: check the integration's health", line)
+	}
+
+	cmd := h.Command()
+	assert.NotContains(t, cmd.AutoCompleteDesc, "admin", "the description is the same for every user")
+	var roles []string
+	for _, s := range cmd.AutocompleteData.SubCommands {
+		if s.Trigger == "admin" {
+			roles = append(roles, s.RoleID)
+		}
+	}
+	assert.Equal(t, []string{model.SystemAdminRoleId}, roles, "Mattermost autocompletes it for system admins only")
+}
+
+// The status shows when notifications last arrived as of now: this node's own time, which the database only
+// receives a moment later, wins over an older stored one.
+func TestStatusShowsTheNotificationThisNodeJustAccepted(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All", "Presence.Read.All", "User.Read.All"}, plantedSecret)
+	e.seed(t) // stored: five minutes ago
+	just := e.now.Add(-time.Second)
+	e.subs.NotificationReceived(just)
+
+	r := e.diag.Report(context.Background())
+	require.NotNil(t, r.Subscription)
+	require.NotNil(t, r.Subscription.LastNotificationAt)
+	assert.Equal(t, just, *r.Subscription.LastNotificationAt)
+	assert.Contains(t, r.Markdown(), "| Last notification received | "+just.Format("2006-01-02 15:04:05 MST")+" |")
+
+	// An older time accepted here does not hide a newer one another node stored.
+	require.NoError(t, e.st.NoteSubscriptionNotification(context.Background(), subscription.StateName, e.now))
+	r = e.diag.Report(context.Background())
+	assert.Equal(t, e.now, *r.Subscription.LastNotificationAt)
 }

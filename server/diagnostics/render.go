@@ -162,13 +162,18 @@ func (d *Diagnostics) SupportPacket(ctx context.Context) (*model.FileData, error
 // (system admins: HasPermissionTo(userID, model.PermissionManageSystem)).
 func (d *Diagnostics) AdminSubcommand(isAdmin func(userID string) bool) command.Subcommand {
 	ac := model.NewAutocompleteData("admin", "status|retry-parked", "Administrator tools (system admins only)")
+	ac.RoleID = model.SystemAdminRoleId // Mattermost then offers it only to system admins
 	ac.AddCommand(model.NewAutocompleteData("status", "", "Check the configuration, subscription, inbox and connected users"))
 	retry := model.NewAutocompleteData("retry-parked", "[queue]", "Requeue parked items (all queues, or one)")
 	ac.AddCommand(retry)
 	return command.Subcommand{
 		Name:         "admin",
-		Usage:        "admin status|retry-parked [queue] - (system admins) integration status, requeue parked items",
+		Usage:        "admin status|retry-parked [queue]",
+		Description:  "check the integration's health, or put parked items back in the queue (system admins)",
 		Autocomplete: ac,
+		VisibleTo: func(userID string) bool {
+			return isAdmin != nil && isAdmin(userID)
+		},
 		Run: func(ctx context.Context, c command.Call) (string, error) {
 			if isAdmin == nil || !isAdmin(c.UserID) {
 				return "Only system administrators can use `/msteams admin`.", nil

@@ -187,12 +187,12 @@ func (e *env) set(f func(*subscription.Settings)) {
 var testOptions = subscription.Options{KeyValidity: 48 * time.Hour, KeyRotationWindow: 24 * time.Hour}
 
 // manager builds a node's manager on its own store; the first one built receives lifecycle events.
-func (e *env) manager(node string, s *store.Store) *subscription.Manager {
+func (e *env) manager(node string, s subscription.Store) *subscription.Manager {
 	e.t.Helper()
 	return e.managerWith(node, s, testOptions)
 }
 
-func (e *env) managerWith(node string, s *store.Store, opts subscription.Options) *subscription.Manager {
+func (e *env) managerWith(node string, s subscription.Store, opts subscription.Options) *subscription.Manager {
 	e.t.Helper()
 	m, err := subscription.New(subscription.Deps{
 		Store:    s,

@@ -51,7 +51,8 @@ type Status struct {
 	ThisNode    string
 }
 
-// Status reads the subscription state and the leader lease.
+// Status reads the subscription state and the leader lease. LastNotificationAt is the later of the stored
+// time and this node's own, which is current even before the next write.
 func (m *Manager) Status(ctx context.Context) (Status, error) {
 	st, err := m.deps.Store.GetSubscriptionState(ctx, StateName)
 	if errors.Is(err, store.ErrNotFound) {
@@ -61,6 +62,9 @@ func (m *Manager) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	out := Status{SubscriptionState: st, ThisNode: m.deps.NodeID}
+	if here := m.lastNotificationHere(); here.After(out.LastNotificationAt) {
+		out.LastNotificationAt = here
+	}
 	l, err := m.deps.Store.GetLease(ctx, leaseName)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

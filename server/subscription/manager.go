@@ -43,6 +43,7 @@ const (
 	DefaultInterval        = time.Minute
 	DefaultGapThreshold    = time.Hour
 	DefaultKeyRetention    = 7 * 24 * time.Hour
+	DefaultNoteInterval    = 2 * time.Second
 	defaultLeaseIntervals  = 3
 	graphCallTimeout       = 60 * time.Second
 	notificationPathChange = "/changes"
@@ -164,6 +165,10 @@ type Options struct {
 	KeyValidity       time.Duration
 	KeyRotationWindow time.Duration
 	KeyRetention      time.Duration
+	// NoteInterval is how often a node writes when it last accepted notifications, if that changed: other
+	// nodes' admin status lags by at most this, and a busy webhook costs one small UPDATE per interval
+	// instead of one per POST.
+	NoteInterval time.Duration
 }
 
 // Manager keeps the subscription. Create it on every node; Start it on every node (only the leader acts).
@@ -220,6 +225,9 @@ func New(deps Deps, opts Options) (*Manager, error) {
 	if opts.KeyRetention <= 0 {
 		opts.KeyRetention = DefaultKeyRetention
 	}
+	if opts.NoteInterval <= 0 {
+		opts.NoteInterval = DefaultNoteInterval
+	}
 	return &Manager{deps: deps, opts: opts, wake: make(chan struct{}, 1)}, nil
 }
 
@@ -234,7 +242,16 @@ func (m *Manager) Start(ctx context.Context) {
 		return
 	}
 	m.stop, m.done = make(chan struct{}), make(chan struct{})
-	go m.loop(ctx, m.stop, m.done)
+	stop, done := m.stop, m.done
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); m.loop(ctx, stop) }()
+		// Separate from the checks, which can wait a minute on Graph: the note must not wait with them.
+		go func() { defer wg.Done(); m.noteLoop(ctx, stop) }()
+		wg.Wait()
+	}()
 }
 
 // Stop ends the loop and gives up leadership so that another node takes over at once. The subscription
@@ -261,12 +278,10 @@ func (m *Manager) Stop() {
 	}
 }
 
-func (m *Manager) loop(ctx context.Context, stop, done chan struct{}) {
-	defer close(done)
+func (m *Manager) loop(ctx context.Context, stop chan struct{}) {
 	ticker := time.NewTicker(m.opts.Interval)
 	defer ticker.Stop()
 	for {
-		m.saveNotificationTime(ctx)
 		if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			m.deps.Logger.LogWarn("Subscription check failed; will retry at the next check", "error", err.Error())
 		}
@@ -281,9 +296,28 @@ func (m *Manager) loop(ctx context.Context, stop, done chan struct{}) {
 	}
 }
 
+// noteLoop writes the latest notification time every NoteInterval when it changed, and once more at Stop.
+func (m *Manager) noteLoop(ctx context.Context, stop chan struct{}) {
+	ticker := time.NewTicker(m.opts.NoteInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-stop:
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			m.saveNotificationTime(fctx)
+			cancel()
+			return
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			m.saveNotificationTime(ctx)
+		}
+	}
+}
+
 // NotificationReceived records that this node accepted change notifications at `at` (inbox.Sink.OnAccepted).
-// It only touches memory; the loop writes the latest time to the database at each check, so the admin
-// status can tell when notifications last arrived on any node.
+// It only touches memory, so a busy webhook costs no write per POST: Status reads it on this node at once,
+// and a running manager writes it to the database within NoteInterval for the other nodes.
 func (m *Manager) NotificationReceived(at time.Time) {
 	ns := at.UnixNano()
 	for {
@@ -292,6 +326,14 @@ func (m *Manager) NotificationReceived(at time.Time) {
 			return
 		}
 	}
+}
+
+// lastNotificationHere is the latest time this node accepted notifications (zero when none since start).
+func (m *Manager) lastNotificationHere() time.Time {
+	if ns := m.notified.Load(); ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
 }
 
 func (m *Manager) saveNotificationTime(ctx context.Context) {

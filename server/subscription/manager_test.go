@@ -12,6 +12,7 @@ import (
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
 	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/subscription"
 )
 
@@ -311,9 +312,8 @@ func TestLifecycleEventsWakeTheRunningLeader(t *testing.T) {
 	require.Eventually(t, func() bool { return e.state().SubscriptionID != first.SubscriptionID }, 20*time.Second, 10*time.Millisecond)
 	assert.Equal(t, []string{e.state().SubscriptionID}, e.remote())
 
-	// Notifications accepted by this node's webhook are recorded at the next check.
+	// Notifications accepted by this node's webhook are recorded for the other nodes within seconds.
 	c := e.send("noticed")
-	m.Wake()
 	require.Eventually(t, func() bool { return !e.state().LastNotificationAt.IsZero() }, 20*time.Second, 10*time.Millisecond)
 	assert.WithinDuration(t, c.ReceivedAt, e.state().LastNotificationAt, time.Millisecond)
 }
@@ -350,4 +350,73 @@ func TestTakeoverAfterLongSilenceReportsAGapButKeepsALiveSubscription(t *testing
 	e.clock.Advance(30 * time.Minute)
 	e.reconcile(e.manager("node-3", e.openStore()))
 	e.noGap()
+}
+
+// The admin status must say when notifications last arrived as they arrive, not a check interval later:
+// at once on the node that accepted them, within NoteInterval on the others, with a bounded number of writes
+// however busy the webhook is.
+func TestLastNotificationIsCurrentOnEveryNode(t *testing.T) {
+	e := newEnv(t)
+	opts := testOptions
+	opts.Interval = time.Hour // the checks must not be what writes it
+	writes := &countingNotes{Store: e.store}
+	here := e.managerWith("node-1", writes, opts) // the first one built: the webhook reports to it
+	other := e.managerWith("node-2", e.openStore(), opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	here.Start(ctx)
+	defer here.Stop()
+	other.Start(ctx)
+	defer other.Stop()
+	require.Eventually(t, func() bool {
+		st, err := e.store.GetSubscriptionState(ctx, subscription.StateName)
+		return err == nil && st.SubscriptionID != ""
+	}, 20*time.Second, 10*time.Millisecond)
+
+	c := e.send("noticed")
+	st, err := here.Status(ctx)
+	require.NoError(t, err)
+	assert.WithinDuration(t, c.ReceivedAt, st.LastNotificationAt, time.Millisecond, "the receiving node knows at once")
+
+	began := time.Now()
+	require.Eventually(t, func() bool {
+		st, err := other.Status(ctx)
+		require.NoError(t, err)
+		return !st.LastNotificationAt.Before(c.ReceivedAt.Truncate(time.Microsecond))
+	}, 10*time.Second, 20*time.Millisecond, "another node sees it once it is written")
+	assert.Less(t, time.Since(began), subscription.DefaultNoteInterval+time.Second)
+
+	// A burst of notifications (the webhook calls this once per accepted POST) costs at most one write per
+	// interval, not one per POST.
+	before := writes.count()
+	start := time.Now()
+	for i := range 500 {
+		here.NotificationReceived(start.Add(time.Duration(i) * time.Millisecond))
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	assert.LessOrEqual(t, writes.count()-before, int(elapsed/subscription.DefaultNoteInterval)+1)
+	st, err = here.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, start.Add(499*time.Millisecond).UTC(), st.LastNotificationAt)
+}
+
+// countingNotes is the real store, counting the writes of the last notification time.
+type countingNotes struct {
+	*store.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingNotes) NoteSubscriptionNotification(ctx context.Context, name string, at time.Time) error {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return c.Store.NoteSubscriptionNotification(ctx, name, at)
+}
+
+func (c *countingNotes) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
