@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -231,20 +230,16 @@ func (pl *pipeline) clientStateOK(_ string, clientState string) bool {
 }
 
 func (pl *pipeline) rebuildValidator(cfg config.Configuration) error {
-	ep, err := cfg.Endpoints()
+	iss, err := cfg.TokenIssuers()
 	if err != nil {
-		return errors.Wrap(err, "resolve the cloud endpoints")
+		return err
 	}
-	authority := strings.TrimRight(ep.AuthorityHost, "/")
 	vc := richnotify.ValidatorConfig{
 		ClientID:      cfg.ClientID,
-		JWKSURL:       authority + "/common/discovery/v2.0/keys",
-		AuthorityHost: authority + "/",
+		JWKSURL:       iss.JWKSURL,
+		AuthorityHost: iss.V2Prefix,
+		V1IssuerHost:  iss.V1Prefix,
 		HTTPClient:    pl.p.graphFactory().HTTPClient(),
-	}
-	if cfg.Cloud == config.CloudCustom {
-		// An emulator or private STS issues v1.0 tokens from its own host, not sts.windows.net.
-		vc.V1IssuerHost = authority + "/"
 	}
 	v, err := richnotify.NewValidator(vc)
 	if err != nil {
