@@ -156,7 +156,8 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 	}
 
 	// The sink goes through the runner so that this node's workers wake at once for what it accepts.
-	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.log, Metrics: p.metrics}
+	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.log, Metrics: p.metrics,
+		Subscriptions: pl.subs, TenantID: func() string { return p.settings().TenantID }}
 	sink := inbox.NewSink(pl.runner).OnAccepted(pl.subs.NotificationReceived)
 	pl.changes, err = webhook.NewChangesHandler(sink, validatorFunc(pl.validateTokens), opts)
 	if err != nil {

@@ -6,8 +6,10 @@
 package backpressure
 
 import (
+	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -105,13 +107,27 @@ func (g *Governor) advance(now time.Time) {
 // quietWindows without a POST end a burst: the limit goes back to Max.
 const quietWindows = 4
 
-// Measure wraps the change-notification handler: the handling time of every POST feeds the Governor.
+// Measure wraps the change-notification handler: the handling time of every genuine POST feeds the Governor.
+// The handler vouches for a request with MarkGenuine once it has seen an item carrying our clientState. Anything
+// else (handshakes, forged, malformed or oversized bodies) is not measured: anyone can send those, slowly on
+// purpose, and a few a second would otherwise hold delivery at Min.
 func (g *Governor) Measure(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := g.o.Now()
-		h.ServeHTTP(w, r)
-		if r.Method == http.MethodPost {
+		var genuine atomic.Bool
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), genuineKey{}, &genuine)))
+		if r.Method == http.MethodPost && genuine.Load() {
 			g.Observe(g.o.Now().Sub(start))
 		}
 	})
+}
+
+type genuineKey struct{}
+
+// MarkGenuine tells the Measure wrapping this request that it came from Microsoft Graph (it carried our
+// clientState), so its handling time counts. Without a Measure around the request it does nothing.
+func MarkGenuine(ctx context.Context) {
+	if g, ok := ctx.Value(genuineKey{}).(*atomic.Bool); ok {
+		g.Store(true)
+	}
 }

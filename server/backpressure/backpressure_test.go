@@ -65,18 +65,27 @@ func TestAQuietSpellRestoresFullSpeedButAGapBetweenBatchesDoesNot(t *testing.T) 
 	assert.Equal(t, []int{2, 2, 2, 32}, limits, "four quiet windows in a row end the burst")
 }
 
-func TestMeasureTimesPostsOnly(t *testing.T) {
+func TestMeasureTimesGenuinePostsOnly(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	g := newGovernor(c)
-	slow := g.Measure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.add(100 * time.Millisecond)
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	slow.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/changes", nil))
+	slow := func(genuine bool) http.Handler {
+		return g.Measure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c.add(100 * time.Millisecond)
+			if genuine {
+				MarkGenuine(r.Context())
+			}
+			w.WriteHeader(http.StatusAccepted)
+		}))
+	}
+	slow(true).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/changes", nil))
 	c.add(250*time.Millisecond - 100*time.Millisecond)
 	assert.Equal(t, 32, g.Limit(), "a GET (or anything not a notification) is not measured")
 
-	slow.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/changes", nil))
+	slow(false).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/changes", nil))
 	c.add(250*time.Millisecond - 100*time.Millisecond)
-	assert.Equal(t, 24, g.Limit(), "a slow POST holds delivery back")
+	assert.Equal(t, 32, g.Limit(), "a POST the handler did not vouch for is not measured")
+
+	slow(true).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/changes", nil))
+	c.add(250*time.Millisecond - 100*time.Millisecond)
+	assert.Equal(t, 24, g.Limit(), "a slow genuine POST holds delivery back")
 }

@@ -33,8 +33,9 @@ type Metrics struct {
 	pluginInfo  *prometheus.GaugeVec
 	pluginStart prometheus.Gauge
 
-	webhookAccepted *prometheus.CounterVec
-	webhookDropped  *prometheus.CounterVec
+	webhookAccepted   *prometheus.CounterVec
+	webhookDropped    *prometheus.CounterVec
+	webhookUnverified *prometheus.CounterVec
 
 	inboxProcessed *prometheus.CounterVec
 	inboxLatency   *prometheus.HistogramVec
@@ -90,6 +91,7 @@ func New(version string) *Metrics {
 
 	m.webhookAccepted = f.counterVec("webhook_items_accepted_total", "Notification items stored in the inbox, by endpoint (changes|lifecycle).", "endpoint")
 	m.webhookDropped = f.counterVec("webhook_items_dropped_total", "Notification items refused or ignored, by endpoint and reason.", "endpoint", "reason")
+	m.webhookUnverified = f.counterVec("webhook_rich_items_unverified_total", "Rich notification items whose validation tokens were missing (no_tokens) or invalid (invalid_tokens), so their message is fetched from Graph instead.", "endpoint", "reason")
 
 	m.inboxProcessed = f.counterVec("inbox_jobs_processed_total", "Inbox jobs completed, by queue.", "queue")
 	m.inboxLatency = f.histogramVec("inbox_job_latency_seconds", "Time from a job's first enqueue to its completion, by queue.",
@@ -159,6 +161,14 @@ func (m *Metrics) ItemsDropped(endpoint, reason string, n int) {
 		return
 	}
 	m.webhookDropped.WithLabelValues(m.bound("endpoint", endpoint), m.bound("webhook_reason", reason)).Add(float64(n))
+}
+
+// RichItemsUnverified counts rich items kept as plain ones because their validation tokens failed.
+func (m *Metrics) RichItemsUnverified(endpoint, reason string, n int) {
+	if m == nil {
+		return
+	}
+	m.webhookUnverified.WithLabelValues(m.bound("endpoint", endpoint), m.bound("webhook_reason", reason)).Add(float64(n))
 }
 
 // --- inbox.Metrics ---

@@ -182,6 +182,9 @@ type Manager struct {
 	// Latest notification this node accepted (unix ns) and the latest one written to the database.
 	notified, notifiedSaved atomic.Int64
 
+	// owned remembers our subscription ids for OwnsSubscription.
+	owned owned
+
 	runMu sync.Mutex
 	stop  chan struct{}
 	done  chan struct{}
@@ -622,6 +625,8 @@ func (r *reconciler) recreate(ctx context.Context, reason string) error {
 	if err != nil {
 		return explain(err, "create the subscription")
 	}
+	// Remembered before the state is saved: Graph may deliver the first items before the save commits.
+	r.m.owned.add(sub.ID)
 	st.SubscriptionID = sub.ID
 	st.Fingerprint = r.settings.Fingerprint()
 	st.CertificateID = req.EncryptionCertificateID

@@ -3,17 +3,23 @@ package webhook
 import (
 	"context"
 	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/pkg/errors"
 
+	"github.com/teamsnotify/msteams-sync/server/backpressure"
 	"github.com/teamsnotify/msteams-sync/server/richnotify"
 )
 
 // ChangesHandler serves the change notification URL (/changes).
 type ChangesHandler struct {
-	sink      Sink
-	validator TokenValidator
-	opts      Options
+	sink       Sink
+	validator  TokenValidator
+	opts       Options
+	unverified unverifiedTally
 }
 
 // NewChangesHandler builds the /changes handler. validator may be nil, and then rich items are accepted on their
@@ -49,7 +55,7 @@ func (h *ChangesHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
 
-	items, err := h.filter(ctx, batch)
+	items, err := h.filter(ctx, r, batch)
 	if err != nil {
 		h.opts.Logger.LogWarn("Could not verify validation tokens; asking Graph to retry",
 			"endpoint", EndpointChanges, "items", len(batch.Items), "error", err.Error())
@@ -70,14 +76,17 @@ func (h *ChangesHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // filter keeps the items that may be stored. It returns an error only for a transient failure (signing keys
 // unavailable), when the whole batch must be retried.
-func (h *ChangesHandler) filter(ctx context.Context, batch ChangeBatch) ([]Item, error) {
-	log, m := h.opts.Logger, h.opts.Metrics
+func (h *ChangesHandler) filter(ctx context.Context, r *http.Request, batch ChangeBatch) ([]Item, error) {
 	kept := make([]Item, 0, len(batch.Items))
 	var drops dropTally
+	genuine := false
 	for _, it := range batch.Items {
-		switch {
-		case !h.opts.ClientStates.VerifyClientState(it.SubscriptionID, it.ClientState):
+		if !h.opts.ClientStates.VerifyClientState(it.SubscriptionID, it.ClientState) {
 			drops.add(DropClientState, it.SubscriptionID, it.TenantID)
+			continue
+		}
+		genuine = true
+		switch {
 		case it.lifecycleEvent != "":
 			drops.add(DropMisrouted, it.SubscriptionID, it.TenantID)
 		case it.Kind == KindChannelMessage:
@@ -89,11 +98,46 @@ func (h *ChangesHandler) filter(ctx context.Context, batch ChangeBatch) ([]Item,
 			kept = append(kept, it)
 		}
 	}
-	drops.report(log, m, EndpointChanges)
-	if h.validator == nil {
-		return kept, nil
+	if genuine {
+		// Only a request carrying our secret may slow delivery down (see backpressure.Measure).
+		backpressure.MarkGenuine(r.Context())
 	}
 
+	if err := h.verifyRich(ctx, batch.ValidationTokens, kept); err != nil {
+		drops.report(&h.opts, EndpointChanges)
+		return nil, err
+	}
+
+	// Plain items (including rich ones that just lost their content) are vouched for by the clientState alone,
+	// a secret shared with every subscription the app ever made; the subscription and the tenant narrow them to
+	// the ones this plugin asked for.
+	tenant := h.configuredTenant()
+	out := kept[:0]
+	for _, it := range kept {
+		if it.EncryptedContent == nil {
+			if tenant != "" && !strings.EqualFold(it.TenantID, tenant) {
+				drops.add(DropWrongTenant, it.SubscriptionID, it.TenantID)
+				continue
+			}
+			if h.opts.Subscriptions != nil && !h.opts.Subscriptions.OwnsSubscription(ctx, it.SubscriptionID) {
+				drops.add(DropUnknownSubscription, it.SubscriptionID, it.TenantID)
+				continue
+			}
+		}
+		out = append(out, it)
+	}
+	drops.report(&h.opts, EndpointChanges)
+	return out, nil
+}
+
+// verifyRich checks the validation tokens of the rich items in kept. When they are missing or invalid the rich
+// items lose their encrypted content and go on as plain items, whose message delivery fetches from Graph: the
+// content cannot be trusted, but the notification that a message exists can be, as far as a plain one can.
+// It returns an error only when the check could not be made (signing keys unavailable, deadline).
+func (h *ChangesHandler) verifyRich(ctx context.Context, tokens []string, kept []Item) error {
+	if h.validator == nil {
+		return nil
+	}
 	var tenants []string
 	seen := map[string]bool{}
 	rich := 0
@@ -108,24 +152,66 @@ func (h *ChangesHandler) filter(ctx context.Context, batch ChangeBatch) ([]Item,
 		}
 	}
 	if rich == 0 {
-		return kept, nil
+		return nil
 	}
-	err := h.validator.ValidateBatch(ctx, batch.ValidationTokens, tenants)
+	err := h.validator.ValidateBatch(ctx, tokens, tenants)
 	if err == nil {
-		return kept, nil
+		return nil
 	}
 	if errors.Is(err, richnotify.ErrKeysUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		return nil, err
+		return err
 	}
-	// Only the rich items depend on the tokens; plain items were vouched for by their clientState.
-	plain := kept[:0]
-	for _, it := range kept {
-		if it.EncryptedContent == nil {
-			plain = append(plain, it)
-		}
+	for i := range kept {
+		kept[i].EncryptedContent = nil
 	}
-	m.ItemsDropped(EndpointChanges, DropValidationToken, rich)
-	log.LogWarn("Dropped rich change notifications: validation tokens did not verify",
-		"endpoint", EndpointChanges, "reason", DropValidationToken, "items", rich, "error", err.Error())
-	return plain, nil
+	reason := UnverifiedInvalidTokens
+	if len(tokens) == 0 {
+		reason = UnverifiedNoTokens
+	}
+	h.opts.Metrics.RichItemsUnverified(EndpointChanges, reason, rich)
+	h.unverified.add(reason, rich, h.opts.Now())
+	h.opts.warnLimited(EndpointChanges, "unverified_"+reason, rich,
+		"Rich change notifications had no valid validation tokens; fetching their messages from Graph instead. "+TokenFallbackHelp,
+		"items", rich, "error", err.Error())
+	return nil
+}
+
+var tenantGUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func (h *ChangesHandler) configuredTenant() string {
+	if h.opts.TenantID == nil {
+		return ""
+	}
+	t := strings.TrimSpace(h.opts.TenantID())
+	if !tenantGUID.MatchString(t) {
+		return ""
+	}
+	return t
+}
+
+// UnverifiedRich says how many rich items this node kept as plain ones since it started, and when and why the
+// latest were, for the admin status.
+type UnverifiedRich struct {
+	Count      int64
+	LastAt     time.Time
+	LastReason string // UnverifiedNoTokens or UnverifiedInvalidTokens
+}
+
+type unverifiedTally struct {
+	mu sync.Mutex
+	s  UnverifiedRich
+}
+
+func (t *unverifiedTally) add(reason string, n int, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.s.Count += int64(n)
+	t.s.LastAt, t.s.LastReason = at, reason
+}
+
+// UnverifiedRich reports the rich items kept as plain ones on this node.
+func (h *ChangesHandler) UnverifiedRich() UnverifiedRich {
+	h.unverified.mu.Lock()
+	defer h.unverified.mu.Unlock()
+	return h.unverified.s
 }

@@ -54,10 +54,17 @@ type counters struct {
 	mu       sync.Mutex
 	accepted map[string]int
 	dropped  map[string]int // endpoint/reason
+	plain    map[string]int // endpoint/reason: rich items kept as plain ones
 }
 
 func newCounters() *counters {
-	return &counters{accepted: map[string]int{}, dropped: map[string]int{}}
+	return &counters{accepted: map[string]int{}, dropped: map[string]int{}, plain: map[string]int{}}
+}
+
+func (c *counters) RichItemsUnverified(endpoint, reason string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.plain[endpoint+"/"+reason] += n
 }
 
 func (c *counters) ItemsAccepted(endpoint string, n int) {

@@ -55,7 +55,7 @@ func (h *LifecycleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			kept = append(kept, ev)
 		}
 	}
-	drops.report(log, m, EndpointLifecycle)
+	drops.report(&h.opts, EndpointLifecycle)
 	if len(kept) > 0 {
 		ctx, cancel := contextWithTimeout(r, h.opts.Timeout)
 		defer cancel()

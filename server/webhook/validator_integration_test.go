@@ -68,21 +68,20 @@ func TestRichBatchWithTheRealValidator(t *testing.T) {
 		f := newFixture(t, newValidator())
 		rec := post(f.changes, "/", batchJSON(t, items, []string{token(tenantA, clientID)}))
 		assert.Equal(t, http.StatusAccepted, rec.Code)
-		assert.Empty(t, f.sink.items)
-		assert.Equal(t, 2, f.metrics.dropped["changes/validation_token"])
+		assertFetchedInstead(t, f, UnverifiedInvalidTokens)
 	})
 	t.Run("token for another app", func(t *testing.T) {
 		f := newFixture(t, newValidator())
 		rec := post(f.changes, "/", batchJSON(t, items, []string{token(tenantA, clientID), token(tenantB, "other-app")}))
 		assert.Equal(t, http.StatusAccepted, rec.Code)
-		assert.Empty(t, f.sink.items)
+		assertFetchedInstead(t, f, UnverifiedInvalidTokens)
 		assert.NotContains(t, f.log.text(), "eyJ", "tokens are not logged")
 	})
 	t.Run("no tokens at all", func(t *testing.T) {
 		f := newFixture(t, newValidator())
-		rec := post(f.changes, "/", batchJSON(t, items, nil))
+		rec := post(f.changes, "/", batchJSON(t, items, nil)) // Graph's "validationTokens": null
 		assert.Equal(t, http.StatusAccepted, rec.Code)
-		assert.Empty(t, f.sink.items)
+		assertFetchedInstead(t, f, UnverifiedNoTokens)
 	})
 	t.Run("signing keys unreachable", func(t *testing.T) {
 		down.Store(true)
@@ -92,4 +91,16 @@ func TestRichBatchWithTheRealValidator(t *testing.T) {
 		assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 		assert.Zero(t, f.sink.calls)
 	})
+}
+
+// assertFetchedInstead checks that both rich items of the batch were stored without their content (delivery
+// fetches them from Graph) and counted under reason.
+func assertFetchedInstead(t *testing.T, f *fixture, reason string) {
+	t.Helper()
+	require.Len(t, f.sink.items, 2)
+	for _, it := range f.sink.items {
+		assert.Nil(t, it.EncryptedContent)
+	}
+	assert.Equal(t, 2, f.metrics.plain["changes/"+reason])
+	assert.Equal(t, int64(2), f.changes.UnverifiedRich().Count)
 }

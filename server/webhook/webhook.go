@@ -1,7 +1,9 @@
 // Package webhook is the HTTP intake for Microsoft Graph change and lifecycle notifications. It answers the
-// validation handshake, caps and parses bodies, drops items whose clientState does not match (and, for rich
-// notifications, batches whose validation tokens do not verify), and hands the rest to a durable sink before
-// answering 202. It never calls Graph: anything slow happens after the inbox.
+// validation handshake, caps and parses bodies, drops items whose clientState does not match, and plain items
+// of subscriptions or tenants that are not ours, and hands the rest to a durable sink before answering 202.
+// Rich items whose validation tokens are missing or do not verify are kept as plain ones (their message is
+// fetched from Graph instead of decrypted) and counted, so that a tenant setup problem costs a Graph call per
+// message rather than the messages. It never calls Graph: anything slow happens after the inbox.
 //
 // Validation tokens are checked before the items are stored, not after the 202 as Microsoft suggests: with the
 // signing keys cached the check costs well under a millisecond, and checking first means forged items never reach
@@ -38,11 +40,37 @@ const (
 // Reasons an item is dropped, as passed to Metrics.ItemsDropped.
 const (
 	DropClientState         = "client_state"         // clientState missing or not ours: forged or stale
-	DropValidationToken     = "validation_token"     // rich item in a batch whose validation tokens failed
 	DropUnsupportedResource = "unsupported_resource" // channel messages: the plugin handles chats only
 	DropUnknownResource     = "unknown_resource"     // resource path not understood
 	DropMisrouted           = "misrouted"            // lifecycle event at the change URL or vice versa
+	DropUnknownSubscription = "unknown_subscription" // plain item of a subscription this plugin did not create
+	DropWrongTenant         = "wrong_tenant"         // plain item of a tenant other than the configured one
+	// Whole requests refused before any item was read; each counts as one.
+	DropMalformed  = "malformed"   // body is not a Graph notification payload
+	DropTooLarge   = "too_large"   // body over MaxBodyBytes
+	DropUnreadable = "unreadable"  // body could not be read
 )
+
+// Reasons a rich item was kept as a plain one, as passed to Metrics.RichItemsUnverified.
+const (
+	UnverifiedNoTokens      = "no_tokens"      // validationTokens null or empty: see TokenFallbackHelp
+	UnverifiedInvalidTokens = "invalid_tokens" // tokens present but not valid for our app and the items' tenants
+)
+
+// TokenFallbackHelp tells an administrator why rich notifications arrive without usable validation tokens and
+// how to fix it. Microsoft sends validationTokens null when the app's service principal in the tenant requires
+// assignment (appRoleAssignmentRequired) and the Microsoft Graph Change Tracking service principal
+// (appId 0bf30f3b-4a52-48df-9a82-234910c4a086) holds no app role: see "Application configuration for
+// notifications" in https://learn.microsoft.com/graph/change-notifications-with-resource-data.
+const TokenFallbackHelp = "Microsoft sent rich notifications without valid validation tokens, so the plugin cannot " +
+	"trust their encrypted content and fetches each message from Graph instead (slower, and one Graph call per message). " +
+	"Usual cause: in Microsoft Entra ID, this app's enterprise application has \"Assignment required?\" set to Yes. " +
+	"Fix it in the Entra admin center under Enterprise applications > this app > Properties by setting " +
+	"\"Assignment required?\" to No (Microsoft's recommendation), or, if assignment must stay required, assign the " +
+	"\"Microsoft Graph Change Tracking\" service principal (app ID 0bf30f3b-4a52-48df-9a82-234910c4a086) an app role " +
+	"of this app (Graph: POST /servicePrincipals/{this app's service principal id}/appRoleAssignedTo). " +
+	"If tokens are present but invalid, check that the Client ID and the Microsoft cloud in the plugin settings match the app registration."
+
 
 // Sink stores change items durably (the plugin's PostgreSQL inbox). It must be fast and make no Graph calls;
 // an error makes the webhook answer 503 so that Graph redelivers the whole batch.
@@ -110,7 +138,38 @@ type Logger interface {
 // Metrics counts items; implementations must be safe for concurrent use.
 type Metrics interface {
 	ItemsAccepted(endpoint string, n int)
+	// ItemsDropped counts items refused, by reason; for the request reasons (DropMalformed, DropTooLarge,
+	// DropUnreadable) n counts requests.
 	ItemsDropped(endpoint, reason string, n int)
+	// RichItemsUnverified counts rich items kept as plain ones because their validation tokens failed.
+	RichItemsUnverified(endpoint, reason string, n int)
+}
+
+// SubscriptionChecker decides whether a plain item's subscriptionId is one this plugin created.
+// *subscription.Manager implements it; AnySubscription adds extra accepted ids.
+type SubscriptionChecker interface {
+	OwnsSubscription(ctx context.Context, subscriptionID string) bool
+}
+
+// SubscriptionFunc adapts a function to SubscriptionChecker.
+type SubscriptionFunc func(ctx context.Context, subscriptionID string) bool
+
+// OwnsSubscription calls f.
+func (f SubscriptionFunc) OwnsSubscription(ctx context.Context, subscriptionID string) bool {
+	return f(ctx, subscriptionID)
+}
+
+// AnySubscription accepts an id that any of checks accepts, e.g. the manager's plus a subscription inherited
+// from another plugin during a switch-over.
+func AnySubscription(checks ...SubscriptionChecker) SubscriptionChecker {
+	return SubscriptionFunc(func(ctx context.Context, id string) bool {
+		for _, c := range checks {
+			if c != nil && c.OwnsSubscription(ctx, id) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // Options are shared by both handlers.
@@ -120,6 +179,15 @@ type Options struct {
 	Metrics      Metrics             // optional
 	MaxBodyBytes int64               // DefaultMaxBodyBytes when zero
 	Timeout      time.Duration       // DefaultTimeout when zero
+	// Subscriptions, when set, refuses plain items of subscriptions this plugin did not create.
+	Subscriptions SubscriptionChecker
+	// TenantID, when set and returning a tenant GUID, refuses plain items of other tenants. A tenant given by
+	// domain name cannot be compared with the GUID Graph sends, so it disables the check.
+	TenantID func() string
+	// Now is the clock of the log rate limit (time.Now when nil).
+	Now func() time.Time
+
+	logs *logLimiter
 }
 
 func (o *Options) complete() error {
@@ -138,13 +206,32 @@ func (o *Options) complete() error {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.logs = newLogLimiter(o.Now)
 	return nil
+}
+
+// warnLimited logs a refusal at most once per LogInterval per endpoint and reason, adding how many were not
+// logged since the previous line. n is what this event counts (items or one request).
+func (o *Options) warnLimited(endpoint, reason string, n int, msg string, kv ...any) {
+	ok, suppressed := o.logs.allow(endpoint+"/"+reason, n)
+	if !ok {
+		return
+	}
+	kv = append(kv, "endpoint", endpoint, "reason", reason)
+	if suppressed > 0 {
+		kv = append(kv, "not_logged_since_last", suppressed)
+	}
+	o.Logger.LogWarn(msg, kv...)
 }
 
 type nopMetrics struct{}
 
-func (nopMetrics) ItemsAccepted(string, int)        {}
-func (nopMetrics) ItemsDropped(string, string, int) {}
+func (nopMetrics) ItemsAccepted(string, int)               {}
+func (nopMetrics) ItemsDropped(string, string, int)        {}
+func (nopMetrics) RichItemsUnverified(string, string, int) {}
 
 // handshake answers Graph's validation request: 200, text/plain, the URL-decoded token verbatim. It reports
 // whether the request was one; JSON is never parsed for it.
@@ -195,7 +282,8 @@ func readBody(w http.ResponseWriter, r *http.Request, opts *Options, endpoint st
 			tooLarge(w, opts, endpoint, -1)
 			return nil, false
 		}
-		opts.Logger.LogWarn("Could not read notification body", "endpoint", endpoint, "error", err.Error())
+		opts.Metrics.ItemsDropped(endpoint, DropUnreadable, 1)
+		opts.warnLimited(endpoint, DropUnreadable, 1, "Could not read notification body", "error", err.Error())
 		http.Error(w, "could not read request body", http.StatusBadRequest)
 		return nil, false
 	}
@@ -241,8 +329,9 @@ func tooLarge(w http.ResponseWriter, opts *Options, endpoint string, size int64)
 	if size >= 0 {
 		sizeText = strconv.FormatInt(size, 10)
 	}
-	opts.Logger.LogWarn("Rejected notification body over the size limit",
-		"endpoint", endpoint, "limit_bytes", opts.MaxBodyBytes, "content_length", sizeText)
+	opts.Metrics.ItemsDropped(endpoint, DropTooLarge, 1)
+	opts.warnLimited(endpoint, DropTooLarge, 1, "Rejected notification body over the size limit",
+		"limit_bytes", opts.MaxBodyBytes, "content_length", sizeText)
 	http.Error(w, fmt.Sprintf("notification body exceeds the limit of %d bytes", opts.MaxBodyBytes),
 		http.StatusRequestEntityTooLarge)
 }
@@ -253,7 +342,8 @@ func methodNotAllowed(w http.ResponseWriter) {
 }
 
 func malformed(w http.ResponseWriter, opts *Options, endpoint string, err error) {
-	opts.Logger.LogWarn("Rejected malformed notification payload", "endpoint", endpoint, "error", err.Error())
+	opts.Metrics.ItemsDropped(endpoint, DropMalformed, 1)
+	opts.warnLimited(endpoint, DropMalformed, 1, "Rejected malformed notification payload", "error", err.Error())
 	http.Error(w, "malformed notification payload", http.StatusBadRequest)
 }
 
@@ -268,13 +358,14 @@ func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, cont
 // dropReasonText explains each drop reason in the log.
 var dropReasonText = map[string]string{
 	DropClientState:         "clientState is missing or does not match (forged, or a subscription from an old secret)",
-	DropValidationToken:     "validation tokens did not verify",
 	DropUnsupportedResource: "channel messages are not supported; only chats are",
 	DropUnknownResource:     "resource is not a chat message",
 	DropMisrouted:           "lifecycle and change notifications arrived at each other's URL",
+	DropUnknownSubscription: "subscription is not one this plugin created",
+	DropWrongTenant:         "tenant is not the configured one",
 }
 
-// dropTally collects dropped items so that a flood of forged items yields one log line per reason and batch.
+// dropTally collects dropped items so that a batch yields one count and at most one log line per reason.
 type dropTally struct {
 	reasons []string
 	counts  map[string]int
@@ -292,11 +383,11 @@ func (d *dropTally) add(reason, subscriptionID, tenantID string) {
 	d.counts[reason]++
 }
 
-func (d *dropTally) report(log Logger, m Metrics, endpoint string) {
+func (d *dropTally) report(opts *Options, endpoint string) {
 	for _, reason := range d.reasons {
 		n := d.counts[reason]
-		m.ItemsDropped(endpoint, reason, n)
-		log.LogWarn("Dropped notifications: "+dropReasonText[reason], "endpoint", endpoint, "reason", reason,
+		opts.Metrics.ItemsDropped(endpoint, reason, n)
+		opts.warnLimited(endpoint, reason, n, "Dropped notifications: "+dropReasonText[reason],
 			"count", n, "subscription_id", d.first[reason][0], "tenant_id", d.first[reason][1])
 	}
 }

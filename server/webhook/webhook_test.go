@@ -285,15 +285,20 @@ func TestRichItems(t *testing.T) {
 		assert.Equal(t, []string{"tok-a", "tok-b"}, v.tokens)
 		assert.Equal(t, []string{tenantA, tenantB}, v.tenants, "tenants of accepted rich items, once each; forged items do not count")
 	})
-	t.Run("invalid tokens drop the rich items only", func(t *testing.T) {
+	t.Run("invalid tokens: the rich items go on as plain ones", func(t *testing.T) {
 		v := &fakeValidator{err: errors.Wrap(richnotify.ErrInvalidToken, "aud mismatch")}
 		f := newFixture(t, v)
 		rec := post(f.changes, "/", body(t))
 		assert.Equal(t, http.StatusAccepted, rec.Code)
-		require.Len(t, f.sink.items, 1)
-		assert.Equal(t, "4", f.sink.items[0].MessageID)
-		assert.Equal(t, 3, f.metrics.dropped["changes/validation_token"])
+		require.Len(t, f.sink.items, 4, "nothing lost: delivery fetches the messages from Graph")
+		for _, it := range f.sink.items {
+			assert.Nil(t, it.EncryptedContent, "content that could not be vouched for is never decrypted")
+		}
+		assert.Equal(t, 3, f.metrics.plain["changes/invalid_tokens"])
+		assert.Equal(t, int64(3), f.changes.UnverifiedRich().Count)
+		assert.Equal(t, UnverifiedInvalidTokens, f.changes.UnverifiedRich().LastReason)
 		assert.Contains(t, f.log.text(), "aud mismatch", "the reason is logged")
+		assert.Contains(t, f.log.text(), "Assignment required", "with the fix")
 	})
 	t.Run("keys unavailable asks Graph to retry", func(t *testing.T) {
 		v := &fakeValidator{err: errors.Wrap(richnotify.ErrKeysUnavailable, "jwks: 503")}
