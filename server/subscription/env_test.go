@@ -124,8 +124,14 @@ func newEnv(t *testing.T) *env {
 
 	// The plugin's webhook: clientState checked against the current secret, changes into the inbox,
 	// lifecycle events to whichever manager the test installed.
+	// Plain items must name a subscription the first manager knows as ours, as in the plugin.
 	opts := webhook.Options{Logger: logger{t}, ClientStates: webhook.ClientStateFunc(func(_, cs string) bool {
 		return webhook.MatchesAny(cs, e.Settings().WebhookSecret)
+	}), Subscriptions: webhook.SubscriptionFunc(func(ctx context.Context, id string) bool {
+		e.mu.Lock()
+		m := e.first
+		e.mu.Unlock()
+		return m == nil || m.OwnsSubscription(ctx, id)
 	})}
 	sink := inbox.NewSink(e.store).OnAccepted(func(at time.Time) {
 		e.mu.Lock()

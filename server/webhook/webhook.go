@@ -46,9 +46,9 @@ const (
 	DropUnknownSubscription = "unknown_subscription" // plain item of a subscription this plugin did not create
 	DropWrongTenant         = "wrong_tenant"         // plain item of a tenant other than the configured one
 	// Whole requests refused before any item was read; each counts as one.
-	DropMalformed  = "malformed"   // body is not a Graph notification payload
-	DropTooLarge   = "too_large"   // body over MaxBodyBytes
-	DropUnreadable = "unreadable"  // body could not be read
+	DropMalformed  = "malformed"  // body is not a Graph notification payload
+	DropTooLarge   = "too_large"  // body over MaxBodyBytes
+	DropUnreadable = "unreadable" // body could not be read
 )
 
 // Reasons a rich item was kept as a plain one, as passed to Metrics.RichItemsUnverified.
@@ -70,7 +70,6 @@ const TokenFallbackHelp = "Microsoft sent rich notifications without valid valid
 	"\"Microsoft Graph Change Tracking\" service principal (app ID 0bf30f3b-4a52-48df-9a82-234910c4a086) an app role " +
 	"of this app (Graph: POST /servicePrincipals/{this app's service principal id}/appRoleAssignedTo). " +
 	"If tokens are present but invalid, check that the Client ID and the Microsoft cloud in the plugin settings match the app registration."
-
 
 // Sink stores change items durably (the plugin's PostgreSQL inbox). It must be fast and make no Graph calls;
 // an error makes the webhook answer 503 so that Graph redelivers the whole batch.
