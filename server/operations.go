@@ -41,7 +41,8 @@ func (p *Plugin) setUpOperations() error {
 		AppToken: func(ctx context.Context) (string, error) {
 			return diagnostics.AppTokenFunc(p.graphFactory(), p.settings())(ctx)
 		},
-		SecretExpiry: secretExpiry,
+		SecretExpiry:   secretExpiry,
+		UnverifiedRich: pl.changes.UnverifiedRich,
 		AfterRequeue: func(string) {
 			pl.runner.Wake(inbox.QueueChanges)
 			pl.runner.Wake(inbox.QueueAttachments)

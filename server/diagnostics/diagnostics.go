@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -23,6 +24,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/subscription"
+	"github.com/teamsnotify/msteams-sync/server/webhook"
 )
 
 // RequiredRoles are the application permissions the pipeline cannot work without: the tenant-wide chat
@@ -58,6 +60,9 @@ type Deps struct {
 	AppToken func(ctx context.Context) (string, error)
 	// SecretExpiry reads when the client secret expires (graph.Client.GetApplicationSecretExpiry). Optional.
 	SecretExpiry func(ctx context.Context) (time.Time, error)
+	// UnverifiedRich reads how many rich notifications this node had to fetch instead of decrypt because
+	// their validation tokens were missing or invalid (webhook.ChangesHandler.UnverifiedRich). Optional.
+	UnverifiedRich func() webhook.UnverifiedRich
 	// AfterRequeue runs after parked items were requeued, e.g. to wake the inbox workers. Optional.
 	AfterRequeue func(queue string)
 	Version      string
@@ -97,6 +102,8 @@ type Report struct {
 	InboxError    string            `json:"inbox_error,omitempty"`
 	Parked        []ParkedItem      `json:"parked_items"`
 	Users         UserCounts        `json:"users"`
+	// UnverifiedRich is set when rich notifications arrived without valid validation tokens on this node.
+	UnverifiedRich *UnverifiedRichInfo `json:"unverified_rich_notifications,omitempty"`
 	// Problems are the findings an admin should act on, most important first; empty when all is well.
 	Problems []string `json:"problems"`
 }
@@ -163,6 +170,15 @@ type ParkedItem struct {
 	// ExpiresAt is when maintenance deletes the item undelivered unless it is requeued first.
 	ExpiresAt time.Time `json:"expires_at"`
 	LastError string    `json:"last_error"`
+}
+
+// UnverifiedRichInfo counts rich notifications whose validation tokens were missing or invalid, so their
+// messages were fetched from Graph instead of decrypted (on this node, since the plugin started).
+type UnverifiedRichInfo struct {
+	Count      int64     `json:"count"`
+	LastAt     time.Time `json:"last_at"`
+	LastReason string    `json:"last_reason"` // no_tokens or invalid_tokens
+	HowToFix   string    `json:"how_to_fix"`
 }
 
 // UserCounts are the seat figures.
@@ -254,6 +270,12 @@ func (d *Diagnostics) Report(ctx context.Context) Report {
 	}
 	if len(errs) > 0 {
 		r.Users.Error = scrub.clean(strings.Join(errs, "; "))
+	}
+
+	if d.d.UnverifiedRich != nil {
+		if u := d.d.UnverifiedRich(); u.Count > 0 {
+			r.UnverifiedRich = &UnverifiedRichInfo{Count: u.Count, LastAt: u.LastAt.UTC(), LastReason: u.LastReason, HowToFix: webhook.TokenFallbackHelp}
+		}
 	}
 
 	r.Problems = problems(r, now)
@@ -390,6 +412,14 @@ func problems(r Report, now time.Time) []string {
 	}
 	if r.InboxError != "" {
 		out = append(out, "The inbox could not be read: "+r.InboxError)
+	}
+	if u := r.UnverifiedRich; u != nil {
+		what := "without validation tokens (validationTokens: null)"
+		if u.LastReason == webhook.UnverifiedInvalidTokens {
+			what = "with validation tokens that did not verify"
+		}
+		out = append(out, fmt.Sprintf("%d rich notification(s) arrived %s since the plugin started on this node, the latest at %s. %s",
+			u.Count, what, u.LastAt.Format("2006-01-02 15:04:05 MST"), u.HowToFix))
 	}
 	return out
 }

@@ -62,6 +62,9 @@ type env struct {
 	gaps     chan time.Time
 	life     chan string
 	counts   countingMetrics
+	// validator checks the validation tokens of rich batches when set (see useValidator).
+	validator webhook.TokenValidator
+	changes   *webhook.ChangesHandler
 }
 
 // countingMetrics records what the managers report to the metrics package.
@@ -141,8 +144,17 @@ func newEnv(t *testing.T) *env {
 			m.NotificationReceived(at)
 		}
 	})
-	changes, err := webhook.NewChangesHandler(sink, nil, opts)
+	changes, err := webhook.NewChangesHandler(sink, validatorFunc(func(ctx context.Context, tokens, tenants []string) error {
+		e.mu.Lock()
+		v := e.validator
+		e.mu.Unlock()
+		if v == nil {
+			return nil
+		}
+		return v.ValidateBatch(ctx, tokens, tenants)
+	}), opts)
 	require.NoError(t, err)
+	e.changes = changes
 	lifecycle, err := webhook.NewLifecycleHandler(lifecycleFunc(func(ctx context.Context, evs []webhook.LifecycleEvent) error {
 		e.mu.Lock()
 		m := e.first
@@ -163,6 +175,12 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(srv.Close)
 	e.settings = subscription.Settings{PluginURL: srv.URL + "/plugins/com.mattermost.msteams-sync", WebhookSecret: "secret-one", GraphURL: sim.GraphURL()}
 	return e
+}
+
+type validatorFunc func(ctx context.Context, tokens, tenants []string) error
+
+func (f validatorFunc) ValidateBatch(ctx context.Context, tokens, tenants []string) error {
+	return f(ctx, tokens, tenants)
 }
 
 type lifecycleFunc func(context.Context, []webhook.LifecycleEvent) error
