@@ -79,7 +79,7 @@ func TestFileOverMaxFileSizeIsNamedWithALinkAndTheRestAttached(t *testing.T) {
 		assert.Equal(t, []string{"image-1.png"}, e.mm.fileNames(posts[0]))
 		msg := posts[0].Message
 		assert.Contains(t, msg, "**big.zip**: too large for Mattermost", "a shared file: its size is known before downloading")
-		assert.Contains(t, msg, "[image: too large for Mattermost, open the message in Teams]", "an inline image: refused while downloading")
+		assert.Contains(t, msg, "(image: too large for Mattermost, open the message in Teams)", "an inline image: refused while downloading")
 		assert.Contains(t, msg, "(https://teams.microsoft.com/l/message/"+j.ChatID+"/"+j.MessageID+"?")
 	}
 }
@@ -248,7 +248,7 @@ func TestImageOverMaxResolutionIsNamed(t *testing.T) {
 	assert.Empty(t, e.mm.uploadList(), "Mattermost would refuse it")
 	posts := e.mm.followUps(e.targets[0].ChannelID)
 	require.Len(t, posts, 1)
-	assert.Equal(t, "[image: image resolution too large for Mattermost, open the message in Teams]", posts[0].Message)
+	assert.Equal(t, "(image: image resolution too large for Mattermost, open the message in Teams)", posts[0].Message)
 }
 
 func TestCodeSnippetIsFetchedOnceAndPostedAsFencedBlock(t *testing.T) {
@@ -282,7 +282,7 @@ func TestAtMostTenFilesAreAttached(t *testing.T) {
 	posts := e.mm.followUps(e.targets[2].ChannelID)
 	require.Len(t, posts, 1)
 	assert.Len(t, e.mm.fileNames(posts[0]), 10)
-	assert.Contains(t, posts[0].Message, "[image: a post carries at most 10 files, open the message in Teams]")
+	assert.Contains(t, posts[0].Message, "(image: a post carries at most 10 files, open the message in Teams)")
 }
 
 func TestSharedFileIsAttachedOnlyForRecipientsWhoseOwnAccountCanReadIt(t *testing.T) {

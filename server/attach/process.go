@@ -517,8 +517,9 @@ func (s *Service) findFollowUp(j Job, t Target) (string, error) {
 	return "", nil
 }
 
-// ImagePlaceholder stands, on its own line, for an inline image that could not be attached.
-const ImagePlaceholder = "[image: not available, open the message in Teams]"
+// ImagePlaceholder stands, on its own line, for an inline image that could not be attached; the text DM uses the
+// same words for an image it cannot show.
+const ImagePlaceholder = format.ImageUnavailable
 
 // followUpText is t's follow-up message: a placeholder line per inline image that could not be attached, code
 // snippets, then what else could not be attached, including the shared files t's own account may not read.
@@ -563,7 +564,7 @@ func (s *Service) followUpText(j Job, t Target, files []fileResult) string {
 func imagePlaceholder(p string) string {
 	switch p {
 	case ProblemTooLarge, ProblemImageTooLarge, ProblemTooMany:
-		return "[image: " + problemText(p) + ", open the message in Teams]"
+		return "(image: " + problemText(p) + ", open the message in Teams)"
 	}
 	return ImagePlaceholder
 }
