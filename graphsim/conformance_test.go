@@ -17,6 +17,7 @@ import (
 	abs "github.com/microsoft/kiota-abstractions-go"
 	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
 	kauth "github.com/microsoft/kiota-authentication-azure-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	msgraphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 	"github.com/microsoftgraph/msgraph-sdk-go/chats"
@@ -492,4 +493,38 @@ func TestFailureAnswers(t *testing.T) {
 		status, _, _ = odataErr(t, err)
 		assert.Equal(t, http.StatusNotFound, status)
 	})
+}
+
+func TestASharedFileIsReadableOnlyByThoseItIsSharedWith(t *testing.T) {
+	e := newEnv(t)
+	id, err := e.sim.SendMessage(e.group, graphsim.NewMessage{
+		From: aliceID, HTML: "<p>for bob only</p>",
+		Files: []graphsim.FileRef{{Name: "salaries.xlsx", Bytes: []byte("x"), SharedWith: []string{bobID}}},
+	})
+	require.NoError(t, err)
+	msg, err := e.appClient(t).Chats().ByChatId(e.group).Messages().ByChatMessageId(id).Get(context.Background(), nil)
+	require.NoError(t, err)
+	var fileURL string
+	for _, a := range msg.GetAttachments() {
+		if *a.GetContentType() == "reference" {
+			fileURL = *a.GetContentUrl()
+		}
+	}
+	require.NotEmpty(t, fileURL)
+	get := func(c *msgraphsdk.GraphServiceClient) (models.DriveItemable, error) {
+		return c.Shares().BySharedDriveItemId(graphsim.ShareID(fileURL)).DriveItem().Get(context.Background(), nil)
+	}
+
+	for _, reader := range []string{aliceID, bobID} {
+		item, err := get(e.delegatedClient(t, reader))
+		require.NoError(t, err, "the sender and the people it is shared with read it")
+		assert.Equal(t, "salaries.xlsx", *item.GetName())
+	}
+	_, err = get(e.delegatedClient(t, carolID))
+	var odata *odataerrors.ODataError
+	require.ErrorAs(t, err, &odata, "a chat member it is not shared with is refused")
+	assert.Equal(t, 403, odata.ResponseStatusCode)
+	assert.Equal(t, "accessDenied", *odata.GetErrorEscaped().GetCode())
+	_, err = get(e.appClient(t))
+	assert.NoError(t, err, "an app-only token with Files.Read.All reads every file")
 }

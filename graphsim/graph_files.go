@@ -32,6 +32,10 @@ func (s *Sim) serveShare(w http.ResponseWriter, r *http.Request, ti TokenInfo, s
 		writeODataError(w, r, http.StatusNotFound, "itemNotFound", "The sharing link no longer exists, or you do not have permission to access it.")
 		return
 	}
+	if !f.readableBy(ti) {
+		writeODataError(w, r, http.StatusForbidden, "accessDenied", "Access denied")
+		return
+	}
 	download := f.url + "?download=1&tempauth=" + randomToken(24)
 	if content {
 		http.Redirect(w, r, download, http.StatusFound)

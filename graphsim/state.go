@@ -94,6 +94,9 @@ type FileRef struct {
 	Name        string `json:"name"`
 	ContentType string `json:"contentType,omitempty"`
 	Bytes       []byte `json:"bytes"`
+	// SharedWith limits who can read the file with a delegated token: the sender plus these user ids. Empty means
+	// everyone in the tenant (an organisation-wide sharing link). Others get 403 accessDenied from /shares.
+	SharedWith []string `json:"sharedWith,omitempty"`
 }
 
 // Attachment is a raw chatMessage attachment (cards, code snippets, ...).
@@ -198,6 +201,14 @@ type storedFile struct {
 	contentType string
 	bytes       []byte
 	created     time.Time
+	// readers are the users a delegated token may read the file as; nil means every user of the tenant.
+	readers map[string]bool
+}
+
+// readableBy says whether a caller may read the file: app-only tokens (Files.Read.All application) read
+// everything, delegated callers only what is shared with them.
+func (f *storedFile) readableBy(ti TokenInfo) bool {
+	return ti.AppOnly || f.readers == nil || f.readers[ti.UserID]
 }
 
 func (c *chat) hasMember(userID string) bool {
@@ -421,7 +432,7 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		msg.html = `<attachment id="` + parent.id + `"></attachment>` + msg.html
 	}
 	for _, f := range m.Files {
-		sf := s.storeFileLocked(c.tenantID, f, now)
+		sf := s.storeFileLocked(c.tenantID, m.From, f, now)
 		id := strings.ToUpper(strings.ReplaceAll(sf.id, "-", ""))
 		msg.attachments = append(msg.attachments, Attachment{ID: id, ContentType: "reference", ContentURL: sf.url, Name: sf.name})
 		msg.html += `<attachment id="` + id + `"></attachment>`
@@ -566,7 +577,7 @@ func reactionDisplayName(t string) string {
 	return t
 }
 
-func (s *Sim) storeFileLocked(tenantID string, f FileRef, now time.Time) *storedFile {
+func (s *Sim) storeFileLocked(tenantID, owner string, f FileRef, now time.Time) *storedFile {
 	if f.ContentType == "" {
 		f.ContentType = "application/octet-stream"
 	}
@@ -574,6 +585,12 @@ func (s *Sim) storeFileLocked(tenantID string, f FileRef, now time.Time) *stored
 	// A SharePoint-like personal OneDrive path, served by graphsim itself.
 	u := s.baseURL() + "/personal/" + strings.ReplaceAll(tenantID, "-", "") + "/Documents/Microsoft%20Teams%20Chat%20Files/" + pathEscape(id[:8]+"_"+f.Name)
 	sf := &storedFile{id: id, url: u, name: f.Name, contentType: f.ContentType, bytes: f.Bytes, created: now}
+	if len(f.SharedWith) > 0 {
+		sf.readers = map[string]bool{owner: true}
+		for _, id := range f.SharedWith {
+			sf.readers[id] = true
+		}
+	}
 	s.files[u] = sf
 	return sf
 }

@@ -91,7 +91,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Download: doerFunc(func(r *http.Request) (*http.Response, error) { return p.graphFactory().HTTPClient().Do(r) }),
 		Logger:   p.log,
 		Metrics:  p.metrics,
-	}, attach.Options{BotUserID: p.botID})
+	}, attach.Options{BotUserID: p.botID, GraphBaseURL: func() string { return p.graphFactory().Endpoints().GraphBaseURL }})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the attachment path")
 	}

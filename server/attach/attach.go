@@ -5,9 +5,12 @@
 // previews for one small PNG against ~2 ms for a text post. Delivery posts the text DM first and hands the files
 // over through Enqueue, which only stores a job in the inbox queue "attachments". Process, run by a few inbox
 // workers, downloads each file once per message, uploads it once to Mattermost (rate-limited, so previews never
-// starve text delivery) and shares it with every other recipient by copying its file info. Each recipient then
-// gets one follow-up bot post, a reply to the text DM, carrying the files and code snippets and naming whatever
-// could not be attached, with a link to the message in Teams.
+// starve text delivery) and shares it with the other recipients by copying its file info. Inline images and code
+// snippets belong to the message: every recipient gets them, and only the message's own hosted contents on the
+// configured Graph host are fetched. A shared SharePoint/OneDrive file is attached only for recipients whose own
+// delegated token may read it (one metadata call each). Each recipient then gets one follow-up bot post, a reply
+// to the text DM, carrying the files and code snippets and naming whatever could not be attached for them, with a
+// link to the message in Teams.
 //
 // Everything is idempotent: outcomes per file and follow-ups per recipient are recorded in the database, so a
 // retried job neither downloads nor uploads nor posts again what it already did.
@@ -97,7 +100,7 @@ type AppGraph interface {
 // Files.Read.All, which the app registration holds as a delegated permission only. connect.Service.CallGraph
 // with the current graph.Factory fits (see UserGraphFunc). An error that is neither a Graph answer
 // (graph.StatusOf(err) != 0) nor a network error means the user's account cannot be used (not connected, token
-// refused): the next recipient is tried.
+// refused): that recipient gets no shared file.
 type UserGraph interface {
 	CallGraph(ctx context.Context, mmUserID string, fn func(ctx context.Context, c *graph.Client) error) error
 }
@@ -177,6 +180,9 @@ type Options struct {
 	BusyRetry time.Duration
 	// ThrottleRetry is the wait after a throttled Graph answer without Retry-After (default 30 s).
 	ThrottleRetry time.Duration
+	// GraphBaseURL is the configured cloud's Graph base URL (default https://graph.microsoft.com/v1.0): the only
+	// place inline images and code snippets are fetched from.
+	GraphBaseURL func() string
 	// TeamsLink builds the link to a message in Teams (default teams.microsoft.com/l/message/...).
 	TeamsLink func(chatID, messageID string) string
 	// Clock drives the upload rate limiter (default: the real clock).
@@ -210,6 +216,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ThrottleRetry <= 0 {
 		o.ThrottleRetry = 30 * time.Second
+	}
+	if o.GraphBaseURL == nil {
+		o.GraphBaseURL = func() string { return "https://graph.microsoft.com/v1.0" }
 	}
 	if o.TeamsLink == nil {
 		o.TeamsLink = TeamsMessageLink

@@ -16,6 +16,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/graphsim"
 	"github.com/teamsnotify/msteams-sync/server/attach"
 	"github.com/teamsnotify/msteams-sync/server/delivery"
+	"github.com/teamsnotify/msteams-sync/server/format"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
 )
@@ -33,7 +34,7 @@ func TestEachFileIsDownloadedAndUploadedOnceAndSharedWithEveryRecipient(t *testi
 	require.NoError(t, e.process(j, 1))
 
 	assert.Equal(t, 1, e.hostedCalls(), "the image is downloaded once for three recipients")
-	assert.Equal(t, 1, e.shareCalls(), "the shared file is resolved once")
+	assert.Equal(t, 3, e.sim.CallCount("GET /shares/{id}/driveItem", "delegated"), "each recipient's own token checks access to the shared file")
 	uploads := e.mm.uploadList()
 	require.Len(t, uploads, 2, "one upload per file")
 	for _, u := range uploads {
@@ -78,7 +79,7 @@ func TestFileOverMaxFileSizeIsNamedWithALinkAndTheRestAttached(t *testing.T) {
 		assert.Equal(t, []string{"image-1.png"}, e.mm.fileNames(posts[0]))
 		msg := posts[0].Message
 		assert.Contains(t, msg, "**big.zip**: too large for Mattermost", "a shared file: its size is known before downloading")
-		assert.Contains(t, msg, "**image-2**: too large for Mattermost", "an inline image: refused while downloading")
+		assert.Contains(t, msg, "(image: too large for Mattermost, open the message in Teams)", "an inline image: refused while downloading")
 		assert.Contains(t, msg, "(https://teams.microsoft.com/l/message/"+j.ChatID+"/"+j.MessageID+"?")
 	}
 }
@@ -98,7 +99,7 @@ func TestMissingHostedContentIsNamedNotRetried(t *testing.T) {
 	for _, tg := range e.targets {
 		posts := e.mm.followUps(tg.ChannelID)
 		require.Len(t, posts, 1)
-		assert.Contains(t, posts[0].Message, "**image-1**: no longer available")
+		assert.Equal(t, attach.ImagePlaceholder, posts[0].Message)
 		assert.Empty(t, posts[0].FileIds)
 	}
 }
@@ -247,7 +248,7 @@ func TestImageOverMaxResolutionIsNamed(t *testing.T) {
 	assert.Empty(t, e.mm.uploadList(), "Mattermost would refuse it")
 	posts := e.mm.followUps(e.targets[0].ChannelID)
 	require.Len(t, posts, 1)
-	assert.Contains(t, posts[0].Message, "**image-1.png**: image resolution too large")
+	assert.Equal(t, "(image: image resolution too large for Mattermost, open the message in Teams)", posts[0].Message)
 }
 
 func TestCodeSnippetIsFetchedOnceAndPostedAsFencedBlock(t *testing.T) {
@@ -281,25 +282,69 @@ func TestAtMostTenFilesAreAttached(t *testing.T) {
 	posts := e.mm.followUps(e.targets[2].ChannelID)
 	require.Len(t, posts, 1)
 	assert.Len(t, e.mm.fileNames(posts[0]), 10)
-	assert.Contains(t, posts[0].Message, "**image-11**: a post carries at most 10 files")
+	assert.Contains(t, posts[0].Message, "(image: a post carries at most 10 files, open the message in Teams)")
 }
 
-func TestSharedFileIsReadWithTheFirstRecipientWhoseAccountWorks(t *testing.T) {
+func TestSharedFileIsAttachedOnlyForRecipientsWhoseOwnAccountCanReadIt(t *testing.T) {
 	e := newEnv(t, attach.Options{})
-	delete(e.users, e.targets[0].MMUserID) // disconnected since the DM went out
+	noAccess, reader, disconnected := e.targets[0], e.targets[1], e.targets[2]
+	delete(e.users, disconnected.MMUserID) // disconnected since the DM went out
 	j := e.send(graphsim.NewMessage{
-		HTML:  "<p>file</p>",
-		Files: []graphsim.FileRef{{Name: "plan.docx", Bytes: []byte("plan")}},
+		HTML: "<p>file</p>",
+		// Shared in Teams with the second recipient only; the first is in the chat but may not open it.
+		Files: []graphsim.FileRef{{Name: "plan.docx", Bytes: []byte("plan"), SharedWith: []string{teamsUsers[1], teamsUsers[2]}}},
 	})
 	e.sim.ResetCalls()
 	require.NoError(t, e.process(j, 1))
-	assert.Equal(t, 1, e.sim.CallCount("GET /shares/{id}/driveItem", "delegated"))
-	posts := e.mm.followUps(e.targets[0].ChannelID)
+
+	assert.Equal(t, 2, e.sim.CallCount("GET /shares/{id}/driveItem", "delegated"), "one metadata call per connected recipient")
+	uploads := e.mm.uploadList()
+	require.Len(t, uploads, 1, "downloaded and uploaded once")
+	assert.Equal(t, reader.ChannelID, uploads[0].ChannelID, "uploaded into the DM of a recipient who may read it")
+
+	posts := e.mm.followUps(reader.ChannelID)
 	require.Len(t, posts, 1)
-	assert.Equal(t, []string{"plan.docx"}, e.mm.fileNames(posts[0]), "the disconnected recipient still gets the file")
+	assert.Equal(t, []string{"plan.docx"}, e.mm.fileNames(posts[0]), "the recipient with access gets the file")
+	assert.Empty(t, posts[0].Message)
+
+	posts = e.mm.followUps(noAccess.ChannelID)
+	require.Len(t, posts, 1)
+	assert.Empty(t, posts[0].FileIds, "no file id for a recipient without access")
+	assert.Contains(t, posts[0].Message, "- **plan.docx**: shared in Teams, but your Microsoft account has no access to it")
+	assert.NotContains(t, posts[0].Message, "/personal/", "no link to the file itself")
+
+	posts = e.mm.followUps(disconnected.ChannelID)
+	require.Len(t, posts, 1)
+	assert.Empty(t, posts[0].FileIds, "no file for a recipient without a usable token")
+	assert.Contains(t, posts[0].Message, "- **plan.docx**: shared in Teams; connect your Microsoft account with `/msteams connect` to receive shared files")
+	for _, c := range e.mm.copyList() {
+		assert.Len(t, c.FileIDs, 0, "no copy is made for anyone but readers")
+	}
 }
 
-func TestSharedFileNobodyCanReadIsNamed(t *testing.T) {
+func TestSharedFileNobodyHereCanReadIsStillAttachedForALaterRecipientWhoCan(t *testing.T) {
+	e := newEnv(t, attach.Options{})
+	j := e.send(graphsim.NewMessage{
+		HTML:  "<p>file</p>",
+		Files: []graphsim.FileRef{{Name: "secret.xlsx", Bytes: []byte("x"), SharedWith: []string{teamsUsers[2]}}},
+	})
+	first := j
+	first.Targets = j.Targets[:2]
+	require.NoError(t, e.process(first, 1))
+	assert.Empty(t, e.mm.uploadList(), "nothing is downloaded when no recipient may read it")
+	for _, tg := range first.Targets {
+		posts := e.mm.followUps(tg.ChannelID)
+		require.Len(t, posts, 1)
+		assert.Contains(t, posts[0].Message, "**secret.xlsx**: shared in Teams, but your Microsoft account has no access to it")
+	}
+
+	require.NoError(t, e.process(j, 1))
+	posts := e.mm.followUps(e.targets[2].ChannelID)
+	require.Len(t, posts, 1)
+	assert.Equal(t, []string{"secret.xlsx"}, e.mm.fileNames(posts[0]), "the earlier recipients' lack of access is not recorded for the message")
+}
+
+func TestSharedFileForDisconnectedRecipientsIsNamed(t *testing.T) {
 	e := newEnv(t, attach.Options{})
 	e.users = map[string]*graph.Client{}
 	j := e.send(graphsim.NewMessage{
@@ -307,9 +352,48 @@ func TestSharedFileNobodyCanReadIsNamed(t *testing.T) {
 		Files: []graphsim.FileRef{{Name: "secret.xlsx", Bytes: []byte("x")}},
 	})
 	require.NoError(t, e.process(j, 1))
+	assert.Empty(t, e.mm.uploadList())
 	posts := e.mm.followUps(e.targets[1].ChannelID)
 	require.Len(t, posts, 1)
-	assert.Contains(t, posts[0].Message, "**secret.xlsx**: access denied")
+	assert.Contains(t, posts[0].Message, "**secret.xlsx**: shared in Teams; connect your Microsoft account")
+}
+
+func TestHostedContentOfAnotherChatOrHostIsNotFetched(t *testing.T) {
+	e := newEnv(t, attach.Options{})
+	other, err := e.sim.CreateChat(graphsim.ChatSpec{ChatType: "oneOnOne", Members: []string{senderID, teamsUsers[0]}})
+	require.NoError(t, err)
+	otherMsg, err := e.sim.SendMessage(other, graphsim.NewMessage{From: senderID, HTML: "<p>private</p>",
+		Hosted: []graphsim.HostedContent{{ID: "img1", ContentType: "image/png", Bytes: pngBytes(t, 3, 3)}}})
+	require.NoError(t, err)
+	_, err = e.factory.App().GetHostedContent(context.Background(), other, otherMsg, "img1", 1<<20)
+	require.NoError(t, err, "the app-only token could read it")
+	foreign := e.sim.GraphURL() + "/chats/" + other + "/messages/" + otherMsg + "/hostedContents/img1/$value"
+
+	j := e.send(graphsim.NewMessage{
+		HTML:         `<p>look at this</p><p><img src="` + foreign + `" alt="image"></p><p>and this</p>`,
+		CodeSnippets: []graphsim.CodeSnippet{{Language: "go", Code: "x := 1"}},
+	})
+	require.Len(t, j.Files, 2, "the HTML's image is on the Graph host, so it reaches the attachment job")
+	// An install on the public cloud takes any Microsoft Graph cloud's host from the HTML; only the configured
+	// one is asked.
+	j.Files = append(j.Files, format.FileRef{Kind: format.FileHostedContent,
+		URL: "https://graph.microsoft.us/v1.0/chats/" + j.ChatID + "/messages/" + j.MessageID + "/hostedContents/img1/$value"})
+	e.sim.ResetCalls()
+	require.NoError(t, e.process(j, 1), "refusing a URL is not a failure of the job")
+
+	assert.Equal(t, 1, e.hostedCalls(), "only the message's own code snippet is fetched")
+	assert.Empty(t, e.mm.uploadList(), "the other chat's image is not included")
+	for _, tg := range e.targets {
+		posts := e.mm.followUps(tg.ChannelID)
+		require.Len(t, posts, 1)
+		msg := posts[0].Message
+		assert.Empty(t, posts[0].FileIds)
+		assert.NotContains(t, msg, "$value")
+		assert.NotContains(t, msg, e.sim.GraphURL())
+		assert.NotContains(t, msg, "graph.microsoft")
+		// Each unavailable image is a paragraph of its own, apart from the snippet that follows.
+		assert.Equal(t, attach.ImagePlaceholder+"\n\n"+attach.ImagePlaceholder+"\n\n```go\nx := 1\n```", msg)
+	}
 }
 
 func TestPersistentFailureIsNamedAfterGiveUpAfter(t *testing.T) {
@@ -329,7 +413,7 @@ func TestPersistentFailureIsNamedAfterGiveUpAfter(t *testing.T) {
 	require.NoError(t, e.process(j, 3))
 	posts := e.mm.followUps(e.targets[0].ChannelID)
 	require.Len(t, posts, 1)
-	assert.Contains(t, posts[0].Message, "**image-1**: could not be downloaded")
+	assert.Equal(t, attach.ImagePlaceholder, posts[0].Message)
 }
 
 func TestRefusedUploadIsNamed(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/teamsnotify/msteams-sync/server/format"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
 )
@@ -21,10 +22,11 @@ import (
 const (
 	ProblemTooLarge      = "too_large"       // over Mattermost's MaxFileSize (or the plugin's bound for inline images)
 	ProblemImageTooLarge = "image_too_large" // more pixels than Mattermost's MaxImageResolution
-	ProblemForbidden     = "forbidden"       // Graph refused access (403), or no recipient's account could read it
+	ProblemForbidden     = "forbidden"       // Graph refused access (403)
 	ProblemGone          = "gone"            // deleted in Teams/SharePoint (404)
 	ProblemTooMany       = "too_many"        // beyond the 10 files a post can carry
 	ProblemUnsupported   = "unsupported"     // a URL the plugin cannot fetch
+	ProblemForeign       = "foreign"         // an inline image or snippet URL that is not this message's hosted content
 	ProblemRefused       = "refused"         // Mattermost refused the upload
 	ProblemFailed        = "failed"          // kept failing; given up after Options.GiveUpAfter attempts
 )
@@ -73,25 +75,66 @@ func (s *Service) classifyGraph(err error, what string) error {
 	return errors.Wrap(err, what)
 }
 
-// hostedContentRef splits a Graph .../chats/{c}/messages/{m}/hostedContents/{h}/$value URL.
-func hostedContentRef(raw string) (chatID, messageID, hostedID string, ok bool) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", "", false
+// ownHostedContent returns the hosted content id of an inline image or code snippet when its URL is exactly
+// {Graph base URL}/chats/{job's chat}/messages/{job's message}/hostedContents/{id}/$value. Hosted contents are
+// fetched with the app-only token, which reads every chat of the tenant: a message must not be able to pull
+// another chat's content (or send the request anywhere else) by naming it in its HTML. Anything else is
+// ProblemForeign, logged once since the outcome is recorded.
+func (s *Service) ownHostedContent(j Job, f format.FileRef) (string, error) {
+	id, ok := hostedContentOf(f.URL, s.opt.GraphBaseURL(), j.ChatID, j.MessageID)
+	if !ok {
+		s.d.Logger.LogWarn("Not fetching a hosted content that is not this message's",
+			"chat_id", j.ChatID, "message_id", j.MessageID, "kind", string(f.Kind))
+		return "", problem(ProblemForeign, nil)
 	}
-	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-	for i := 0; i+5 < len(segs); i++ {
-		if segs[i] == "chats" && segs[i+2] == "messages" && segs[i+4] == "hostedContents" {
-			c, err1 := url.PathUnescape(segs[i+1])
-			m, err2 := url.PathUnescape(segs[i+3])
-			h, err3 := url.PathUnescape(segs[i+5])
-			if err1 != nil || err2 != nil || err3 != nil || c == "" || m == "" || h == "" {
-				return "", "", "", false
-			}
-			return c, m, h, true
+	return id, nil
+}
+
+// hostedContentOf is ownHostedContent's check, against the base URL base.
+func hostedContentOf(raw, base, chatID, messageID string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	b, err := url.Parse(base)
+	if err != nil || b.Host == "" || !strings.EqualFold(u.Scheme, b.Scheme) || !strings.EqualFold(u.Host, b.Host) {
+		return "", false
+	}
+	segs, ok := pathSegments(u)
+	baseSegs, baseOK := pathSegments(b)
+	if !ok || !baseOK || len(segs) != len(baseSegs)+7 {
+		return "", false
+	}
+	for i, bs := range baseSegs {
+		if !strings.EqualFold(segs[i], bs) {
+			return "", false
 		}
 	}
-	return "", "", "", false
+	rest := segs[len(baseSegs):]
+	id := rest[5]
+	if !strings.EqualFold(rest[0], "chats") || rest[1] != chatID || !strings.EqualFold(rest[2], "messages") ||
+		rest[3] != messageID || !strings.EqualFold(rest[4], "hostedContents") || rest[6] != "$value" ||
+		id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
+		return "", false
+	}
+	return id, true
+}
+
+// pathSegments splits u's path into unescaped segments, so an escaped "/" stays inside its segment.
+func pathSegments(u *url.URL) ([]string, bool) {
+	p := strings.Trim(u.EscapedPath(), "/")
+	if p == "" {
+		return nil, true
+	}
+	var out []string
+	for _, seg := range strings.Split(p, "/") {
+		v, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, v)
+	}
+	return out, true
 }
 
 // content is a downloaded file: in memory up to Options.MemoryLimit, else spooled to a temporary file.

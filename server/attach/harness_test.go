@@ -114,6 +114,9 @@ func newEnv(t *testing.T, opt attach.Options) *env {
 	if opt.TempDir == "" {
 		opt.TempDir = e.tempDir
 	}
+	if opt.GraphBaseURL == nil {
+		opt.GraphBaseURL = sim.GraphURL
+	}
 	e.svc, err = attach.New(attach.Deps{
 		Store: e.store, Mattermost: e.mm, App: factory.App(), Users: attach.UserGraphFunc(e.callGraph),
 		Download: factory.HTTPClient(),
@@ -182,16 +185,6 @@ func (e *env) process(j attach.Job, attempt int) error {
 
 func (e *env) hostedCalls() int {
 	return e.sim.CallCount("GET /chats/{id}/messages/{id}/hostedContents/{id}/$value")
-}
-
-func (e *env) shareCalls() int {
-	n := 0
-	for _, c := range e.sim.Calls() {
-		if strings.HasPrefix(c.Route, "GET /shares/") {
-			n += c.Count
-		}
-	}
-	return n
 }
 
 // pngBytes is a real PNG of w×h pixels.

@@ -12,23 +12,34 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/format"
 )
 
-func TestHostedContentRef(t *testing.T) {
+func TestOnlyTheJobsOwnHostedContentsOnTheConfiguredGraphAreFetched(t *testing.T) {
+	const (
+		base = "https://graph.microsoft.com/v1.0"
+		chat = "19:abc@thread.v2"
+		msg  = "1712"
+	)
 	for _, tc := range []struct {
-		url                   string
-		chat, message, hosted string
-		ok                    bool
+		url, hosted string
 	}{
-		{url: "https://graph.microsoft.com/v1.0/chats/19:abc@thread.v2/messages/1712/hostedContents/aWQ9/$value",
-			chat: "19:abc@thread.v2", message: "1712", hosted: "aWQ9", ok: true},
-		{url: "https://127.0.0.1:4443/v1.0/chats/19%3Aabc%40unq.gbl.spaces/messages/1/hostedContents/x%3D%3D/$value",
-			chat: "19:abc@unq.gbl.spaces", message: "1", hosted: "x==", ok: true},
-		{url: "https://graph.microsoft.com/v1.0/chats/c/messages/m", ok: false},
-		{url: "https://graph.microsoft.com/v1.0/chats//messages/m/hostedContents/h/$value", ok: false},
-		{url: "::not a url", ok: false},
+		{url: base + "/chats/19:abc@thread.v2/messages/1712/hostedContents/aWQ9/$value", hosted: "aWQ9"},
+		{url: base + "/chats/19%3Aabc%40thread.v2/messages/1712/hostedContents/x%3D%3D/$value", hosted: "x=="},
+		{url: "https://GRAPH.microsoft.com/v1.0/Chats/19:abc@thread.v2/messages/1712/hostedcontents/h/$value", hosted: "h"},
+		{url: base + "/chats/19:other@thread.v2/messages/1712/hostedContents/h/$value"}, // another chat
+		{url: base + "/chats/19:abc@thread.v2/messages/1713/hostedContents/h/$value"},   // another message
+		{url: "https://graph.microsoft.us/v1.0/chats/19:abc@thread.v2/messages/1712/hostedContents/h/$value"},
+		{url: "http://graph.microsoft.com/v1.0/chats/19:abc@thread.v2/messages/1712/hostedContents/h/$value"},
+		{url: "https://graph.microsoft.com/beta/chats/19:abc@thread.v2/messages/1712/hostedContents/h/$value"},
+		{url: base + "/chats/19:abc@thread.v2/messages/1712/hostedContents/h/$value?x=1"},
+		{url: base + "/chats/19:abc@thread.v2/messages/1712/hostedContents/h"},
+		{url: base + "/chats/19:abc@thread.v2/messages/1712/hostedContents/a%2F..%2Fb/$value"},
+		{url: base + "/chats/19:abc@thread.v2/messages/1712/hostedContents/../$value"},
+		{url: "https://user@graph.microsoft.com/v1.0/chats/19:abc@thread.v2/messages/1712/hostedContents/h/$value"},
+		{url: base + "/chats/19:x/../19:abc@thread.v2/messages/1712/hostedContents/h/$value"},
+		{url: "::not a url"},
 	} {
-		c, m, h, ok := hostedContentRef(tc.url)
-		assert.Equal(t, tc.ok, ok, tc.url)
-		assert.Equal(t, []string{tc.chat, tc.message, tc.hosted}, []string{c, m, h}, tc.url)
+		id, ok := hostedContentOf(tc.url, base, chat, msg)
+		assert.Equal(t, tc.hosted != "", ok, tc.url)
+		assert.Equal(t, tc.hosted, id, tc.url)
 	}
 }
 

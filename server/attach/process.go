@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
@@ -25,8 +26,37 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
-// maxUserTries bounds how many recipients' accounts are tried for one shared file.
-const maxUserTries = 3
+// accessParallel bounds the access checks of one shared file that run at once (one per recipient).
+const accessParallel = 4
+
+// access is what one recipient's own Microsoft account may do with a shared file. The zero value is no answer.
+type access int
+
+const (
+	accessGranted   access = iota + 1 // the recipient's token read the file's metadata
+	accessDenied                      // Graph refused it for this recipient (403, or 404 as it answers for items one cannot read)
+	accessNoAccount                   // not connected, or the token cannot be used
+	accessFailed                      // kept failing for a transient reason; given up after Options.GiveUpAfter attempts
+)
+
+// fileResult is one file of the job: its outcome for the message and, for a shared file, each pending
+// recipient's access (nil for inline images and snippets, which belong to the message and so to every member).
+type fileResult struct {
+	store.AttachmentFile
+	kind   format.FileKind
+	access map[string]access
+}
+
+// attachedFor says whether recipient mmUserID gets f's file.
+func (f fileResult) attachedFor(mmUserID string) bool {
+	return f.FileID != "" && (f.access == nil || f.access[mmUserID] == accessGranted)
+}
+
+// sharedItem is a shared file as a recipient with access saw it, and that recipient's channel for the upload.
+type sharedItem struct {
+	item      graph.DriveItem
+	channelID string
+}
 
 // limits are Mattermost's file settings at the time of the job.
 type limits struct {
@@ -133,14 +163,15 @@ func fileKey(f format.FileRef) string {
 }
 
 // resolveFiles returns the outcome of every file of j, in order: recorded ones as they are, the others fetched,
-// uploaded (into the first pending target's channel) and recorded now.
-func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, attempt int) ([]store.AttachmentFile, error) {
+// uploaded (into a pending target's channel) and recorded now. Shared files are checked with every pending
+// recipient's own token, and fetched only when one of them may read it.
+func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, attempt int) ([]fileResult, error) {
 	saved, err := s.d.Store.GetAttachmentFiles(ctx, j.ChatID, j.MessageID)
 	if err != nil {
 		return nil, err
 	}
 	lim := s.limits()
-	out := make([]store.AttachmentFile, 0, len(j.Files))
+	out := make([]fileResult, 0, len(j.Files))
 	attached, images := 0, 0
 	for _, f := range j.Files {
 		if f.Kind == format.FileHostedContent {
@@ -148,11 +179,28 @@ func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, att
 		}
 		key := fileKey(f)
 		rec, ok := saved[key]
+		res := fileResult{kind: f.Kind}
+		tooMany := !ok && f.Kind != format.FileCodeSnippet && attached >= MaxFilesPerPost
+		var shared *sharedItem
+		// A file recorded with a problem is the same for everyone; otherwise each recipient's rights decide.
+		if f.Kind == format.FileReference && !tooMany && (!ok || rec.FileID != "") {
+			var err error
+			if res.access, shared, err = s.checkAccess(ctx, j, f.URL, pending, attempt); err != nil {
+				return nil, err
+			}
+			if !ok && shared == nil {
+				// Nobody here may read it: nothing to record, since another job of the message may name
+				// recipients who can.
+				res.AttachmentFile = store.AttachmentFile{ChatID: j.ChatID, MessageID: j.MessageID, FileKey: key, Name: defaultName(f, images, "")}
+				out = append(out, res)
+				continue
+			}
+		}
 		if !ok {
 			rec = store.AttachmentFile{ChatID: j.ChatID, MessageID: j.MessageID, FileKey: key, Name: defaultName(f, images, "")}
-			if f.Kind != format.FileCodeSnippet && attached >= MaxFilesPerPost {
+			if tooMany {
 				rec.Problem = ProblemTooMany
-			} else if err := s.resolve(ctx, j, f, images, pending, lim, &rec); err != nil {
+			} else if err := s.resolve(ctx, j, f, images, pending, shared, lim, &rec); err != nil {
 				p, isProblem := problemOf(err)
 				// A worker being stopped is no reason to give up on a file.
 				if !isProblem && attempt >= s.opt.GiveUpAfter && !isRetryAfter(err) && ctx.Err() == nil {
@@ -173,7 +221,8 @@ func (s *Service) resolveFiles(ctx context.Context, j Job, pending []Target, att
 		if rec.FileID != "" {
 			attached++
 		}
-		out = append(out, rec)
+		res.AttachmentFile = rec
+		out = append(out, res)
 	}
 	return out, nil
 }
@@ -183,15 +232,16 @@ func isRetryAfter(err error) bool {
 	return ok
 }
 
-// resolve fetches one file and uploads it (or, for a snippet, keeps its text) into rec.
-func (s *Service) resolve(ctx context.Context, j Job, f format.FileRef, imageNo int, pending []Target, lim limits, rec *store.AttachmentFile) error {
+// resolve fetches one file and uploads it (or, for a snippet, keeps its text) into rec. A shared file is
+// fetched as shared says, the item a recipient with access resolved.
+func (s *Service) resolve(ctx context.Context, j Job, f format.FileRef, imageNo int, pending []Target, shared *sharedItem, lim limits, rec *store.AttachmentFile) error {
 	switch f.Kind {
 	case format.FileCodeSnippet:
-		chatID, messageID, hostedID, ok := hostedContentRef(f.URL)
-		if !ok {
-			return problem(ProblemUnsupported, nil)
+		hostedID, err := s.ownHostedContent(j, f)
+		if err != nil {
+			return err
 		}
-		hc, err := s.d.App.GetHostedContent(ctx, chatID, messageID, hostedID, s.opt.MaxSnippetBytes)
+		hc, err := s.d.App.GetHostedContent(ctx, j.ChatID, j.MessageID, hostedID, s.opt.MaxSnippetBytes)
 		if err != nil {
 			return s.classifyGraph(err, "get code snippet")
 		}
@@ -199,12 +249,12 @@ func (s *Service) resolve(ctx context.Context, j Job, f format.FileRef, imageNo 
 		return nil
 
 	case format.FileHostedContent:
-		chatID, messageID, hostedID, ok := hostedContentRef(f.URL)
-		if !ok {
-			return problem(ProblemUnsupported, nil)
+		hostedID, err := s.ownHostedContent(j, f)
+		if err != nil {
+			return err
 		}
 		maxBytes := min(s.opt.MaxHostedBytes, lim.maxFileSize)
-		hc, err := s.d.App.GetHostedContent(ctx, chatID, messageID, hostedID, maxBytes)
+		hc, err := s.d.App.GetHostedContent(ctx, j.ChatID, j.MessageID, hostedID, maxBytes)
 		if err != nil {
 			return s.classifyGraph(err, "get hosted content")
 		}
@@ -213,10 +263,10 @@ func (s *Service) resolve(ctx context.Context, j Job, f format.FileRef, imageNo 
 		return s.upload(ctx, c, pending[0].ChannelID, lim, rec)
 
 	case format.FileReference:
-		item, err := s.driveItem(ctx, f.URL, pending)
-		if err != nil {
-			return err
+		if shared == nil {
+			return problem(ProblemForbidden, errors.New("no recipient may read the file"))
 		}
+		item := shared.item
 		if item.Size > lim.maxFileSize {
 			return problem(ProblemTooLarge, errors.Errorf("%d bytes", item.Size))
 		}
@@ -232,43 +282,95 @@ func (s *Service) resolve(ctx context.Context, j Job, f format.FileRef, imageNo 
 			c.contentType = item.MimeType
 		}
 		rec.Name = cleanName(firstNonEmpty(f.Name, item.Name, "file"))
-		return s.upload(ctx, c, pending[0].ChannelID, lim, rec)
+		// Uploaded into the channel of a recipient who may read it, so the original is never in a channel of
+		// someone who may not.
+		return s.upload(ctx, c, shared.channelID, lim, rec)
 	}
 	return problem(ProblemUnsupported, errors.Errorf("unknown file kind %q", f.Kind))
 }
 
-// driveItem resolves a shared file's URL as a recipient: the first whose account can read it. Throttling
-// stops at once; other failures move on to the next recipient and the last one is reported.
-func (s *Service) driveItem(ctx context.Context, shareURL string, pending []Target) (graph.DriveItem, error) {
-	var last error
+// checkAccess asks Graph, with each pending recipient's own delegated token, whether that recipient may read a
+// shared file: one metadata call each, a few at once. It returns every recipient's access and the item as the
+// first recipient (in job order) with access saw it, or nil when none may read it. Throttling fails the job
+// with its Retry-After; other transient failures fail it too until Options.GiveUpAfter, from which the
+// recipients concerned are told the file could not be downloaded.
+func (s *Service) checkAccess(ctx context.Context, j Job, shareURL string, pending []Target, attempt int) (map[string]access, *sharedItem, error) {
+	type answer struct {
+		item graph.DriveItem
+		err  error
+	}
+	answers := make([]answer, len(pending))
+	sem := make(chan struct{}, accessParallel)
+	var wg sync.WaitGroup
 	for i, t := range pending {
-		if i == maxUserTries {
-			break
-		}
-		var item graph.DriveItem
-		err := s.d.Users.CallGraph(ctx, t.MMUserID, func(ctx context.Context, c *graph.Client) error {
-			var err error
-			item, err = c.GetDriveItemByShareURL(ctx, shareURL)
-			return err
-		})
-		if err == nil {
-			return item, nil
-		}
-		if graph.IsThrottled(err) {
-			return graph.DriveItem{}, s.classifyGraph(err, "resolve shared file")
-		}
-		var netErr net.Error
-		if errors.As(err, &netErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			// Graph could not be reached: that says nothing about access, try the job again later.
-			return graph.DriveItem{}, errors.Wrap(err, "resolve shared file")
-		}
-		last = err
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var item graph.DriveItem
+			err := s.d.Users.CallGraph(ctx, t.MMUserID, func(ctx context.Context, c *graph.Client) error {
+				var err error
+				item, err = c.GetDriveItemByShareURL(ctx, shareURL)
+				return err
+			})
+			answers[i] = answer{item: item, err: err}
+		}()
 	}
-	if graph.StatusOf(last) != 0 {
-		return graph.DriveItem{}, s.classifyGraph(last, "resolve shared file")
+	wg.Wait()
+
+	out := make(map[string]access, len(pending))
+	var shared *sharedItem
+	var transient error
+	for i, t := range pending {
+		acc, err := s.accessOf(answers[i].err)
+		switch {
+		case err == nil:
+			out[t.MMUserID] = acc
+			if acc == accessGranted && shared == nil {
+				shared = &sharedItem{item: answers[i].item, channelID: t.ChannelID}
+			}
+		case isRetryAfter(err):
+			return nil, nil, err
+		default:
+			out[t.MMUserID] = accessFailed
+			if transient == nil {
+				transient = err
+			}
+		}
 	}
-	// No recipient's account could be used at all (disconnected, tokens refused).
-	return graph.DriveItem{}, problem(ProblemForbidden, last)
+	if transient != nil {
+		// A worker being stopped is no reason to give up on anyone.
+		if attempt < s.opt.GiveUpAfter || ctx.Err() != nil {
+			return nil, nil, transient
+		}
+		s.d.Logger.LogWarn("Giving up on checking access to a shared Teams file for some recipients",
+			"chat_id", j.ChatID, "message_id", j.MessageID, "error", transient.Error())
+	}
+	return out, shared, nil
+}
+
+// accessOf reads one recipient's metadata answer: an access, or an error when the answer says nothing about
+// access (throttling, Graph unreachable or failing).
+func (s *Service) accessOf(err error) (access, error) {
+	if err == nil {
+		return accessGranted, nil
+	}
+	if graph.IsThrottled(err) {
+		return 0, s.classifyGraph(err, "check access to shared file")
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return 0, errors.Wrap(err, "check access to shared file")
+	}
+	switch status := graph.StatusOf(err); {
+	case status == 0, status == http.StatusUnauthorized:
+		// Not a Graph answer about the file: the recipient's account cannot be used (UserGraph's contract),
+		// or Graph refused the token itself.
+		return accessNoAccount, nil
+	case status >= 400 && status < 500:
+		return accessDenied, nil
+	}
+	return 0, errors.Wrap(err, "check access to shared file")
 }
 
 // upload checks c against Mattermost's limits and uploads it once, rate-limited, into channelID.
@@ -332,7 +434,7 @@ func classifyAppErr(err error, what string) error {
 
 // postFollowUp gives one recipient the files: the originals when they were uploaded into this recipient's
 // channel and no earlier attempt may have used them, copies of their file infos otherwise.
-func (s *Service) postFollowUp(ctx context.Context, j Job, t Target, files []store.AttachmentFile, retried bool) error {
+func (s *Service) postFollowUp(ctx context.Context, j Job, t Target, files []fileResult, retried bool) error {
 	rsv, err := s.d.Store.ReserveAttachmentPost(ctx, j.ChatID, j.MessageID, t.MMUserID)
 	if err != nil {
 		return err
@@ -343,7 +445,7 @@ func (s *Service) postFollowUp(ctx context.Context, j Job, t Target, files []sto
 	var own, toCopy []string
 	seen := map[string]bool{}
 	for _, f := range files {
-		if f.FileID == "" || seen[f.FileID] {
+		if !f.attachedFor(t.MMUserID) || seen[f.FileID] {
 			continue
 		}
 		seen[f.FileID] = true
@@ -361,7 +463,7 @@ func (s *Service) postFollowUp(ctx context.Context, j Job, t Target, files []sto
 		}
 		fileIDs = append(fileIDs, copies...)
 	}
-	message := s.followUpText(j, files)
+	message := s.followUpText(j, t, files)
 	if message == "" && len(fileIDs) == 0 {
 		return s.d.Store.MarkAttachmentPosted(ctx, j.ChatID, j.MessageID, t.MMUserID, "")
 	}
@@ -415,10 +517,20 @@ func (s *Service) findFollowUp(j Job, t Target) (string, error) {
 	return "", nil
 }
 
-// followUpText is the follow-up's message: code snippets, then what could not be attached. The list of
-// missing files always survives; snippets are truncated to make room for it.
-func (s *Service) followUpText(j Job, files []store.AttachmentFile) string {
+// ImagePlaceholder stands, on its own line, for an inline image that could not be attached; the text DM uses the
+// same words for an image it cannot show.
+const ImagePlaceholder = format.ImageUnavailable
+
+// followUpText is t's follow-up message: a placeholder line per inline image that could not be attached, code
+// snippets, then what else could not be attached, including the shared files t's own account may not read.
+// The list of missing files always survives; snippets are truncated to make room for it.
+func (s *Service) followUpText(j Job, t Target, files []fileResult) string {
 	var body string
+	for _, f := range files {
+		if f.kind == format.FileHostedContent && f.Problem != "" {
+			body, _ = format.AppendBlock(body, imagePlaceholder(f.Problem))
+		}
+	}
 	for _, f := range files {
 		if f.Snippet != "" {
 			body, _ = format.AppendBlock(body, format.FencedCode(f.Snippet, f.Language))
@@ -426,8 +538,13 @@ func (s *Service) followUpText(j Job, files []store.AttachmentFile) string {
 	}
 	var missing []string
 	for _, f := range files {
-		if f.Problem != "" {
-			missing = append(missing, "- **"+format.InlineText(f.Name)+"**: "+problemText(f.Problem))
+		name := "- **" + format.InlineText(f.Name) + "**: "
+		switch {
+		case f.kind == format.FileHostedContent:
+		case f.Problem != "":
+			missing = append(missing, name+problemText(f.Problem))
+		case f.access != nil && f.access[t.MMUserID] != accessGranted:
+			missing = append(missing, name+accessText(f.access[t.MMUserID]))
 		}
 	}
 	if len(missing) == 0 {
@@ -440,6 +557,27 @@ func (s *Service) followUpText(j Job, files []store.AttachmentFile) string {
 	room := format.MaxMessageRunes - len([]rune(notes)) - 2
 	body, _ = format.Truncate(body, room)
 	return body + "\n\n" + notes
+}
+
+// imagePlaceholder says why an inline image is missing without any URL: the hosted content's Graph URL needs a
+// token and would only show an error.
+func imagePlaceholder(p string) string {
+	switch p {
+	case ProblemTooLarge, ProblemImageTooLarge, ProblemTooMany:
+		return "(image: " + problemText(p) + ", open the message in Teams)"
+	}
+	return ImagePlaceholder
+}
+
+// accessText tells a recipient why a shared file that others may get was not attached for them.
+func accessText(a access) string {
+	switch a {
+	case accessDenied:
+		return "shared in Teams, but your Microsoft account has no access to it"
+	case accessNoAccount:
+		return "shared in Teams; connect your Microsoft account with `/msteams connect` to receive shared files"
+	}
+	return "could not be downloaded"
 }
 
 func problemText(p string) string {
@@ -458,6 +596,8 @@ func problemText(p string) string {
 		return "refused by Mattermost"
 	case ProblemUnsupported:
 		return "not supported"
+	case ProblemForeign:
+		return "not part of this message"
 	}
 	return "could not be downloaded"
 }

@@ -528,11 +528,18 @@ func TestOnlyTrustedGraphHostsBecomeFetchableFiles(t *testing.T) {
 		return Attachment{ID: "s", ContentType: ContentTypeCodeSnippet, Content: `{"language":"go","codeSnippetUrl":"` + u + `"}`}
 	}
 
-	t.Run("a hostedContents image elsewhere is only a link", func(t *testing.T) {
-		got, err := Convert(htmlMsg(`<p><img src="`+evil+`" alt="image"></p>`), Options{})
+	t.Run("a hostedContents image elsewhere is a placeholder line, never its URL", func(t *testing.T) {
+		got, err := Convert(htmlMsg(`<p>look<img src="`+evil+`" alt="image">here</p>`), Options{})
 		require.NoError(t, err)
 		assert.Empty(t, got.Files)
-		assert.Equal(t, "[image]("+evil+")", got.Markdown)
+		assert.Equal(t, "look  \n"+ImageUnavailable+"  \nhere", got.Markdown)
+		assert.NotContains(t, got.Markdown, "$value")
+	})
+	t.Run("a fetched image leaves the words around it apart", func(t *testing.T) {
+		got, err := Convert(htmlMsg(`<p>look<img src="`+hostedImage+`" alt="image">here</p>`), Options{})
+		require.NoError(t, err)
+		assert.Len(t, got.Files, 1)
+		assert.Equal(t, "look here", got.Markdown)
 	})
 	t.Run("plain http Graph is not trusted either", func(t *testing.T) {
 		got, err := Convert(htmlMsg(`<p><img src="http://graph.microsoft.com/v1.0/chats/c/messages/m/hostedContents/x/$value"></p>`), Options{})

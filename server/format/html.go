@@ -494,7 +494,15 @@ func (c *conversion) replaceImage(n *xhtml.Node) {
 		replaceWithText(n, firstNonEmpty(alt, attr(n, "title")))
 	case c.isHostedContentURL(src):
 		c.files = append(c.files, FileRef{Kind: FileHostedContent, URL: src, Name: imageName(alt)})
-		removeNode(n)
+		// The image follows as a file; a space keeps the words around it apart.
+		replaceWithText(n, " ")
+	case isHostedContentPath(src):
+		// A Graph hosted content on a host the plugin does not fetch from: a link would only show the
+		// reader a token error (or point at whatever host the HTML named), so the image is a placeholder line.
+		br := func() *xhtml.Node { return &xhtml.Node{Type: xhtml.ElementNode, Data: "br", DataAtom: atom.Br} }
+		n.Parent.InsertBefore(br(), n)
+		n.Parent.InsertBefore(&xhtml.Node{Type: xhtml.TextNode, Data: ImageUnavailable}, n)
+		replaceNode(n, br())
 	case isWebURL(src):
 		// Mattermost would inline a Markdown image from an arbitrary host;
 		// a link keeps the reader in control.
@@ -505,6 +513,20 @@ func (c *conversion) replaceImage(n *xhtml.Node) {
 	default:
 		replaceWithText(n, imageName(alt))
 	}
+}
+
+// ImageUnavailable stands, on its own line, for an inline image the reader cannot be shown. Parentheses rather
+// than brackets: Markdown would need an escape that push notifications and e-mails show as is.
+const ImageUnavailable = "(image: not available, open the message in Teams)"
+
+// isHostedContentPath recognises a Graph hosted content URL whatever its host.
+func isHostedContentPath(src string) bool {
+	u, err := url.Parse(src)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	p := strings.ToLower(u.Path)
+	return strings.Contains(p, "/hostedcontents/") && strings.HasSuffix(p, "/$value")
 }
 
 // imageName drops the generic alt text Teams puts on every pasted image.
