@@ -94,7 +94,15 @@ const (
 	SkipNotificationsOff = "notifications_off"
 	SkipActiveInTeams    = "active_in_teams"
 	SkipInactiveUser     = "mm_user_inactive"
+	// SkipNotDeleted: a change said the message was deleted, Graph says it is not.
+	SkipNotDeleted = "not_deleted_in_graph"
+	// SkipOldMessage: an update of a message from before the user connected or older than PostsRetention.
+	SkipOldMessage = "update_of_old_message"
 )
+
+// PostsRetention is how long the record of what became of a message for each user (its DM, or why none) is
+// kept. Updates of messages older than this never send a new DM: nothing records whether one was sent.
+const PostsRetention = 30 * 24 * time.Hour
 
 // Settings are the live plugin settings delivery obeys.
 type Settings struct {

@@ -218,7 +218,7 @@ func TestEditsReactionsAndDeletesReachTheDM(t *testing.T) {
 	dms = e.dms(bob)
 	require.Len(t, dms, 1)
 	assert.Equal(t, head+"\n\n"+deletedNote, dms[0].Message)
-	assert.Zero(t, e.sim.GraphCalls(""), "a delete needs no Graph call")
+	assert.Equal(t, 1, e.sim.CallCount(routeGetMessage), "a delete is confirmed with Graph")
 
 	// A late creation notification (with the content as it was) must not bring it back.
 	raw, ok := e.sim.MessageJSON(chatID, msgID)
