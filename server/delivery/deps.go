@@ -111,6 +111,8 @@ type Settings struct {
 	// GraphHosts are the hosts (host or host:port) of the configured cloud's Graph: inline images are fetched
 	// (with the app's token) only from these. Empty means Microsoft's public and national Graph hosts.
 	GraphHosts []string
+	// TenantID is the configured Entra tenant: senders of other tenants are marked "(External)".
+	TenantID string
 }
 
 // Options tune a Processor; zero values take the defaults.

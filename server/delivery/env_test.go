@@ -57,7 +57,7 @@ type envOption func(*Options, *graphsim.Options)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, mm: newFakeMM(), attacher: &fakeAttacher{}, metrics: newCountingMetrics(), settings: Settings{SyncNotifications: true}}
+	e := &env{t: t, mm: newFakeMM(), attacher: &fakeAttacher{}, metrics: newCountingMetrics(), settings: Settings{SyncNotifications: true, TenantID: testTenant}}
 	o := Options{BotUserID: botID}
 	gopts := graphsim.Options{DisableThrottling: true, Now: func() time.Time { return time.Now().Add(time.Duration(e.simShift.Load())) }}
 	for _, opt := range opts {

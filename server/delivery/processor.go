@@ -482,7 +482,8 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		return skipped(SkipUnchanged)
 	}
 
-	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users), GraphHosts: p.d.Settings().GraphHosts})
+	settings := p.d.Settings()
+	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users), GraphHosts: settings.GraphHosts})
 	if err != nil {
 		return inbox.Park(errors.Wrap(err, "convert message"))
 	}
@@ -492,7 +493,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 			senderName = m.DisplayName
 		}
 	}
-	text := messageText(header(msg, chat, senderName), res, !msg.LastEditedAt.IsZero())
+	text := messageText(header(msg, chat, senderName, settings.TenantID), res, !msg.LastEditedAt.IsZero())
 	withFiles := len(res.Files) > 0 && p.d.Attacher != nil
 
 	var posted []store.DeliveredPost
