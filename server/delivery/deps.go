@@ -120,7 +120,8 @@ type Options struct {
 	// BotUserID is the plugin bot that sends the DMs. Required.
 	BotUserID string
 	// ChatCacheTTL is how long a chat's members are trusted (default 10 min); a message from a non-member or a
-	// membership event refreshes them earlier. ChatCacheSize bounds the cache (default 2000 chats).
+	// membership event seen by any node (the store's chat membership version) refreshes them earlier.
+	// ChatCacheSize bounds the cache (default 2000 chats).
 	ChatCacheTTL  time.Duration
 	ChatCacheSize int
 	// PresenceTTL is how long a presence answer is reused (default 20 s), so a busy chat costs one presence call
