@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -55,8 +56,8 @@ func cardHTML(md string) string {
 			}
 			if list != kind {
 				closeList()
-				if kind == "ol" && m[2] != "1" {
-					fmt.Fprintf(&b, `<ol start="%s">`, strings.TrimLeft(m[2], "0"))
+				if start, _ := strconv.Atoi(m[2]); kind == "ol" && start != 1 {
+					fmt.Fprintf(&b, `<ol start="%d">`, start)
 				} else {
 					b.WriteString("<" + kind + ">")
 				}

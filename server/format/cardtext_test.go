@@ -51,6 +51,7 @@ func TestCardMarkdownSubset(t *testing.T) {
 		{"**a # b > c**", "**a # b > c**"},
 		{`\*not em\* and \_x\_`, `\*not em\* and \_x\_`},
 		{"- one\n- **two**\n\n1. first\n2. second", "- one\n- **two**\n\n1. first\n2. second"},
+		{"3. third\n4. fourth", "3. third\n4. fourth"},
 		{"[docs](https://example.com/a_(b)) [bad](javascript:alert(1))", "[docs](https://example.com/a_%28b%29) bad"},
 		{"![pixel](https://t.example/p.gif)", "[pixel](https://t.example/p.gif)"},
 		{"**@here** [@all](https://x.example)", "**@" + wordJoiner + "here** [@" + wordJoiner + "all](https://x.example)"},
