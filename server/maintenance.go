@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
@@ -12,8 +13,12 @@ import (
 const (
 	maintenanceInterval = time.Hour
 	attachmentRetention = 30 * 24 * time.Hour
-	// postsRetention must stay above delivery's catch-up reach (7 days), or a catch-up could deliver again.
-	postsRetention = 30 * 24 * time.Hour
+	// postsRetention must stay above delivery's catch-up reach (7 days), or a catch-up could deliver again;
+	// delivery also never sends an update of a message older than this as a new DM.
+	postsRetention = delivery.PostsRetention
+	// chatMembersRetention: far beyond delivery's member cache lifetime (10 minutes), so a removed record can
+	// only cost a node one extra read of the chat's members.
+	chatMembersRetention = 24 * time.Hour
 )
 
 func (p *Plugin) startMaintenance() {
@@ -42,6 +47,9 @@ func (p *Plugin) maintain(ctx context.Context) {
 	}
 	if _, err := p.store.DeletePostsBefore(ctx, now.Add(-postsRetention)); err != nil && ctx.Err() == nil {
 		p.API.LogWarn("Could not remove old delivered-message records; will retry in an hour.", "error", err.Error())
+	}
+	if _, err := p.store.DeleteChatMembersBefore(ctx, now.Add(-chatMembersRetention)); err != nil && ctx.Err() == nil {
+		p.API.LogWarn("Could not remove old chat membership records; will retry in an hour.", "error", err.Error())
 	}
 	expired, err := p.store.DeleteParkedInboxBefore(ctx, now.Add(-store.ParkedInboxRetention))
 	if err != nil && ctx.Err() == nil {

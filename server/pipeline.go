@@ -111,7 +111,8 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 			BaseURL: func() string { return p.graphFactory().Endpoints().GraphBaseURL },
 		},
 		Settings: func() delivery.Settings {
-			return delivery.Settings{SyncNotifications: p.settings().SyncNotifications, GraphHosts: pl.graphHosts()}
+			cfg := p.settings()
+			return delivery.Settings{SyncNotifications: cfg.SyncNotifications, GraphHosts: pl.graphHosts(), TenantID: cfg.TenantID}
 		},
 		Logger:  p.log,
 		Metrics: p.metrics,

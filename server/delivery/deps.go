@@ -94,7 +94,15 @@ const (
 	SkipNotificationsOff = "notifications_off"
 	SkipActiveInTeams    = "active_in_teams"
 	SkipInactiveUser     = "mm_user_inactive"
+	// SkipNotDeleted: a change said the message was deleted, Graph says it is not.
+	SkipNotDeleted = "not_deleted_in_graph"
+	// SkipOldMessage: an update of a message from before the user connected or older than PostsRetention.
+	SkipOldMessage = "update_of_old_message"
 )
+
+// PostsRetention is how long the record of what became of a message for each user (its DM, or why none) is
+// kept. Updates of messages older than this never send a new DM: nothing records whether one was sent.
+const PostsRetention = 30 * 24 * time.Hour
 
 // Settings are the live plugin settings delivery obeys.
 type Settings struct {
@@ -103,6 +111,8 @@ type Settings struct {
 	// GraphHosts are the hosts (host or host:port) of the configured cloud's Graph: inline images are fetched
 	// (with the app's token) only from these. Empty means Microsoft's public and national Graph hosts.
 	GraphHosts []string
+	// TenantID is the configured Entra tenant: senders of other tenants are marked "(External)".
+	TenantID string
 }
 
 // Options tune a Processor; zero values take the defaults.
@@ -110,7 +120,8 @@ type Options struct {
 	// BotUserID is the plugin bot that sends the DMs. Required.
 	BotUserID string
 	// ChatCacheTTL is how long a chat's members are trusted (default 10 min); a message from a non-member or a
-	// membership event refreshes them earlier. ChatCacheSize bounds the cache (default 2000 chats).
+	// membership event seen by any node (the store's chat membership version) refreshes them earlier.
+	// ChatCacheSize bounds the cache (default 2000 chats).
 	ChatCacheTTL  time.Duration
 	ChatCacheSize int
 	// PresenceTTL is how long a presence answer is reused (default 20 s), so a busy chat costs one presence call

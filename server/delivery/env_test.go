@@ -39,6 +39,7 @@ type env struct {
 	t        *testing.T
 	sim      *graphsim.Sim
 	store    *store.Store
+	dsn      string // the database, for a second node's store
 	mm       *fakeMM
 	factory  *graph.Factory
 	proc     *Processor
@@ -56,7 +57,7 @@ type envOption func(*Options, *graphsim.Options)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, mm: newFakeMM(), attacher: &fakeAttacher{}, metrics: newCountingMetrics(), settings: Settings{SyncNotifications: true}}
+	e := &env{t: t, mm: newFakeMM(), attacher: &fakeAttacher{}, metrics: newCountingMetrics(), settings: Settings{SyncNotifications: true, TenantID: testTenant}}
 	o := Options{BotUserID: botID}
 	gopts := graphsim.Options{DisableThrottling: true, Now: func() time.Time { return time.Now().Add(time.Duration(e.simShift.Load())) }}
 	for _, opt := range opts {
@@ -71,7 +72,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		AppRoles: []string{"Chat.Read.All", "Presence.Read.All"},
 	}))
 	e.sim = sim
-	e.store = storetest.NewStore(t)
+	e.dsn = storetest.NewDatabase(t)
+	e.store = openStore(t, e.dsn)
 	simURL, err := url.Parse(sim.GraphURL())
 	require.NoError(t, err)
 	e.settings.GraphHosts = []string{simURL.Host}
@@ -89,8 +91,30 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	require.NoError(t, err)
 
 	e.mm.putUser(&model.User{Id: botID, Username: "msteams", IsBot: true})
-	e.proc, err = New(Deps{
-		Store:      e.store,
+	e.proc = e.newProcessor(e.store, o)
+	return e
+}
+
+func openStore(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{DataSource: dsn})
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	require.NoError(t, st.Migrate(ctx))
+	return st
+}
+
+// otherNode is a second plugin node: its own processor (and caches) and its own connection pool to the same
+// database, the same Graph and the same Mattermost.
+func (e *env) otherNode() *Processor {
+	return e.newProcessor(openStore(e.t, e.dsn), Options{BotUserID: botID})
+}
+
+func (e *env) newProcessor(st *store.Store, o Options) *Processor {
+	proc, err := New(Deps{
+		Store:      st,
 		Graph:      func() Graph { return e.factory.App() },
 		Decrypter:  keyringDecrypter{e.keys},
 		Mattermost: e.mm,
@@ -103,8 +127,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Settings: func() Settings { e.mu.Lock(); defer e.mu.Unlock(); return e.settings },
 		Metrics:  e.metrics,
 	}, o)
-	require.NoError(t, err)
-	return e
+	require.NoError(e.t, err)
+	return proc
 }
 
 func (e *env) setSync(on bool) {
@@ -177,13 +201,18 @@ func (e *env) send(chatID string, from person, html string) string {
 
 // process runs one change through the processor as the inbox would.
 func (e *env) process(ch inbox.Change) error {
+	return e.processOn(e.proc, ch)
+}
+
+// processOn runs one change through proc (a node's processor) as the inbox would.
+func (e *env) processOn(proc *Processor, ch inbox.Change) error {
 	if ch.Source == "" {
 		ch.Source = inbox.SourceWebhook
 	}
 	payload, err := json.Marshal(ch)
 	require.NoError(e.t, err)
 	e.jobs++
-	return e.proc.Process(context.Background(), inbox.Job{ID: e.jobs, Queue: inbox.QueueChanges, Payload: payload, Attempts: 1, EnqueuedAt: time.Now()})
+	return proc.Process(context.Background(), inbox.Job{ID: e.jobs, Queue: inbox.QueueChanges, Payload: payload, Attempts: 1, EnqueuedAt: time.Now()})
 }
 
 // notify is a plain (not rich) notification of a change.

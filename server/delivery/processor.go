@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -48,7 +49,7 @@ type Deps struct {
 type Processor struct {
 	d        Deps
 	o        Options
-	chats    *ttlCache[graph.Chat]
+	chats    *ttlCache[cachedChat]
 	presence *ttlCache[graph.Presence]
 	accounts *ttlCache[account]
 	channels *ttlCache[string] // bot DM channel id by Mattermost user id
@@ -85,7 +86,7 @@ func New(d Deps, o Options) (*Processor, error) {
 	o.setDefaults()
 	return &Processor{
 		d: d, o: o,
-		chats:    newTTLCache[graph.Chat](o.ChatCacheSize, o.ChatCacheTTL),
+		chats:    newTTLCache[cachedChat](o.ChatCacheSize, o.ChatCacheTTL),
 		presence: newTTLCache[graph.Presence](o.PresenceCacheSize, o.PresenceTTL),
 		accounts: newTTLCache[account](o.PresenceCacheSize, o.RecipientTTL),
 		channels: newTTLCache[string](o.PresenceCacheSize, directChannelTTL),
@@ -127,20 +128,27 @@ func (p *Processor) Process(ctx context.Context, job inbox.Job) error {
 
 func (p *Processor) process(ctx context.Context, ch inbox.Change, ids []any) error {
 	if ch.ChangeType == "deleted" {
-		// What was deleted does not matter, only which DMs showed it: no content needed.
-		return p.deleteMessage(ctx, ch.ChatID, ch.MessageID)
+		return p.confirmDeleted(ctx, ch, ids)
 	}
-	msg, err := p.message(ctx, ch, ids)
+	msg, fetched, err := p.message(ctx, ch, ids)
 	if err != nil {
 		return err
 	}
 	// The notification's ids are authoritative: the content must describe the same message.
 	msg.ChatID, msg.ID = ch.ChatID, ch.MessageID
 	if !msg.DeletedAt.IsZero() {
+		if !fetched {
+			return p.confirmDeleted(ctx, ch, ids)
+		}
 		return p.deleteMessage(ctx, msg.ChatID, msg.ID)
 	}
 	if msg.MessageType != "message" && msg.MessageType != "" {
 		if isMembershipEvent(msg) {
+			// Every node checks this version before trusting its cached members, so the change holds at once
+			// cluster-wide; the job is retried until it is recorded.
+			if _, err := p.d.Store.ChatMembersChanged(ctx, msg.ChatID); err != nil {
+				return err
+			}
 			p.chats.remove(msg.ChatID)
 		}
 		return skipped(SkipSystemMessage)
@@ -152,8 +160,27 @@ func (p *Processor) process(ctx context.Context, ch inbox.Change, ids []any) err
 	if err != nil {
 		return err
 	}
-	// A "created" change usually finds no rows yet: its first look would be a wasted query.
-	return p.deliver(ctx, msg, chat, ch.ChangeType != "created", ids)
+	return p.deliver(ctx, msg, chat, ch.ChangeType, ids)
+}
+
+// confirmDeleted marks the message's DMs deleted only when Graph itself says the message is gone (404, or
+// deletedDateTime set). What a change claims is not enough: DMs, once marked, cannot be restored, and a replayed
+// or forged notification (or one carrying forged rich content) must not be able to blank a live message.
+func (p *Processor) confirmDeleted(ctx context.Context, ch inbox.Change, ids []any) error {
+	g := p.d.Graph()
+	if g == nil {
+		return errors.New("confirm deletion: Graph is not configured")
+	}
+	msg, err := g.GetMessage(ctx, ch.ChatID, ch.MessageID)
+	switch {
+	case graph.IsNotFound(err):
+	case err != nil:
+		return classify(errors.Wrap(err, "confirm deletion"))
+	case msg.DeletedAt.IsZero():
+		p.d.Logger.LogWarn("A change says a Teams message was deleted but Graph still has it; its DMs are left as they are", ids...)
+		return skipped(SkipNotDeleted)
+	}
+	return p.deleteMessage(ctx, ch.ChatID, ch.MessageID)
 }
 
 func isMembershipEvent(msg graph.Message) bool {
@@ -163,7 +190,8 @@ func isMembershipEvent(msg graph.Message) bool {
 }
 
 // message obtains the message content: decrypted rich content, the JSON a catch-up stored, or a Graph GET.
-func (p *Processor) message(ctx context.Context, ch inbox.Change, ids []any) (graph.Message, error) {
+// fetched reports the last: content read from Graph by this job rather than carried by the change.
+func (p *Processor) message(ctx context.Context, ch inbox.Change, ids []any) (msg graph.Message, fetched bool, err error) {
 	var fallback string
 	switch {
 	case ch.Encrypted != nil && p.d.Decrypter == nil:
@@ -173,7 +201,7 @@ func (p *Processor) message(ctx context.Context, ch inbox.Change, ids []any) (gr
 		if err == nil {
 			msg, perr := graph.MessageFromJSON(data)
 			if perr == nil {
-				return msg, nil
+				return msg, false, nil
 			}
 			err = perr
 		}
@@ -183,7 +211,7 @@ func (p *Processor) message(ctx context.Context, ch inbox.Change, ids []any) (gr
 	case len(ch.Message) > 0:
 		msg, err := graph.MessageFromJSON(ch.Message)
 		if err == nil {
-			return msg, nil
+			return msg, false, nil
 		}
 		fallback = "unparsable"
 	default:
@@ -192,18 +220,18 @@ func (p *Processor) message(ctx context.Context, ch inbox.Change, ids []any) (gr
 	p.d.Metrics.ContentFallback(fallback)
 	g := p.d.Graph()
 	if g == nil {
-		return graph.Message{}, errors.New("fetch message: Graph is not configured")
+		return graph.Message{}, false, errors.New("fetch message: Graph is not configured")
 	}
-	msg, err := g.GetMessage(ctx, ch.ChatID, ch.MessageID)
+	msg, err = g.GetMessage(ctx, ch.ChatID, ch.MessageID)
 	switch {
 	case err == nil:
-		return msg, nil
+		return msg, true, nil
 	case graph.IsNotFound(err):
-		return graph.Message{}, skipped(SkipMessageNotFound)
+		return graph.Message{}, false, skipped(SkipMessageNotFound)
 	case fallback == "decrypt_failed" && permanent(err):
-		return graph.Message{}, inbox.Park(errors.Wrap(err, "rich content could not be decrypted and the message could not be fetched"))
+		return graph.Message{}, false, inbox.Park(errors.Wrap(err, "rich content could not be decrypted and the message could not be fetched"))
 	}
-	return graph.Message{}, classify(err)
+	return graph.Message{}, false, classify(err)
 }
 
 // permanent reports a Graph refusal that retrying will not change (missing permission, bad request).
@@ -229,13 +257,25 @@ func classify(err error) error {
 	return err // 5xx, timeouts: exponential backoff
 }
 
-// chat returns the chat with its members, from the cache unless the sender is not among the cached members
-// (someone joined since).
+// cachedChat is a chat's members as read from Graph while the chat's membership version was version.
+type cachedChat struct {
+	chat    graph.Chat
+	version int64
+}
+
+// chat returns the chat with its members. The cached copy serves while the chat's membership version (one
+// primary-key read, bumped by whichever node saw a membership change) is the one it was read under, and the
+// sender is among its members (someone joined since); otherwise Graph is asked again.
 func (p *Processor) chat(ctx context.Context, chatID, senderID string) (graph.Chat, error) {
-	if c, ok := p.chats.get(chatID, p.o.Now()); ok && hasMember(c, senderID) {
-		return c, nil
+	version, err := p.d.Store.ChatMembersVersion(ctx, chatID)
+	if err != nil {
+		return graph.Chat{}, err
 	}
-	v, err, _ := p.fetches.Do("chat:"+chatID, func() (any, error) {
+	if c, ok := p.chats.get(chatID, p.o.Now()); ok && c.version == version && hasMember(c.chat, senderID) {
+		return c.chat, nil
+	}
+	// The version is read before Graph is: a change recorded meanwhile makes the next job read again.
+	v, err, _ := p.fetches.Do(fmt.Sprintf("chat:%d:%s", version, chatID), func() (any, error) {
 		g := p.d.Graph()
 		if g == nil {
 			return graph.Chat{}, errors.New("fetch chat: Graph is not configured")
@@ -247,7 +287,7 @@ func (p *Processor) chat(ctx context.Context, chatID, senderID string) (graph.Ch
 		if c.ID == "" {
 			c.ID = chatID
 		}
-		p.chats.put(chatID, c, p.o.Now())
+		p.chats.put(chatID, cachedChat{chat: c, version: version}, p.o.Now())
 		return c, nil
 	})
 	if err != nil {
@@ -362,10 +402,12 @@ type recipient struct {
 
 // deliver posts the message to recipients who have not had it yet and brings earlier DMs up to date.
 //
-// firstLook reads the message's rows before deciding anything, which spares the Mattermost and Graph calls
-// when the change repeats one already handled (updates, reactions); the decision is taken again under the lock
-// either way.
-func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.Chat, firstLook bool, ids []any) error {
+// For any change but "created", the message's rows are read before deciding anything, which spares the
+// Mattermost and Graph calls when the change repeats one already handled (updates, reactions); the decision is
+// taken again under the lock either way. A "created" change usually finds no rows yet: that look would be a
+// wasted query.
+func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.Chat, changeType string, ids []any) error {
+	firstLook := changeType != "created"
 	sender := msg.From.UserID
 	teamsIDs := make([]string, 0, len(chat.Members)+len(msg.Mentions))
 	for _, m := range chat.Members {
@@ -405,6 +447,10 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 			continue
 		}
 		seen[m.UserID] = true
+		if changeType == "updated" && p.predates(msg, u) {
+			p.d.Metrics.Skipped(SkipOldMessage)
+			continue
+		}
 		who, err := p.account(u.MMUserID)
 		if err != nil {
 			return err
@@ -436,7 +482,8 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		return skipped(SkipUnchanged)
 	}
 
-	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users), GraphHosts: p.d.Settings().GraphHosts})
+	settings := p.d.Settings()
+	res, err := format.Convert(formatMessage(msg), format.Options{ResolveUser: p.resolver(users), GraphHosts: settings.GraphHosts})
 	if err != nil {
 		return inbox.Park(errors.Wrap(err, "convert message"))
 	}
@@ -446,7 +493,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 			senderName = m.DisplayName
 		}
 	}
-	text := messageText(header(msg, chat, senderName), res, !msg.LastEditedAt.IsZero())
+	text := messageText(header(msg, chat, senderName, settings.TenantID), res, !msg.LastEditedAt.IsZero())
 	withFiles := len(res.Files) > 0 && p.d.Attacher != nil
 
 	var posted []store.DeliveredPost
@@ -531,6 +578,17 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		return p.queueFiles(ctx, msg, res.Files, pendingFiles)
 	}
 	return nil
+}
+
+// predates reports that a message is too old for an update (a reaction, an edit) to send it to a user who
+// never got it: it was written before they connected, or before the retention of delivery records, whose
+// rows, already removed, could no longer tell whether they had it. Without this, reacting to an old message
+// would deliver it as if new.
+func (p *Processor) predates(msg graph.Message, u store.User) bool {
+	if msg.CreatedAt.IsZero() {
+		return false
+	}
+	return msg.CreatedAt.Before(u.ConnectedAt) || msg.CreatedAt.Before(p.o.Now().Add(-PostsRetention))
 }
 
 // needsWork reports whether any existing row of the message asks for action: a reservation to settle, a DM

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -33,10 +34,11 @@ func teamsLink(msg graph.Message) string {
 }
 
 // header is the first paragraph of every DM: who wrote, where, and a link to the message in Teams. It is a
-// single line, so the deleted-message edit can find it again in the posted text.
-func header(msg graph.Message, chat graph.Chat, senderName string) string {
+// single line, so the deleted-message edit can find it again in the posted text. ourTenant is the configured
+// tenant id, against which senders are marked External.
+func header(msg graph.Message, chat graph.Chat, senderName, ourTenant string) string {
 	who := "**" + inlineText(firstNonEmpty(senderName, msg.From.DisplayName, "Someone")) + "**"
-	if marker := senderMarker(msg, chat); marker != "" {
+	if marker := senderMarker(msg, chat, ourTenant); marker != "" {
 		who += " " + marker
 	}
 	var where string
@@ -54,10 +56,9 @@ func header(msg graph.Message, chat graph.Chat, senderName string) string {
 // senderMarker marks senders from outside the organisation the way Teams does: "(Guest)" for a guest account in
 // our tenant (its chat membership has the "guest" role), "(External)" for anyone else from outside: a
 // non-Entra identity type (federated, personal Microsoft account, Skype, phone, e-mail, anonymous) or an Entra
-// user whose tenant no other member of the chat shares. The tenant rule needs no configuration; a chat of only
-// external people from one tenant plus the reader is the case it cannot see, and Graph then reports the
-// sender as federatedUser anyway for cross-tenant chats.
-func senderMarker(msg graph.Message, chat graph.Chat) string {
+// user whose tenant (from the message, else from the chat membership) is not ours. A sender whose tenant Graph
+// does not give, or any sender while no tenant is configured, is not marked: better no marker than a wrong one.
+func senderMarker(msg graph.Message, chat graph.Chat, ourTenant string) string {
 	if msg.From.IsApplication {
 		return ""
 	}
@@ -80,23 +81,10 @@ func senderMarker(msg graph.Message, chat graph.Chat) string {
 	default:
 		return "(External)"
 	}
-	if senderTenant == "" {
+	if senderTenant == "" || ourTenant == "" || strings.EqualFold(senderTenant, ourTenant) {
 		return ""
 	}
-	othersKnown := false
-	for _, m := range chat.Members {
-		if m.UserID == msg.From.UserID || m.TenantID == "" {
-			continue
-		}
-		if strings.EqualFold(m.TenantID, senderTenant) {
-			return ""
-		}
-		othersKnown = true
-	}
-	if othersKnown {
-		return "(External)"
-	}
-	return ""
+	return "(External)"
 }
 
 func chatName(chat graph.Chat) string {
@@ -146,18 +134,28 @@ func postProps(msg graph.Message) model.StringInterface {
 }
 
 // inlineText makes Teams-supplied text (display names, topics) inert in Markdown: no formatting, links or
-// mentions of its own.
+// mentions of its own. It always sits inside "**…**" in the middle of a line, never at a line start, so only
+// what Markdown reads there is escaped: emphasis, code, strikethrough, link brackets and a "<" that would open
+// an autolink. ". ! - ( ) #" and the like mean nothing there, and each backslash would show as is in push
+// notifications and e-mail.
 func inlineText(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune("\\`*_{}[]()<>#+-.!|~", r) {
+	for i, r := range s {
+		switch {
+		case strings.ContainsRune("\\`*_~[]", r):
+			b.WriteByte('\\')
+		case r == '<' && autolinkStartRe.MatchString(s[i+1:]):
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
 	}
 	return format.EscapeMentions(b.String())
 }
+
+// autolinkStartRe matches what makes "<" open a CommonMark autolink: a URI scheme or an e-mail address up to
+// the closing ">".
+var autolinkStartRe = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>@]+@[^\s<>@]+>)`)
 
 func markdownURL(u string) string {
 	return strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E").Replace(u)

@@ -43,9 +43,9 @@ func TestHeaderNamesTheChat(t *testing.T) {
 		{graph.Chat{Type: "meeting", Topic: "Standup", Members: members}, "**Ann** wrote in the Teams meeting chat **Standup** (3 members) · [Open in Teams](https://teams.example/m)"},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, header(msg, tt.chat, ""))
+		assert.Equal(t, tt.want, header(msg, tt.chat, "", ""))
 	}
-	assert.True(t, strings.HasPrefix(header(msg, tests[0].chat, "Ann\nSmith"), "**Ann Smith** "), "one line whatever the name")
+	assert.True(t, strings.HasPrefix(header(msg, tests[0].chat, "Ann\nSmith", ""), "**Ann Smith** "), "one line whatever the name")
 }
 
 func TestMessageTextAndDeletedText(t *testing.T) {
@@ -133,33 +133,69 @@ func TestTTLCacheExpiresAndEvicts(t *testing.T) {
 }
 
 func TestHeaderMarksExternalAndGuestSenders(t *testing.T) {
-	const home, other = "tenant-home", "tenant-other"
+	const home, other = "11111111-aaaa-4aaa-8aaa-000000000001", "22222222-bbbb-4bbb-8bbb-000000000002"
 	me := graph.ChatMember{UserID: "me", TenantID: home, Roles: []string{"owner"}}
 	tests := []struct {
-		name   string
-		from   graph.Identity
-		sender graph.ChatMember
-		want   string
+		name      string
+		ourTenant string
+		from      graph.Identity
+		sender    graph.ChatMember
+		others    []graph.ChatMember // besides me
+		want      string
 	}{
-		{"colleague", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
-			graph.ChatMember{UserID: "s", TenantID: home, Roles: []string{"owner"}}, "**Ann** sent"},
-		{"guest in our tenant", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
-			graph.ChatMember{UserID: "s", TenantID: home, Roles: []string{"owner", "guest"}}, "**Ann** (Guest) sent"},
-		{"user of another tenant", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: other},
-			graph.ChatMember{UserID: "s", TenantID: other, Roles: []string{"owner"}}, "**Ann** (External) sent"},
-		{"federated user", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "federatedUser"},
-			graph.ChatMember{UserID: "s"}, "**Ann** (External) sent"},
-		{"personal account", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "personalMicrosoftAccountUser"},
-			graph.ChatMember{UserID: "s"}, "**Ann** (External) sent"},
-		{"bot", graph.Identity{UserID: "app", DisplayName: "Bot", IsApplication: true, IdentityType: "bot", TenantID: other},
-			graph.ChatMember{UserID: "x", TenantID: home}, "**Bot** sent"},
+		{"colleague", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
+			graph.ChatMember{UserID: "s", TenantID: home, Roles: []string{"owner"}}, nil, "**Ann** sent"},
+		{"colleague, tenant id in another case", strings.ToUpper(home), graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
+			graph.ChatMember{UserID: "s", TenantID: home}, nil, "**Ann** sent"},
+		{"guest in our tenant", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
+			graph.ChatMember{UserID: "s", TenantID: home, Roles: []string{"owner", "guest"}}, nil, "**Ann** (Guest) sent"},
+		{"user of another tenant", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: other},
+			graph.ChatMember{UserID: "s", TenantID: other, Roles: []string{"owner"}}, nil, "**Ann** (External) sent"},
+		{"user of another tenant, tenant from the membership only", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser"},
+			graph.ChatMember{UserID: "s", TenantID: other}, nil, "**Ann** (External) sent"},
+		// The chat's other members do not decide: only our configured tenant does.
+		{"another tenant's user in a chat full of that tenant", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: other},
+			graph.ChatMember{UserID: "s", TenantID: other}, []graph.ChatMember{{UserID: "o1", TenantID: other}, {UserID: "o2", TenantID: other}}, "**Ann** (External) sent"},
+		{"colleague in a chat of only external people", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: home},
+			graph.ChatMember{UserID: "s", TenantID: home}, []graph.ChatMember{{UserID: "o1", TenantID: other}}, "**Ann** sent"},
+		{"tenant unknown", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser"},
+			graph.ChatMember{UserID: "s"}, nil, "**Ann** sent"},
+		{"no tenant configured", "", graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "aadUser", TenantID: other},
+			graph.ChatMember{UserID: "s", TenantID: other}, nil, "**Ann** sent"},
+		{"federated user", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "federatedUser"},
+			graph.ChatMember{UserID: "s"}, nil, "**Ann** (External) sent"},
+		{"personal account", home, graph.Identity{UserID: "s", DisplayName: "Ann", IdentityType: "personalMicrosoftAccountUser"},
+			graph.ChatMember{UserID: "s"}, nil, "**Ann** (External) sent"},
+		{"bot", home, graph.Identity{UserID: "app", DisplayName: "Bot", IsApplication: true, IdentityType: "bot", TenantID: other},
+			graph.ChatMember{UserID: "x", TenantID: home}, nil, "**Bot** sent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			msg := graph.Message{ID: "1", ChatID: "c", WebURL: "https://teams.example/m", From: tt.from}
-			chat := graph.Chat{Type: "oneOnOne", Members: []graph.ChatMember{tt.sender, me}}
-			assert.True(t, strings.HasPrefix(header(msg, chat, ""), tt.want+" you a message"), header(msg, chat, ""))
+			chat := graph.Chat{Type: "oneOnOne", Members: append([]graph.ChatMember{tt.sender, me}, tt.others...)}
+			got := header(msg, chat, "", tt.ourTenant)
+			assert.True(t, strings.HasPrefix(got, tt.want+" you a message"), got)
 		})
+	}
+}
+
+// Names and topics read as typed, in the post and in push notifications and e-mail (which show the Markdown
+// source): only what Markdown would read inside the header's bold text is escaped.
+func TestInlineTextEscapesOnlyWhatMarkdownNeeds(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Ann O'Neil-Smith (Sales). Hi!", "Ann O'Neil-Smith (Sales). Hi!"},
+		{"1. # + - > | {x} :-)", "1. # + - > | {x} :-)"},
+		{"Launch <plan> & Q3", "Launch <plan> & Q3"},
+		{"a*b_c~d `e` \\ f", "a\\*b\\_c\\~d \\`e\\` \\\\ f"},
+		{"[click](http://x)", "\\[click\\](http://x)"},
+		{"![img](http://x/p.png)", "!\\[img\\](http://x/p.png)"},
+		{"<http://evil.example> <a@b.example>", "\\<http://evil.example> \\<a@b.example>"},
+		{"@all and @here", "@\u2060all and @\u2060here"},
+		{"&#64;channel", "&\u2060#64;channel"},
+		{"  two\n lines\t", "two lines"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, inlineText(tt.in), "%q", tt.in)
 	}
 }
 
@@ -174,7 +210,12 @@ func TestDMHeaderMarksGuestAndExternalSendersFromGraph(t *testing.T) {
 	external := person{name: "external", teamsID: "9a9a9a9a-0000-4000-8000-00000000a002"}
 	require.NoError(t, e.sim.AddUser(graphsim.User{ID: external.teamsID, TenantID: "f0f0f0f0-0000-4000-8000-0000000000ff",
 		DisplayName: "Eve Outside", IdentityType: "federatedUser"}))
-	chatID := e.chat("group", "Vendors", me, colleague, guest, external)
+	const partnerTenant = "f0f0f0f0-0000-4000-8000-0000000000ee"
+	partner := person{name: "partner", teamsID: "9a9a9a9a-0000-4000-8000-00000000a003"}
+	partnerColleague := person{name: "partner2", teamsID: "9a9a9a9a-0000-4000-8000-00000000a004"}
+	require.NoError(t, e.sim.AddUser(graphsim.User{ID: partner.teamsID, TenantID: partnerTenant, DisplayName: "Pat Partner"}))
+	require.NoError(t, e.sim.AddUser(graphsim.User{ID: partnerColleague.teamsID, TenantID: partnerTenant, DisplayName: "Quinn Partner"}))
+	chatID := e.chat("group", "Vendors", me, colleague, guest, external, partner, partnerColleague)
 
 	for _, tc := range []struct {
 		from person
@@ -183,6 +224,8 @@ func TestDMHeaderMarksGuestAndExternalSendersFromGraph(t *testing.T) {
 		{colleague, "**colleague Example** wrote"},
 		{guest, "**Gina Guest** (Guest) wrote"},
 		{external, "**Eve Outside** (External) wrote"},
+		// An Entra user of another tenant, in a chat with a colleague of theirs: their tenant is not ours.
+		{partner, "**Pat Partner** (External) wrote"},
 	} {
 		msgID := e.send(chatID, tc.from, "<p>hello</p>")
 		require.NoError(t, e.notify("created", chatID, msgID))

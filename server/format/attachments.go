@@ -2,7 +2,7 @@ package format
 
 import (
 	"encoding/json"
-	"regexp"
+	"html"
 	"strings"
 )
 
@@ -19,7 +19,7 @@ func (c *conversion) handleAttachment(a *Attachment) {
 			c.reply = parseMessageReference(a)
 		}
 	case ContentTypeAdaptiveCard:
-		if text := adaptiveCardText(a.Content); text != "" {
+		if text := c.adaptiveCardText(a.Content); text != "" {
 			c.cards = append(c.cards, text)
 		}
 	case ContentTypeHeroCard, ContentTypeThumbnailCard:
@@ -89,11 +89,9 @@ func (c *conversion) renderQuote(r *QuotedReply) (string, error) {
 	return "> (quoted message)", nil
 }
 
-// adaptiveCardText extracts the readable text of an Adaptive Card: text
-// blocks, rich text, fact sets, and URL actions as links. Card text is
-// Markdown already (Adaptive Cards use a Markdown subset), so it is kept
-// as written, with mentions made safe.
-func adaptiveCardText(content string) string {
+// adaptiveCardText extracts the readable text of an Adaptive Card: text blocks, rich text, fact sets, and URL
+// actions as links. It is rendered to HTML (see cardHTML) and converted like message text.
+func (c *conversion) adaptiveCardText(content string) string {
 	var card map[string]any
 	if err := json.Unmarshal([]byte(content), &card); err != nil {
 		return ""
@@ -101,54 +99,17 @@ func adaptiveCardText(content string) string {
 	var blocks []string
 	walkCardElements(card["body"], &blocks)
 	walkCardElements(card["actions"], &blocks)
-	return cardMarkdown(strings.Join(blocks, "\n\n"))
+	return c.cardText(strings.Join(blocks, ""))
 }
 
-var markdownImageRe = regexp.MustCompile(`(^|[^\\])!\[`)
-
-// cardMarkdown makes card text (Markdown written by a bot) safe to post:
-// mentions cannot notify, and image syntax, which Teams does not render in
-// card text, cannot make Mattermost load a remote image.
-func cardMarkdown(md string) string {
-	md = markdownImageRe.ReplaceAllString(md, `$1\![`)
-	// A second pass catches "![![": the regexp does not match overlapping runs.
-	md = markdownImageRe.ReplaceAllString(md, `$1\![`)
-	return escapeTypedText(cardLinks(md))
-}
-
-var (
-	// One level of balanced parentheses in the target, so that
-	// "[x](javascript:alert(1))" is seen whole.
-	cardInlineLinkRe = regexp.MustCompile(`\[((?:[^\[\]\\]|\\.)*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)`)
-	cardAutolinkRe   = regexp.MustCompile(`<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>`)
-	cardLinkDefRe    = regexp.MustCompile(`(?m)^( {0,3})\[([^\]\n]+)\]:[ \t]*<?([^\s>]*)`)
-)
-
-// cardLinks applies the message-body link rule to Markdown written by a
-// bot: a link whose target is not http, https or mailto becomes its text,
-// and autolinks and reference definitions with such targets are escaped so
-// Mattermost shows them as text.
-func cardLinks(md string) string {
-	md = cardInlineLinkRe.ReplaceAllStringFunc(md, func(m string) string {
-		sub := cardInlineLinkRe.FindStringSubmatch(m)
-		if allowedLinkTarget(sub[2]) {
-			return m
-		}
-		return sub[1]
-	})
-	md = cardAutolinkRe.ReplaceAllStringFunc(md, func(m string) string {
-		if allowedLinkTarget(m[1 : len(m)-1]) {
-			return m
-		}
-		return `\` + m
-	})
-	return cardLinkDefRe.ReplaceAllStringFunc(md, func(m string) string {
-		sub := cardLinkDefRe.FindStringSubmatch(m)
-		if allowedLinkTarget(sub[3]) {
-			return m
-		}
-		return sub[1] + `\[` + m[len(sub[1])+1:]
-	})
+// cardText converts card HTML exactly as message text is converted; a card the converter cannot take is
+// dropped rather than shown raw.
+func (c *conversion) cardText(body string) string {
+	md, err := c.convertHTML(body)
+	if err != nil {
+		return ""
+	}
+	return md
 }
 
 func walkCardElements(v any, blocks *[]string) {
@@ -170,7 +131,7 @@ func walkCardElement(el map[string]any, blocks *[]string) {
 	switch str("type") {
 	case "TextBlock":
 		if text := str("text"); text != "" {
-			*blocks = append(*blocks, text)
+			*blocks = append(*blocks, cardHTML(text))
 		}
 	case "RichTextBlock":
 		var b strings.Builder
@@ -185,8 +146,9 @@ func walkCardElement(el map[string]any, blocks *[]string) {
 				}
 			}
 		}
+		// Text runs are plain text in Teams: no Markdown.
 		if text := strings.TrimSpace(b.String()); text != "" {
-			*blocks = append(*blocks, text)
+			*blocks = append(*blocks, textToHTML(text))
 		}
 	case "FactSet":
 		var lines []string
@@ -198,20 +160,20 @@ func walkCardElement(el map[string]any, blocks *[]string) {
 			}
 			title, _ := fact["title"].(string)
 			value, _ := fact["value"].(string)
-			title, value = oneLine(title), oneLine(value)
+			title, value = cardInlineHTML(oneLine(title)), cardInlineHTML(oneLine(value))
 			switch {
 			case title != "" && value != "":
-				lines = append(lines, "- **"+title+"**: "+value)
+				lines = append(lines, "<li><strong>"+title+"</strong>: "+value+"</li>")
 			case title != "" || value != "":
-				lines = append(lines, "- "+title+value)
+				lines = append(lines, "<li>"+title+value+"</li>")
 			}
 		}
 		if len(lines) > 0 {
-			*blocks = append(*blocks, strings.Join(lines, "\n"))
+			*blocks = append(*blocks, "<ul>"+strings.Join(lines, "")+"</ul>")
 		}
 	case "Action.OpenUrl":
 		if u := str("url"); isWebURL(u) {
-			*blocks = append(*blocks, markdownLink(firstNonEmpty(str("title"), u), u))
+			*blocks = append(*blocks, `<p><a href="`+html.EscapeString(u)+`">`+html.EscapeString(oneLine(firstNonEmpty(str("title"), u)))+`</a></p>`)
 		}
 	case "ActionSet":
 		walkCardElements(el["actions"], blocks)
@@ -254,8 +216,10 @@ func (c *conversion) heroCardText(content string) string {
 		blocks = append(blocks, subtitle)
 	}
 	if text := strings.TrimSpace(card.Text); text != "" {
-		// Card text is Markdown already, like Adaptive Card text.
-		blocks = append(blocks, cardMarkdown(text))
+		// Card text is in Teams' card Markdown, like Adaptive Card text.
+		if md := c.cardText(cardHTML(text)); md != "" {
+			blocks = append(blocks, md)
+		}
 	}
 	for _, b := range card.Buttons {
 		u, _ := b.Value.(string)

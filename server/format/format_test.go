@@ -223,7 +223,7 @@ var convertCases = []convertCase{
 					`"actions":[{"type":"Action.OpenUrl","title":"Open run","url":"https://ci.example.com/run/42"}]}`,
 			}},
 		},
-		want:  "Build **failed**\n\n- **Branch**: main\n- **Commit**: a1b2c3\n\ncc @" + wj + "here \\![pixel](https://t.example/p.gif)\n\n[Open run](https://ci.example.com/run/42)",
+		want:  "Build **failed**\n\n- **Branch**: main\n- **Commit**: a1b2c3\n\ncc @" + wj + "here [pixel](https://t.example/p.gif)\n\n[Open run](https://ci.example.com/run/42)",
 		links: true,
 	},
 	{
