@@ -251,7 +251,7 @@ func (a *api) do(method, path string, body, out any) error {
 	if out != nil {
 		return errors.Wrap(json.Unmarshal(b, out), "decode answer")
 	}
-	_, err = a.out.Write(append(b, '\n'))
+	_, err = a.out.Write(append(bytes.TrimRight(b, "\n"), '\n'))
 	return err
 }
 
