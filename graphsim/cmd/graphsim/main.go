@@ -4,8 +4,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,7 +20,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/pkg/errors"
 
@@ -406,7 +407,7 @@ func send(c *cmdline) error {
 		}
 		m.Hosted = append(m.Hosted, graphsim.HostedContent{ContentType: http.DetectContentType(b), Bytes: b})
 	}
-	for i, f := range cards {
+	for _, f := range cards {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return errors.Wrap(err, "read card")
@@ -414,8 +415,10 @@ func send(c *cmdline) error {
 		if !json.Valid(b) {
 			return errors.Errorf("card %s is not JSON", f)
 		}
-		// Teams places each card in the body as an <attachment> placeholder.
-		id := fmt.Sprintf("card%d%d", time.Now().UnixNano(), i)
+		// Teams gives each card a 32-hex-digit id and places it in the body as an <attachment> placeholder.
+		var raw [16]byte
+		_, _ = rand.Read(raw[:])
+		id := hex.EncodeToString(raw[:])
 		m.Attachments = append(m.Attachments, graphsim.Attachment{ID: id, ContentType: "application/vnd.microsoft.card.adaptive", Content: string(b)})
 		m.HTML += `<attachment id="` + id + `"></attachment>`
 	}
