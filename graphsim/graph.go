@@ -228,7 +228,7 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 	case p[0] == "shares" && len(p) >= 3 && p[2] == "driveItem" && get:
 		s.serveShare(w, r, ti, p[1], len(p) == 4 && p[3] == "content")
 	case strings.HasPrefix(p[0], "applications(") && len(p) == 1 && get:
-		s.serveApplication(w, r, ti, p[0])
+		s.serveAppRegistration(w, r, ti, p[0])
 	default:
 		writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+p[0]+"'.")
 	}

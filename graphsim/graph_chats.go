@@ -7,7 +7,9 @@ import (
 	"strings"
 )
 
-func (s *Sim) renderChat(c *chat, ti TokenInfo, withMembers bool) map[string]any {
+// renderChat renders a chat; graphBase (the Graph root the client addressed)
+// roots the expanded members' @odata.context.
+func (s *Sim) renderChat(c *chat, ti TokenInfo, withMembers bool, graphBase string) map[string]any {
 	var topic any
 	if c.chatType != "oneOnOne" && c.topic != "" {
 		topic = c.topic
@@ -32,7 +34,7 @@ func (s *Sim) renderChat(c *chat, ti TokenInfo, withMembers bool) map[string]any
 			members = append(members, s.renderMember(c, m))
 		}
 		out["members"] = members
-		out["members@odata.context"] = s.GraphURL() + "/$metadata#chats('" + c.id + "')/members"
+		out["members@odata.context"] = graphBase + "/$metadata#chats('" + url.PathEscape(c.id) + "')/members"
 	}
 	return out
 }
@@ -119,7 +121,7 @@ func (s *Sim) serveChat(w http.ResponseWriter, r *http.Request, ti TokenInfo, ch
 		return
 	}
 	expand := strings.Contains(r.URL.Query().Get("$expand"), "members")
-	out := s.renderChat(c, ti, expand)
+	out := s.renderChat(c, ti, expand, s.graphBase(r))
 	out["@odata.context"] = s.graphBase(r) + "/$metadata#chats/$entity"
 	writeJSON(w, http.StatusOK, out)
 }
@@ -180,7 +182,7 @@ func (s *Sim) serveUserChats(w http.ResponseWriter, r *http.Request, ti TokenInf
 	expand := strings.Contains(r.URL.Query().Get("$expand"), "members")
 	items := []any{}
 	for i := offset; i < len(mine) && i < offset+top; i++ {
-		items = append(items, s.renderChat(mine[i], ti, expand))
+		items = append(items, s.renderChat(mine[i], ti, expand, s.graphBase(r)))
 	}
 	out := map[string]any{"@odata.context": s.graphBase(r) + "/$metadata#chats", "value": items}
 	if offset+top < len(mine) {

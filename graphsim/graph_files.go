@@ -69,39 +69,3 @@ func (s *Sim) serveFileDownload(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(f.bytes)))
 	_, _ = w.Write(f.bytes)
 }
-
-func (s *Sim) serveApplication(w http.ResponseWriter, r *http.Request, ti TokenInfo, seg string) {
-	if !requirePerm(w, r, ti, appReadPerms, appReadPerms) {
-		return
-	}
-	// applications(appId='…') or applications(appId='…')
-	appID := strings.TrimSuffix(strings.TrimPrefix(seg, "applications(appId="), ")")
-	appID = strings.Trim(appID, "'")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.apps[appID]
-	if !ok || a.TenantID != ti.TenantID {
-		writeODataError(w, r, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+appID+"' does not exist or one of its queried reference-property objects are not present.")
-		return
-	}
-	hint := a.ClientSecret
-	if len(hint) > 3 {
-		hint = hint[:3]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": s.graphBase(r) + "/$metadata#applications/$entity",
-		"id":             a.secretKeyID,
-		"appId":          a.ClientID,
-		"displayName":    a.DisplayName,
-		"signInAudience": "AzureADMyOrg",
-		"passwordCredentials": []any{map[string]any{
-			"customKeyIdentifier": nil,
-			"displayName":         "graphsim secret",
-			"endDateTime":         fmtTime(a.SecretExpires),
-			"hint":                hint,
-			"keyId":               a.secretKeyID,
-			"secretText":          nil,
-			"startDateTime":       fmtTime(a.created),
-		}},
-	})
-}

@@ -153,6 +153,24 @@ func (s *Sim) serveIdentity(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// cloudAliases is the instance metadata Entra's /common/discovery/instance
+// answers with: one entry per cloud, each with the host clients should call
+// (preferred_network), the host tokens are cached under (preferred_cache) and
+// every host name of that cloud (aliases). The same list is built into MSAL.
+var cloudAliases = []instanceMetadata{
+	{"login.microsoftonline.com", "login.windows.net", []string{"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"}},
+	{"login.partner.microsoftonline.cn", "login.partner.microsoftonline.cn", []string{"login.partner.microsoftonline.cn", "login.chinacloudapi.cn"}},
+	{"login.microsoftonline.de", "login.microsoftonline.de", []string{"login.microsoftonline.de"}},
+	{"login.microsoftonline.us", "login.microsoftonline.us", []string{"login.microsoftonline.us", "login.usgovcloudapi.net"}},
+	{"login-us.microsoftonline.com", "login-us.microsoftonline.com", []string{"login-us.microsoftonline.com"}},
+}
+
+type instanceMetadata struct {
+	PreferredNetwork string   `json:"preferred_network"`
+	PreferredCache   string   `json:"preferred_cache"`
+	Aliases          []string `json:"aliases"`
+}
+
 func (s *Sim) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) {
 	host := r.Host
 	tenant := "common"
@@ -162,12 +180,21 @@ func (s *Sim) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) {
 			tenant = segs[0]
 		}
 	}
+	metadata := append([]instanceMetadata(nil), cloudAliases...)
+	known := false
+	for _, m := range cloudAliases {
+		known = known || containsString(m.Aliases, strings.ToLower(host))
+	}
+	if !known {
+		// Entra would answer invalid_instance (AADSTS50049) for a host outside
+		// its clouds; graphsim's own host (loopback, a test name) is a cloud of
+		// its own so MSAL accepts it as the authority.
+		metadata = append(metadata, instanceMetadata{host, host, []string{host}})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"tenant_discovery_endpoint": "https://" + host + "/" + tenant + "/v2.0/.well-known/openid-configuration",
 		"api-version":               "1.1",
-		"metadata": []any{map[string]any{
-			"preferred_network": host, "preferred_cache": host, "aliases": []string{host},
-		}},
+		"metadata":                  metadata,
 	})
 }
 

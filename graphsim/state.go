@@ -349,7 +349,9 @@ func (s *Sim) CreateChat(spec ChatSpec) (string, error) {
 	return id, nil
 }
 
-// nextMessageID returns an epoch-ms id that is unique and increasing.
+// nextMessageID returns an epoch-ms id that is unique and increasing: when
+// two messages share a millisecond the later id moves forward (only the id;
+// createdDateTime stays the real creation time).
 func (s *Sim) nextMessageID(now time.Time) string {
 	ms := now.UnixMilli()
 	if ms <= s.lastMsgMS {
@@ -374,10 +376,11 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		s.mu.Unlock()
 		return "", errors.Errorf("user %q is not a member of chat %s", m.From, chatID)
 	}
-	// The id is the creation time in epoch ms (as in Teams); when two messages
-	// share a millisecond the later one moves forward so ids stay unique.
-	id := s.nextMessageID(s.now())
-	now := time.UnixMilli(s.lastMsgMS).UTC()
+	// The id is the creation time in epoch ms (as in Teams), moved forward in a
+	// burst so ids stay unique; createdDateTime is the real time, so a client
+	// measuring delay from it is not misled by the id's shift.
+	now := s.now().UTC()
+	id := s.nextMessageID(now)
 	msg := &message{
 		id: id, chatID: chatID, from: m.From, created: now, modified: now,
 		contentType: m.ContentType, html: m.HTML, subject: m.Subject, importance: m.Importance,

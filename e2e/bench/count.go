@@ -20,9 +20,9 @@ const (
 // Sent is one Teams message the bench sent and the Mattermost users who must each get exactly one DM for it.
 type Sent struct {
 	ChatID, MessageID string
-	Created           time.Time
-	Recipients        []string // Mattermost user ids
-	WithImage         bool     // also expects one attachment follow-up per recipient
+	Created           time.Time // when the bench sent it; graphsim's createdDateTime is the same real time
+	Recipients        []string  // Mattermost user ids
+	WithImage         bool      // also expects one attachment follow-up per recipient
 }
 
 // Ledger records what was sent, from many goroutines.

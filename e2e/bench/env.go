@@ -30,22 +30,19 @@ type Chat struct {
 
 // Env is the running stack plus everything the bench measures it with.
 type Env struct {
-	Stack  *harness.Stack
-	Sim    *graphsim.Sim
-	Ack    *AckTimer
-	DB     DB // Mattermost's database, which the plugin shares
-	Posts  *PostReader
-	Proc   *ProcSampler
-	People []Person
-	OneOne []Chat
-	Groups []Chat
-	rng    *rand.Rand
-	rngMu  sync.Mutex
-	note   string
-	// lastCreated is the newest Teams creation time sent: graphsim keeps message ids (epoch ms) unique by
-	// moving them forward, so after a burst the clock must catch up before delays mean anything.
-	lastCreated time.Time
-	runSince    time.Time // posts created since belong to the current run
+	Stack    *harness.Stack
+	Sim      *graphsim.Sim
+	Ack      *AckTimer
+	DB       DB // Mattermost's database, which the plugin shares
+	Posts    *PostReader
+	Proc     *ProcSampler
+	People   []Person
+	OneOne   []Chat
+	Groups   []Chat
+	rng      *rand.Rand
+	rngMu    sync.Mutex
+	note     string
+	runSince time.Time // posts created since belong to the current run
 }
 
 func (e *Env) setNote(s string) {
