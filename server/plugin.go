@@ -231,9 +231,7 @@ func (p *Plugin) OnDeactivate() error {
 	if p.store != nil && !finishBy(deadline.Add(storeCloseGrace), p.store.Close) {
 		p.API.LogWarn("The plugin's database connections did not close in time; the server closes them when the plugin exits.")
 	}
-	if p.API != nil {
-		p.API.LogInfo("MS Teams plugin stopped.", "took", time.Since(began).Round(time.Millisecond).String())
-	}
+	p.API.LogInfo("MS Teams plugin stopped.", "took", time.Since(began).Round(time.Millisecond).String())
 	return nil
 }
 
