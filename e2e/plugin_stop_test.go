@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/require"
 
@@ -105,18 +107,21 @@ func (w *world) requireEachOnce(t *testing.T, b *burst) {
 var shutdownComplaints = []string{"failed to exit gracefully", "OnDeactivate() failed to complete", "error closing client during Kill"}
 
 // TestDisableDuringBurstStopsPromptlyAndLosesNothing: an admin disables the plugin while a burst of Teams messages
-// is being delivered. The plugin stops within the server's patience (the disable returns in well under the 10 s
-// Mattermost gives OnDeactivate at shutdown, and the server logs no complaint about the plugin's exit); once it is
-// enabled again, every message of the burst arrives exactly once.
+// is being delivered and the database is stuck (the plugin's inbox table locked, as by a long migration or a
+// failover), so no job can record its outcome. The plugin still stops within the server's patience (the disable
+// returns in well under the 10 s Mattermost gives OnDeactivate at shutdown, and the server logs no complaint
+// about the plugin's exit); once it is enabled again, every message of the burst arrives exactly once.
 func TestDisableDuringBurstStopsPromptlyAndLosesNothing(t *testing.T) {
 	w := newWorld(t, newestVersion())
 	w.connect(t, w.alice)
 	b := w.startBurst(t, "burst", 12, 15)
 	w.waitDelivered(t, b, 10, deliveryWait) // delivery is under way
 
+	unlock := lockTable(t, w.DSN, "msteamsnotify_inbox", 20*time.Second)
 	began := time.Now()
 	w.DisablePlugin()
 	took := time.Since(began)
+	unlock()
 	t.Logf("disabling the plugin mid-burst took %s (%d of %d delivered by then)", took.Round(time.Millisecond), len(w.delivered(b)), b.total())
 	require.Less(t, took, 8*time.Second, "the plugin stops well within the 10 s the server gives it at shutdown")
 	<-b.sendDone
@@ -173,6 +178,35 @@ func TestKilledPluginTakesBackItsJobs(t *testing.T) {
 		w.settle(t, chat, w.bob.Teams, w.alice.MM, "after the burst in "+chat)
 	}
 	w.requireEachOnce(t, b)
+}
+
+// lockTable holds an exclusive lock on the table until the returned function is called or hold passes.
+func lockTable(t *testing.T, dsn, table string, hold time.Duration) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "SET LOCAL lock_timeout = '5s'")
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-release:
+		case <-time.After(hold):
+		}
+		_ = tx.Rollback(ctx)
+		_ = conn.Close(ctx)
+	}()
+	var once sync.Once
+	unlock = func() { once.Do(func() { close(release) }); <-done }
+	t.Cleanup(unlock)
+	return unlock
 }
 
 // pluginPID is the msteams plugin process: a child of the Mattermost server running the bundle's executable.
