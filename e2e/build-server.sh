@@ -23,7 +23,7 @@ mkdir -p "$cache"
 tmp="$(mktemp -d "$cache/.build-$version.XXXXXX")"
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-echo "building Mattermost $version into $dest (cold build: about 2 minutes)" >&2
+echo "building Mattermost $version into $dest (cold build: 15-30 minutes on 2 cores, once)" >&2
 # E2E_BUILD_PARALLELISM=1 lowers peak memory on a machine shared with other builds.
 (cd "$mod" && go build -p "${E2E_BUILD_PARALLELISM:-2}" -trimpath -o "$tmp/bin/mattermost" \
 	github.com/mattermost/mattermost/server/v8/cmd/mattermost)

@@ -5,7 +5,7 @@
 DEMO_DIR := .demo
 DEMO_MM_VERSION ?= 11.4.0
 
-.PHONY: demo demo-stop
+.PHONY: demo demo-stop demo-connect
 
 demo: ## run a demo: Mattermost + graphsim + the plugin, users connected, Teams messages; prints URL and logins
 	@mkdir -p $(DEMO_DIR)/bin
@@ -24,7 +24,11 @@ demo: ## run a demo: Mattermost + graphsim + the plugin, users connected, Teams 
 		wait $$server_pid || { tail -20 $(DEMO_DIR)/build-server.log; echo "Mattermost server build failed; full log in $(DEMO_DIR)/build-server.log"; exit 1; }; \
 	fi; \
 	echo "==> built in $$(( $$(date +%s) - begin )) s"; \
-	MM_DIST="$(MM_DIST)" $(DEMO_DIR)/bin/demo -dir $(DEMO_DIR) -version $(DEMO_MM_VERSION) -bundle "$(CURDIR)/$$bundle" -graphsim "$(CURDIR)/$(DEMO_DIR)/bin/graphsim" start
+	MM_DIST="$(MM_DIST)" $(DEMO_DIR)/bin/demo -dir $(DEMO_DIR) -version $(DEMO_MM_VERSION) -bundle "$(CURDIR)/$$bundle" -graphsim "$(CURDIR)/$(DEMO_DIR)/bin/graphsim" -repo "$(CURDIR)" start
+
+# NAME, not USER: the shell's USER (your login) would silently stand in for a forgotten argument.
+demo-connect: ## connect another demo user to Teams in the running demo: make demo-connect NAME=bob (or carol)
+	@if [ -x $(DEMO_DIR)/bin/demo ]; then $(DEMO_DIR)/bin/demo -dir $(DEMO_DIR) connect "$(NAME)"; else echo "no demo running: make demo first"; exit 1; fi
 
 demo-stop: ## stop everything `make demo` started (by PID)
 	@if [ -x $(DEMO_DIR)/bin/demo ]; then $(DEMO_DIR)/bin/demo -dir $(DEMO_DIR) stop; else echo "no demo to stop"; fi

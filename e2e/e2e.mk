@@ -5,7 +5,7 @@ E2E_COMMA := ,
 
 .PHONY: e2e e2e-servers
 
-e2e-servers: ## build (once, about 2 minutes each) and cache the Mattermost servers in e2e/.cache
+e2e-servers: ## build (once, 15-30 minutes each on 2 cores) and cache the Mattermost servers in e2e/.cache
 	@for v in $(subst $(E2E_COMMA), ,$(E2E_SERVER_VERSIONS)); do e2e/build-server.sh $$v >/dev/null || exit 1; done
 
 e2e: dist e2e-servers ## end-to-end tests: install and run the bundle on each Mattermost in E2E_SERVER_VERSIONS

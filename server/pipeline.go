@@ -39,6 +39,13 @@ const (
 // itself, restarted) for this long. A job outliving its lease may run twice, which delivery makes harmless.
 const changeLease = 90 * time.Second
 
+// Shutdown (see shutdownBudget): jobs are cancelled at once; those that ignore it get jobStopTimeout before
+// the runner stops waiting for them, and recording the last delivery times gets flushTimeout.
+const (
+	jobStopTimeout = 2 * time.Second
+	flushTimeout   = 1500 * time.Millisecond
+)
+
 // storeMaxConns sizes the plugin's pool: each change worker holds one connection for its message lock, plus
 // room for the webhook's inbox inserts, claims, attachments and maintenance, so intake never waits for
 // delivery. Connections open only when needed.
@@ -127,9 +134,10 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 			{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder, Limit: pl.governor.Limit},
 			{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
 		},
-		Claimer: inboxClaimer(),
-		Logger:  p.log,
-		Metrics: p.metrics,
+		Claimer:     inboxClaimer(),
+		StopTimeout: jobStopTimeout,
+		Logger:      p.log,
+		Metrics:     p.metrics,
 	})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the inbox workers")
@@ -186,7 +194,7 @@ func (pl *pipeline) start(ctx context.Context) {
 func (pl *pipeline) stop() {
 	pl.subs.Stop()
 	pl.runner.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	if err := pl.delivery.Flush(ctx); err != nil {
 		pl.p.API.LogWarn("Could not record the last delivery times at shutdown; a later catch-up may start earlier than needed.", "error", err.Error())

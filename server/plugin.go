@@ -200,20 +200,57 @@ func (p *Plugin) OnActivate() error {
 	return nil
 }
 
-// OnDeactivate stops the workers and closes the database pools. Items still in the inbox stay there for the
-// next start (on this or another node).
+// Shutdown is bounded well inside what Mattermost tolerates: at server shutdown it gives OnDeactivate 10 s
+// ("Plugin OnDeactivate() failed to complete in 10 seconds"), then the plugin process 2 s to exit before it
+// kills it ("plugin failed to exit gracefully"); when an admin disables the plugin, the request waits for
+// OnDeactivate however long it takes. So stopping cuts work short instead of waiting for it: running jobs are
+// cancelled and due again at their place in the inbox, and a job whose release could not be recorded in time
+// stays claimed by this process, which the next start on this node takes back at once (other nodes: after the
+// lease). Nothing accepted is lost.
+const (
+	shutdownBudget = 5 * time.Second
+	// storeCloseGrace is the extra time the database pools get to close after the budget: a pool closes only
+	// once every connection is back, and a step abandoned at the deadline may still hold one.
+	storeCloseGrace = time.Second
+)
+
+// OnDeactivate stops the workers and closes the database pools within shutdownBudget (plus storeCloseGrace).
+// Items still in the inbox stay there for the next start (on this or another node).
 func (p *Plugin) OnDeactivate() error {
+	began := time.Now()
+	deadline := began.Add(shutdownBudget)
 	if p.stopBg != nil {
-		p.stopBg()
+		p.stopBg() // cancels running jobs, catch-up and maintenance at once
 	}
-	if p.pipeline != nil {
-		p.pipeline.stop()
+	if p.pipeline != nil && !finishBy(deadline, p.pipeline.stop) {
+		p.API.LogWarn("The notification workers did not stop in time; their jobs run again at the next start.", "budget", shutdownBudget.String())
 	}
-	p.bg.Wait()
-	if p.store != nil {
-		p.store.Close()
+	if !finishBy(deadline, p.bg.Wait) {
+		p.API.LogWarn("Background work did not stop in time; it runs again at the next start.", "budget", shutdownBudget.String())
 	}
+	if p.store != nil && !finishBy(deadline.Add(storeCloseGrace), p.store.Close) {
+		p.API.LogWarn("The plugin's database connections did not close in time; the server closes them when the plugin exits.")
+	}
+	p.API.LogInfo("MS Teams plugin stopped.", "took", time.Since(began).Round(time.Millisecond).String())
 	return nil
+}
+
+// finishBy runs fn and reports whether it returned by the deadline; if not, fn is left running (the process
+// is about to end).
+func finishBy(deadline time.Time, fn func()) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 // OnConfigurationChange applies new settings without a restart. Mattermost calls it once before OnActivate

@@ -1,6 +1,7 @@
 // Command demo runs the plugin for a newcomer: PostgreSQL, a Mattermost server, `graphsim serve` standing in for
 // Microsoft Teams, the plugin installed and configured, demo users on both sides, one of them connected and a few
 // Teams messages sent. It then prints how to log in and send more, and follows the bot's DMs in the terminal.
+// `demo connect NAME` connects another demo user (bob, carol) to their Teams account, as alice is at the start.
 // `demo stop` stops everything a `demo start` started, by the PIDs recorded in the state directory.
 package main
 
@@ -16,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +40,22 @@ type state struct {
 	Database      string `json:"database,omitempty"`
 	ClusterDir    string `json:"clusterDir,omitempty"` // private PostgreSQL cluster, when 5432 did not answer
 	RunDir        string `json:"runDir,omitempty"`     // Mattermost run directory
+
+	// What `demo connect` needs to sign a demo user in to Teams.
+	SiteURL string              `json:"siteUrl,omitempty"`
+	CAPath  string              `json:"caPath,omitempty"` // graphsim's CA
+	Users   map[string]demoUser `json:"users,omitempty"`
+}
+
+// startedAnything tells whether a start got far enough to leave something for stop to undo.
+func (st state) startedAnything() bool {
+	return st.FollowerPID != 0 || st.MattermostPID != 0 || st.GraphsimPID != 0 || st.Database != "" || st.ClusterDir != "" || st.RunDir != ""
+}
+
+// demoUser is a person with accounts on both sides.
+type demoUser struct {
+	Password  string `json:"password"`
+	TeamsUser string `json:"teamsUser"` // graphsim user id
 }
 
 func main() {
@@ -46,19 +64,26 @@ func main() {
 	graphsimBin := flag.String("graphsim", "", "graphsim binary")
 	version := flag.String("version", "11.4.0", "Mattermost version to build from the Go module proxy (ignored with MM_DIST)")
 	follow := flag.Bool("follow", os.Getenv("DEMO_FOLLOW") != "0", "follow the bot's DMs in the terminal after starting")
+	repo := flag.String("repo", ".", "the repository checkout (for the make commands and sample file the instructions print)")
 	flag.Parse()
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		fail(err)
 	}
-	d := &demo{dir: abs}
+	repoAbs, err := filepath.Abs(*repo)
+	if err != nil {
+		fail(err)
+	}
+	d := &demo{dir: abs, repo: repoAbs}
 	switch flag.Arg(0) {
 	case "", "start":
 		err = d.start(*bundle, *graphsimBin, *version, *follow)
+	case "connect":
+		err = d.connect(flag.Arg(1))
 	case "stop":
 		err = d.stop()
 	default:
-		err = errors.Errorf("unknown command %q (start|stop)", flag.Arg(0))
+		err = errors.Errorf("unknown command %q (start|connect NAME|stop)", flag.Arg(0))
 	}
 	if err != nil {
 		fail(err)
@@ -71,8 +96,9 @@ func fail(err error) {
 }
 
 type demo struct {
-	dir string
-	st  state
+	dir  string
+	repo string
+	st   state
 }
 
 func (d *demo) statePath() string { return filepath.Join(d.dir, "state.json") }
@@ -191,11 +217,15 @@ func (d *demo) start(bundle, graphsimBin, version string, follow bool) error {
 
 	step("demo users: alice, bob and carol on both sides (same emails); alice connects her Teams account")
 	users := map[string]*harness.User{}
+	d.st.SiteURL, d.st.CAPath, d.st.Users = siteURL, caPath, map[string]demoUser{}
+	teamsIDs := map[string]string{"alice": graphsim.DemoAliceID, "bob": graphsim.DemoBobID, "carol": graphsim.DemoCarolID}
 	for _, name := range []string{"alice", "bob", "carol"} {
 		users[name] = s.NewUserWithEmail(name, name+"@demo.test")
+		d.st.Users[name] = demoUser{Password: users[name].Password, TeamsUser: teamsIDs[name]}
 	}
-	if err := harness.ConnectUser(siteURL, users["alice"].Client.AuthToken, ca, graphsim.DemoAliceID); err != nil {
-		r.Fatalf("connect alice: %v", err)
+	d.save()
+	if err := d.connect("alice"); err != nil {
+		r.Fatalf("%v", err)
 	}
 
 	step("a few Teams messages to alice")
@@ -219,34 +249,11 @@ func (d *demo) start(bundle, graphsimBin, version string, follow bool) error {
 	// Wait until they are in (welcome + 3), so the demo shows a working pipeline before it says so.
 	posts := s.WaitDirectPosts(users["alice"], bot.Id, 1+len(sends), 60*time.Second)
 
-	webapp := "The Mattermost web app is not part of this build (no registry here serves it), so open nothing in a\n" +
-		"browser: the bot's DMs to alice are printed below as they arrive. With MM_DIST=/path/to/unpacked/mattermost\n" +
-		"make demo runs that official release instead, and the web app works at the URL above."
-	if opts.WebApp {
-		webapp = "Open the URL above in a browser and log in as alice to see the DMs from the MS Teams bot."
-	}
-	fmt.Printf(`
-Mattermost with the MS Teams plugin is running (started in %s).
-
-  URL:       %s
-  logins:    alice / %s   (connected to Teams as alice@demo.test)
-             bob / %s, carol / %s   (not connected)
-             sysadmin / %s   (system admin)
-  graphsim:  %s   (Teams tenant %s; CA %s)
-  logs:      %s/logs/mattermost.log, %s
-
-Send more Teams messages to alice:
-  export GRAPHSIM_URL=%s GRAPHSIM_CA=%s
-  %s send --from bob@demo.test --chat '%s' 'Hello from Teams'
-  %s send --from carol@demo.test --chat '%s' --file README.md 'Group message with a file'
-  %s chats    # list the chats; edit, delete, react and presence are there too (run it without arguments)
-
-Stop everything: make demo-stop
-
-%s
-`, time.Since(began).Round(time.Second), siteURL, users["alice"].Password, users["bob"].Password, users["carol"].Password, harness.AdminPassword,
-		simURL, graphsim.DemoTenantID, caPath, s.Dir, simLog.Name(), simURL, caPath,
-		graphsimBin, oneOnOne, graphsimBin, graphsim.DemoGroupChatID, graphsimBin, webapp)
+	fmt.Print(instructions(instructionsInfo{
+		took: time.Since(began), siteURL: siteURL, simURL: simURL, caPath: caPath, graphsimBin: graphsimBin,
+		runDir: s.Dir, simLog: simLog.Name(), repo: d.repo, stateDir: d.dir, oneOnOne: oneOnOne, webApp: opts.WebApp,
+		passwords: map[string]string{"alice": users["alice"].Password, "bob": users["bob"].Password, "carol": users["carol"].Password},
+	}))
 	if len(posts) < 1+len(sends) {
 		fmt.Printf("Only %d of the %d DMs arrived within a minute; see the log above.\n", len(posts), 1+len(sends))
 	}
@@ -254,6 +261,110 @@ Stop everything: make demo-stop
 		return nil
 	}
 	return d.followDMs(siteURL, users["alice"].Client, bot)
+}
+
+// instructionsInfo is what the instructions printed after a start mention.
+type instructionsInfo struct {
+	took                                     time.Duration
+	siteURL, simURL, caPath, graphsimBin     string
+	runDir, simLog, repo, stateDir, oneOnOne string
+	webApp                                   bool
+	passwords                                map[string]string
+}
+
+// instructions tells the newcomer how to log in, send more Teams messages and connect more users. Every path in
+// it is absolute, so its commands work from any directory.
+func instructions(in instructionsInfo) string {
+	webapp := "The Mattermost web app is not part of this build (no registry here serves it), so open nothing in a\n" +
+		"browser: the bot's DMs to alice are printed below as they arrive. With MM_DIST=/path/to/unpacked/mattermost\n" +
+		"make demo runs that official release instead, and the web app works at the URL above."
+	if in.webApp {
+		webapp = "Open the URL above in a browser and log in as alice to see the DMs from the MS Teams bot."
+	}
+	// make -C: the make commands, like the others, work from any directory.
+	mk := "make -C " + shellQuote(in.repo)
+	if in.stateDir != filepath.Join(in.repo, DefaultDir) {
+		mk += " DEMO_DIR=" + shellQuote(in.stateDir)
+	}
+	sim := shellQuote(in.graphsimBin)
+	return fmt.Sprintf(`
+Mattermost with the MS Teams plugin is running (started in %s).
+
+  URL:       %s
+  logins:    alice / %s   (connected to Teams as alice@demo.test)
+             bob / %s, carol / %s   (not connected)
+             sysadmin / %s   (system admin)
+  graphsim:  %s   (Teams tenant %s; CA %s)
+  logs:      %s, %s
+
+Send more Teams messages to alice:
+  export GRAPHSIM_URL=%s GRAPHSIM_CA=%s
+  %s send --from bob@demo.test --chat '%s' 'Hello from Teams'
+  %s send --from carol@demo.test --chat '%s' --file %s 'Group message with a file'
+  %s chats    # list the chats; edit, delete, react and presence are there too (run it without arguments)
+
+Connect bob (or carol) too, so that Teams messages to them arrive as DMs:
+  %s demo-connect NAME=bob
+  %s send --from carol@demo.test --chat '%s' 'Hello Alice and Bob'
+
+Stop everything: %s demo-stop
+
+%s
+`, in.took.Round(time.Second), in.siteURL, in.passwords["alice"], in.passwords["bob"], in.passwords["carol"], harness.AdminPassword,
+		in.simURL, graphsim.DemoTenantID, in.caPath, filepath.Join(in.runDir, "logs", "mattermost.log"), in.simLog,
+		in.simURL, shellQuote(in.caPath),
+		sim, in.oneOnOne, sim, graphsim.DemoGroupChatID, shellQuote(filepath.Join(in.repo, "README.md")), sim,
+		mk, sim, graphsim.DemoGroupChatID, mk, webapp)
+}
+
+// DefaultDir is the state directory demo.mk uses, relative to the repository.
+const DefaultDir = ".demo"
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// connect signs the demo user in to their Teams account through the plugin, as a browser would, using what the
+// start recorded in the state directory. Connecting an already connected user connects them again.
+func (d *demo) connect(name string) error {
+	if name == "" {
+		return errors.New("which demo user? e.g. `make demo-connect NAME=bob`")
+	}
+	if d.st.SiteURL == "" {
+		b, err := os.ReadFile(d.statePath())
+		if err != nil {
+			return errors.Errorf("no demo running (no %s): run `make demo` first", d.statePath())
+		}
+		if err := json.Unmarshal(b, &d.st); err != nil {
+			return errors.Wrapf(err, "read %s", d.statePath())
+		}
+	}
+	u, ok := d.st.Users[name]
+	if !ok {
+		known := make([]string, 0, len(d.st.Users))
+		for n := range d.st.Users {
+			known = append(known, n)
+		}
+		sort.Strings(known)
+		return errors.Errorf("no demo user %q (the demo has %s)", name, strings.Join(known, ", "))
+	}
+	ca, err := os.ReadFile(d.st.CAPath)
+	if err != nil {
+		return errors.Wrap(err, "read graphsim's CA")
+	}
+	c := model.NewAPIv4Client(d.st.SiteURL)
+	if _, _, err := c.Login(context.Background(), name, u.Password); err != nil {
+		return errors.Wrapf(err, "log in to Mattermost as %s", name)
+	}
+	if err := harness.ConnectUser(d.st.SiteURL, c.AuthToken, ca, u.TeamsUser); err != nil {
+		return errors.Wrapf(err, "connect %s", name)
+	}
+	fmt.Printf("%s is connected to Teams: Teams messages to %s now arrive as DMs from the MS Teams bot.\n", name, name)
+	return nil
 }
 
 // followDMs prints the bot's DMs to the user, first those already there, then new and edited ones as they come,
@@ -457,7 +568,7 @@ func waitForFile(path string, timeout time.Duration) ([]byte, error) {
 func (d *demo) stop() error {
 	if b, err := os.ReadFile(d.statePath()); err == nil {
 		_ = json.Unmarshal(b, &d.st)
-	} else if d.st == (state{}) {
+	} else if !d.st.startedAnything() {
 		fmt.Println("no demo running (no " + d.statePath() + ")")
 		return nil
 	}
