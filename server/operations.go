@@ -48,7 +48,8 @@ func (p *Plugin) setUpOperations() error {
 			pl.runner.Wake(inbox.QueueAttachments)
 			col.Invalidate()
 		},
-		Version: version,
+		Version:        version,
+		OfficialImport: p.officialImport.get,
 	})
 	if err != nil {
 		return errors.Wrap(err, "set up the admin diagnostics")

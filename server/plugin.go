@@ -51,6 +51,8 @@ type Plugin struct {
 	log      *serverLogger
 	diag     *diagnostics.Diagnostics
 
+	officialImport officialImportState
+
 	// bgCtx ends when the plugin deactivates; background work started with runBackground watches it.
 	bgCtx  context.Context
 	stopBg context.CancelFunc
@@ -162,6 +164,8 @@ func (p *Plugin) OnActivate() error {
 	})
 
 	p.commands = command.New(p.connect, mm, p.API)
+
+	p.takeOverOfficialPlugin(ctx, cfg, p.currentKeyring())
 
 	pl, err := p.newPipeline(cfg)
 	if err != nil {

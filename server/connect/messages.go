@@ -28,3 +28,7 @@ func (s *Service) revokedMessage() string {
 		"(for example after a password change, or because an administrator revoked it). " +
 		"Until you reconnect, your Teams chat messages will not be forwarded here.\n\n" + s.connectLink() + " again."
 }
+
+// NotifyConnectionLost tells a user that their connection no longer works and how to reconnect, as for a
+// token Microsoft revoked; used when a connection taken over from the official plugin could not be read.
+func (s *Service) NotifyConnectionLost(mmUserID string) { s.notifyLost(mmUserID) }

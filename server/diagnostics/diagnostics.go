@@ -69,6 +69,19 @@ type Deps struct {
 	Now          func() time.Time
 	// MaxParked bounds the parked items listed (default 20).
 	MaxParked int
+	// OfficialImport reports the take-over of the official plugin's data (nil when it never ran here). Optional.
+	OfficialImport func() *OfficialImport
+}
+
+// OfficialImport is what the switch from the official MS Teams plugin took over, or why it could not.
+type OfficialImport struct {
+	ImportedAt   *time.Time          `json:"imported_at,omitempty"`
+	Connected    int                 `json:"connected"`
+	Disconnected int                 `json:"disconnected"`
+	Whitelist    int                 `json:"whitelist"`
+	Invites      int                 `json:"invites"`
+	NotImported  []store.NotImported `json:"not_imported,omitempty"`
+	Error        string              `json:"error,omitempty"`
 }
 
 // Diagnostics builds reports and runs admin actions.
@@ -104,6 +117,8 @@ type Report struct {
 	Users         UserCounts        `json:"users"`
 	// UnverifiedRich is set when rich notifications arrived without valid validation tokens on this node.
 	UnverifiedRich *UnverifiedRichInfo `json:"unverified_rich_notifications,omitempty"`
+	// OfficialImport is the switch from the official MS Teams plugin, when its data was found.
+	OfficialImport *OfficialImport `json:"official_plugin_import,omitempty"`
 	// Problems are the findings an admin should act on, most important first; empty when all is well.
 	Problems []string `json:"problems"`
 }
@@ -277,6 +292,13 @@ func (d *Diagnostics) Report(ctx context.Context) Report {
 			r.UnverifiedRich = &UnverifiedRichInfo{Count: u.Count, LastAt: u.LastAt.UTC(), LastReason: u.LastReason, HowToFix: webhook.TokenFallbackHelp}
 		}
 	}
+	if d.d.OfficialImport != nil {
+		if imp := d.d.OfficialImport(); imp != nil {
+			copied := *imp
+			copied.Error = scrub.clean(copied.Error)
+			r.OfficialImport = &copied
+		}
+	}
 
 	r.Problems = problems(r, now)
 	return r
@@ -420,6 +442,14 @@ func problems(r Report, now time.Time) []string {
 		}
 		out = append(out, fmt.Sprintf("%d rich notification(s) arrived %s since the plugin started on this node, the latest at %s. %s",
 			u.Count, what, u.LastAt.Format("2006-01-02 15:04:05 MST"), u.HowToFix))
+	}
+	if imp := r.OfficialImport; imp != nil {
+		switch {
+		case imp.Error != "":
+			out = append(out, "The switch from the official MS Teams plugin is not complete: "+imp.Error)
+		case len(imp.NotImported) > 0:
+			out = append(out, fmt.Sprintf("%d users of the official MS Teams plugin were not taken over as they were (listed below).", len(imp.NotImported)))
+		}
 	}
 	return out
 }

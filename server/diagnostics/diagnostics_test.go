@@ -43,6 +43,8 @@ type env struct {
 	token string // an access token graphsim issued, planted in errors
 	now   time.Time
 	woken []string
+	// official is what the switch from the official plugin reports.
+	official *diagnostics.OfficialImport
 }
 
 func newEnv(t *testing.T, roles []string, secretGiven string) *env {
@@ -85,8 +87,9 @@ func newEnv(t *testing.T, roles []string, secretGiven string) *env {
 		AppToken:     diagnostics.AppTokenFunc(f, cfg),
 		SecretExpiry: func(ctx context.Context) (time.Time, error) { return f.App().GetApplicationSecretExpiry(ctx) },
 		AfterRequeue: func(q string) { e.woken = append(e.woken, q) },
-		Version:      "9.9.9",
-		Now:          func() time.Time { return e.now },
+		Version:        "9.9.9",
+		Now:            func() time.Time { return e.now },
+		OfficialImport: func() *diagnostics.OfficialImport { return e.official },
 	})
 	require.NoError(t, err)
 	return e
@@ -312,4 +315,26 @@ func TestStatusShowsTheNotificationThisNodeJustAccepted(t *testing.T) {
 	require.NoError(t, e.st.NoteSubscriptionNotification(context.Background(), subscription.StateName, e.now))
 	r = e.diag.Report(context.Background())
 	assert.Equal(t, e.now, *r.Subscription.LastNotificationAt)
+}
+
+func TestStatusSaysWhatTheSwitchFromTheOfficialPluginTookOver(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All", "Presence.Read.All", "User.Read.All"}, plantedSecret)
+
+	r := e.diag.Report(context.Background())
+	assert.Nil(t, r.OfficialImport, "no section where the official plugin never ran")
+	assert.NotContains(t, r.Markdown(), "official plugin")
+
+	at := e.now.Add(-time.Hour)
+	e.official = &diagnostics.OfficialImport{ImportedAt: &at, Connected: 12, Disconnected: 3, Whitelist: 4, Invites: 2,
+		NotImported: []store.NotImported{{MMUserID: "mm-dora", Reason: "token could not be read; the user must connect again", MustReconnect: true}}}
+	md := e.diag.Report(context.Background()).Markdown()
+	assert.Contains(t, md, "12 connected users (no sign-in needed), 3 disconnected users, 4 whitelist entries, 2 invitations")
+	assert.Contains(t, md, "| `mm-dora` | token could not be read; the user must connect again |")
+	assert.Contains(t, md, "1 users of the official MS Teams plugin were not taken over as they were")
+
+	e.official = &diagnostics.OfficialImport{Error: "the At-rest encryption key is not the one the official plugin used (key " + plantedKey + ")"}
+	r = e.diag.Report(context.Background())
+	md = r.Markdown()
+	assert.Contains(t, md, "The switch from the official MS Teams plugin is not complete: the At-rest encryption key is not the one")
+	assertNoSecrets(t, "status", md, e)
 }

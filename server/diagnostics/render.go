@@ -117,6 +117,23 @@ func (r Report) Markdown() string {
 		}
 		w("\n")
 	}
+
+	if imp := r.OfficialImport; imp != nil {
+		w("\n##### Switch from the official plugin\n")
+		if imp.ImportedAt != nil {
+			w("Taken over on %s: %d connected users (no sign-in needed), %d disconnected users, %d whitelist entries, %d invitations.\n",
+				ts(imp.ImportedAt), imp.Connected, imp.Disconnected, imp.Whitelist, imp.Invites)
+		}
+		if imp.Error != "" {
+			w("Not taken over yet: %s\n", oneLine(imp.Error))
+		}
+		if len(imp.NotImported) > 0 {
+			w("\n| User | Why not taken over as is |\n|---|---|\n")
+			for _, n := range imp.NotImported {
+				w("| `%s` | %s |\n", cell(n.MMUserID), cell(n.Reason))
+			}
+		}
+	}
 	return b.String()
 }
 

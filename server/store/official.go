@@ -133,6 +133,8 @@ type ImportedUser struct {
 type NotImported struct {
 	MMUserID string `json:"mm_user_id"`
 	Reason   string `json:"reason"`
+	// MustReconnect is true for a user who was connected in the official plugin and is not connected now.
+	MustReconnect bool `json:"must_reconnect,omitempty"`
 }
 
 // OfficialImport is what one import wrote; it is kept, so every node and later activations can report it.

@@ -108,7 +108,7 @@ func prepareBatch(data store.OfficialData, o Options) (store.OfficialImportBatch
 			row.DisconnectedAt = now
 			batch.Users = append(batch.Users, row)
 			batch.NotImported = append(batch.NotImported, store.NotImported{MMUserID: u.MMUserID,
-				Reason: "token could not be read (" + err.Error() + "); imported as disconnected, the user must connect again"})
+				Reason: "token could not be read (" + err.Error() + "); imported as disconnected, the user must connect again", MustReconnect: true})
 			continue
 		}
 		opened++
