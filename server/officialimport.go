@@ -31,8 +31,9 @@ func (s *officialImportState) get() *diagnostics.OfficialImport {
 
 // takeOverOfficialPlugin imports, once, the users the official MS Teams plugin left in this database, so that
 // replacing it with this plugin needs no one to connect again. A failure does not stop the activation (nothing
-// was imported, and the next activation tries again); it is logged and shown in the admin status.
-func (p *Plugin) takeOverOfficialPlugin(ctx context.Context, cfg config.Configuration, keyring *secrets.Keyring) {
+// was imported, and the next activation tries again); it is logged and shown in the admin status. It reports
+// whether users were taken over just now, so that their missed messages are caught up.
+func (p *Plugin) takeOverOfficialPlugin(ctx context.Context, cfg config.Configuration, keyring *secrets.Keyring) bool {
 	res, err := switchover.Import(ctx, switchover.Options{
 		Store:        p.store,
 		Sealer:       keyring,
@@ -44,16 +45,16 @@ func (p *Plugin) takeOverOfficialPlugin(ctx context.Context, cfg config.Configur
 	case err != nil:
 		p.API.LogError("Could not take over the official MS Teams plugin's users; will try again at the next start.", "error", err.Error())
 		p.officialImport.set(&diagnostics.OfficialImport{Error: err.Error()})
-		return
+		return false
 	case !res.Found:
-		return
+		return false
 	}
 	rec := res.Record
 	at := rec.At
 	p.officialImport.set(&diagnostics.OfficialImport{ImportedAt: &at, Connected: rec.Connected, Disconnected: rec.Disconnected,
 		Whitelist: rec.Whitelist, Invites: rec.Invites, NotImported: rec.NotImported})
 	if !res.Imported {
-		return
+		return false
 	}
 	p.API.LogInfo("Took over the official MS Teams plugin's users: they keep receiving messages without connecting again.",
 		"connected", rec.Connected, "disconnected", rec.Disconnected, "whitelist", rec.Whitelist,
@@ -64,4 +65,5 @@ func (p *Plugin) takeOverOfficialPlugin(ctx context.Context, cfg config.Configur
 			p.connect.NotifyConnectionLost(n.MMUserID)
 		}
 	}
+	return rec.Connected > 0
 }

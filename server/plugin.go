@@ -165,7 +165,7 @@ func (p *Plugin) OnActivate() error {
 
 	p.commands = command.New(p.connect, mm, p.API)
 
-	p.takeOverOfficialPlugin(ctx, cfg, p.currentKeyring())
+	tookOver := p.takeOverOfficialPlugin(ctx, cfg, p.currentKeyring())
 
 	pl, err := p.newPipeline(cfg)
 	if err != nil {
@@ -196,6 +196,11 @@ func (p *Plugin) OnActivate() error {
 	p.router = mux
 
 	pl.start(p.bgCtx)
+	if tookOver {
+		// Messages sent while neither plugin was running: each taken-over user from the official plugin's
+		// last delivery to them (the exactly-once record drops what the official subscription still brings).
+		pl.catchUp(p.bgCtx, time.Time{})
+	}
 	p.startMaintenance()
 	p.startProfiling()
 

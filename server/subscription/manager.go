@@ -496,9 +496,7 @@ func (r *reconciler) openGap() {
 	if since.IsZero() {
 		since = r.now
 	}
-	if r.st.GapSince.IsZero() || since.Before(r.st.GapSince) {
-		r.st.GapSince = since
-	}
+	r.openGapAt(since)
 }
 
 // ensureKey makes r.key a usable key pair, creating one when there is none or the current one is due for
@@ -658,6 +656,20 @@ func (r *reconciler) deleteStale(ctx context.Context) {
 			continue
 		}
 		log.LogInfo("Deleted a stale Microsoft Graph subscription of this plugin", "subscription_id", s.ID, "resource", s.Resource)
+		// It may have been delivering (the official plugin's, taken over with its settings, or one of ours whose
+		// state was lost): what it had not yet notified is caught up once the replacement is live.
+		r.openGapAt(r.now.Add(-staleSubscriptionLag))
+	}
+}
+
+// staleSubscriptionLag is how far before its deletion a stale subscription's notifications may still have been
+// on their way: Graph delivers within seconds normally and retries slow endpoints for minutes.
+const staleSubscriptionLag = 10 * time.Minute
+
+// openGapAt records that notifications since t may be lost (the earliest such time wins).
+func (r *reconciler) openGapAt(t time.Time) {
+	if r.st.GapSince.IsZero() || t.Before(r.st.GapSince) {
+		r.st.GapSince = t
 	}
 }
 

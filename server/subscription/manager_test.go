@@ -220,6 +220,17 @@ func TestStaleRemoteSubscriptionIsDeleted(t *testing.T) {
 	st := e.state()
 	assert.NotEqual(t, stale.ID, st.SubscriptionID)
 	assert.Equal(t, []string{st.SubscriptionID}, e.remote())
+	// It may have been delivering (e.g. the official plugin's, which posts to the same URL): what it had not
+	// notified before its deletion is caught up once the new one is live.
+	assert.Equal(t, e.clock.Now().Add(-10*time.Minute), e.waitGap())
+}
+
+func TestNoStaleSubscriptionNoCatchUp(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager("node-1", e.store)
+	e.reconcile(m)
+	assert.NotEmpty(t, e.state().SubscriptionID)
+	e.noGap()
 }
 
 func TestGraphFailuresAreRecordedAndRetriedAtTheNextCheck(t *testing.T) {
