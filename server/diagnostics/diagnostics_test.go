@@ -83,10 +83,10 @@ func newEnv(t *testing.T, roles []string, secretGiven string) *env {
 
 	e.diag, err = diagnostics.New(diagnostics.Deps{
 		Store: e.st, Subscriptions: mgr,
-		Settings:     func() config.Configuration { return e.cfg },
-		AppToken:     diagnostics.AppTokenFunc(f, cfg),
-		SecretExpiry: func(ctx context.Context) (time.Time, error) { return f.App().GetApplicationSecretExpiry(ctx) },
-		AfterRequeue: func(q string) { e.woken = append(e.woken, q) },
+		Settings:       func() config.Configuration { return e.cfg },
+		AppToken:       diagnostics.AppTokenFunc(f, cfg),
+		SecretExpiry:   func(ctx context.Context) (time.Time, error) { return f.App().GetApplicationSecretExpiry(ctx) },
+		AfterRequeue:   func(q string) { e.woken = append(e.woken, q) },
 		Version:        "9.9.9",
 		Now:            func() time.Time { return e.now },
 		OfficialImport: func() *diagnostics.OfficialImport { return e.official },
