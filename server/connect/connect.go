@@ -75,8 +75,15 @@ type Deps struct {
 	Mattermost Mattermost
 	// PluginURL returns the plugin's public base URL, e.g. https://chat.example.com/plugins/com.mattermost.msteams-sync.
 	PluginURL func() string
-	Logger    Logger
-	Now       func() time.Time
+	// AccountLinks lets an administrator allow an account whose e-mail differs (package accountlink). Optional.
+	AccountLinks AccountLinks
+	Logger       Logger
+	Now          func() time.Time
+}
+
+// AccountLinks says whether an administrator linked a Mattermost user to a Microsoft account.
+type AccountLinks interface {
+	Allows(ctx context.Context, mmUserID, accountID, userPrincipalName string) (bool, error)
 }
 
 // Service is the connection service shared by the slash command, the HTTP API and the delivery pipeline.

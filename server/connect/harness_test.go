@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"github.com/teamsnotify/msteams-sync/server/accountlink"
 	"net/url"
 	"strings"
 	"sync"
@@ -96,11 +97,12 @@ func (h *harness) node(st *store.Store) *Service {
 			c.Scopes = []string{"https://graph.microsoft.com/.default", "offline_access"}
 			return c
 		},
-		HTTPClient: h.graph.HTTPClient,
-		Accounts:   AccountsFromGraph(func() GraphFactory { return h.graph }),
-		Mattermost: h.mm,
-		PluginURL:  func() string { return testPlugin },
-		Logger:     testLogger{h.t},
+		HTTPClient:   h.graph.HTTPClient,
+		Accounts:     AccountsFromGraph(func() GraphFactory { return h.graph }),
+		Mattermost:   h.mm,
+		PluginURL:    func() string { return testPlugin },
+		AccountLinks: accountlink.Checker{Store: st},
+		Logger:       testLogger{h.t},
 		Now: func() time.Time {
 			h.mu.Lock()
 			defer h.mu.Unlock()

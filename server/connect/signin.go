@@ -104,7 +104,13 @@ func (s *Service) Complete(ctx context.Context, mmUserID string, q url.Values) (
 	}
 	out := Connected{MattermostEmail: user.Email, AccountEmail: accountEmail(account)}
 	if !accountMatches(account, user.Email, s.d.Settings().AllowProxyAddresses) {
-		return out, &Refusal{Reason: ReasonEmailMismatch, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
+		linked, err := s.linkAllows(ctx, mmUserID, account)
+		if err != nil {
+			return out, err
+		}
+		if !linked {
+			return out, &Refusal{Reason: ReasonEmailMismatch, MattermostEmail: out.MattermostEmail, AccountEmail: out.AccountEmail}
+		}
 	}
 	sealed, keyID, err := s.sealToken(mmUserID, tok)
 	if err != nil {
@@ -213,4 +219,14 @@ func (s *Service) openToken(l store.User) (*oauth2.Token, error) {
 		return nil, errors.Wrap(err, "decode token")
 	}
 	return &oauth2.Token{AccessToken: st.AccessToken, RefreshToken: st.RefreshToken, Expiry: st.Expiry, TokenType: "Bearer"}, nil
+}
+
+// linkAllows reports whether an administrator linked this user to the signed-in account although the e-mails
+// differ. The sign-in itself proved that the user owns the account.
+func (s *Service) linkAllows(ctx context.Context, mmUserID string, a Account) (bool, error) {
+	if s.d.AccountLinks == nil {
+		return false, nil
+	}
+	ok, err := s.d.AccountLinks.Allows(ctx, mmUserID, a.ID, a.UserPrincipalName)
+	return ok, errors.Wrap(err, "check the user's Microsoft account link")
 }

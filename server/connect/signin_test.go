@@ -281,3 +281,42 @@ func TestDisconnectDeletesTokensAndFreesTheSeat(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, on)
 }
+
+func TestAnAdministratorsLinkAllowsAnAccountWhoseEmailDiffers(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.mm.AddUser("u1", "ada@personal.example")
+	h.addAccount("6f1c0a7e-1111-4c2b-9a55-0d2b9e4c7a10", "ada.lovelace@contoso.com", "ada.lovelace@contoso.com")
+	h.addAccount("6f1c0a7e-2222-4c2b-9a55-0d2b9e4c7a10", "mallory@contoso.com", "mallory@contoso.com")
+	link := func(account string) {
+		require.NoError(t, h.store.ReplaceAccountLinks(ctx, []store.AccountLink{{MMUserID: "u1", MicrosoftAccount: account}}, time.Now()))
+	}
+
+	_, err := h.connect("u1", "6f1c0a7e-1111-4c2b-9a55-0d2b9e4c7a10")
+	require.Equal(t, ReasonEmailMismatch, refusalOf(t, err), "no link: the e-mails must match")
+
+	// Linked by user principal name: only that account, and only through a real sign-in to it.
+	link("Ada.Lovelace@contoso.com")
+	_, err = h.connect("u1", "6f1c0a7e-2222-4c2b-9a55-0d2b9e4c7a10")
+	require.Equal(t, ReasonEmailMismatch, refusalOf(t, err), "another account is still refused")
+	st, err := h.svc.Status(ctx, "u1")
+	require.NoError(t, err)
+	assert.False(t, st.Connected, "a link connects nobody by itself")
+	got, err := h.connect("u1", "6f1c0a7e-1111-4c2b-9a55-0d2b9e4c7a10")
+	require.NoError(t, err)
+	assert.Equal(t, "ada.lovelace@contoso.com", got.AccountEmail)
+
+	// Removing the link keeps the connection until the user disconnects; then the link is needed again.
+	require.NoError(t, h.store.ReplaceAccountLinks(ctx, nil, time.Now()))
+	st, err = h.svc.Status(ctx, "u1")
+	require.NoError(t, err)
+	assert.True(t, st.Connected)
+	require.NoError(t, h.svc.Disconnect(ctx, "u1"))
+	_, err = h.connect("u1", "6f1c0a7e-1111-4c2b-9a55-0d2b9e4c7a10")
+	require.Equal(t, ReasonEmailMismatch, refusalOf(t, err))
+
+	// Linked by object id.
+	link("6F1C0A7E-1111-4C2B-9A55-0D2B9E4C7A10")
+	_, err = h.connect("u1", "6f1c0a7e-1111-4c2b-9a55-0d2b9e4c7a10")
+	require.NoError(t, err)
+}
