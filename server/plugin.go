@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"github.com/teamsnotify/msteams-sync/server/accountlink"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -151,16 +152,17 @@ func (p *Plugin) OnActivate() error {
 
 	mm := &connect.PluginAdapter{API: p.API, BotUserID: botID}
 	p.connect = connect.New(connect.Deps{
-		Store:      st,
-		Cipher:     keyringCipher{p},
-		Settings:   p.connectSettings,
-		OAuth:      p.oauthConfig,
-		HTTPClient: func() *http.Client { return p.graphFactory().HTTPClient() },
-		Accounts:   connect.AccountsFromGraph(func() connect.GraphFactory { return p.graphFactory() }),
-		Mattermost: preferenceWatch{PluginAdapter: mm, changed: p.forgetRecipient},
-		PluginURL:  p.pluginURL,
-		Logger:     p.log,
-		Now:        time.Now,
+		Store:        st,
+		Cipher:       keyringCipher{p},
+		Settings:     p.connectSettings,
+		OAuth:        p.oauthConfig,
+		HTTPClient:   func() *http.Client { return p.graphFactory().HTTPClient() },
+		Accounts:     connect.AccountsFromGraph(func() connect.GraphFactory { return p.graphFactory() }),
+		Mattermost:   preferenceWatch{PluginAdapter: mm, changed: p.forgetRecipient},
+		PluginURL:    p.pluginURL,
+		AccountLinks: accountlink.Checker{Store: st},
+		Logger:       p.log,
+		Now:          time.Now,
 	})
 
 	p.commands = command.New(p.connect, mm, p.API)
@@ -188,6 +190,7 @@ func (p *Plugin) OnActivate() error {
 	mux.Handle("/", api.New(api.Deps{
 		Connections: p.connect,
 		Store:       st,
+		Links:       st,
 		Mattermost:  mm,
 		Settings:    p.connectSettings,
 		Logger:      p.log,

@@ -40,6 +40,13 @@ type AdminStore interface {
 	CountPendingInvites(ctx context.Context, now time.Time) (int, error)
 }
 
+// LinkStore keeps the administrators' Microsoft account links (package accountlink); *store.Store implements it.
+type LinkStore interface {
+	ReplaceAccountLinks(ctx context.Context, links []store.AccountLink, at time.Time) error
+	ListAccountLinks(ctx context.Context) ([]store.AccountLink, error)
+	DeleteAccountLink(ctx context.Context, mmUserID string) (bool, error)
+}
+
 // Mattermost is the part of the Mattermost server the routes use.
 type Mattermost interface {
 	GetUser(userID string) (*model.User, error)
@@ -57,6 +64,7 @@ type Logger interface {
 type Deps struct {
 	Connections Connections
 	Store       AdminStore
+	Links       LinkStore
 	Mattermost  Mattermost
 	Settings    func() connect.Settings
 	Logger      Logger
@@ -87,6 +95,9 @@ func New(d Deps) http.Handler {
 	mux.Handle("PUT /api/v1/admin/whitelist", h.admin(h.putWhitelist))
 	mux.Handle("GET /api/v1/admin/whitelist.csv", h.admin(h.whitelistCSV))
 	mux.Handle("GET /api/v1/admin/stats", h.admin(h.stats))
+	mux.Handle("PUT /api/v1/admin/account-links", h.admin(h.putAccountLinks))
+	mux.Handle("GET /api/v1/admin/account-links.csv", h.admin(h.accountLinksCSV))
+	mux.Handle("DELETE /api/v1/admin/account-links/{userID}", h.admin(h.deleteAccountLink))
 	return mux
 }
 
@@ -142,4 +153,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusInternalServerError, "Something went wrong on the server. Please try again later.")
 }
 
-var _ AdminStore = (*store.Store)(nil)
+var (
+	_ AdminStore = (*store.Store)(nil)
+	_ LinkStore  = (*store.Store)(nil)
+)

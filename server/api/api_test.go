@@ -28,7 +28,7 @@ type testAPI struct {
 func newTestAPI(t *testing.T) *testAPI {
 	env := connectenv.New(t)
 	return &testAPI{Env: env, handler: New(Deps{
-		Connections: env.Service, Store: env.Store, Mattermost: env.MM, Settings: env.Settings,
+		Connections: env.Service, Store: env.Store, Links: env.Store, Mattermost: env.MM, Settings: env.Settings,
 	})}
 }
 
@@ -174,6 +174,7 @@ func TestAdminRoutesAreForSystemAdminsOnly(t *testing.T) {
 		{"PUT", "/api/v1/admin/whitelist"},
 		{"GET", "/api/v1/admin/whitelist.csv"},
 		{"GET", "/api/v1/admin/stats"},
+		{"GET", "/api/v1/admin/account-links.csv"},
 	}
 	for _, r := range routes {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
@@ -301,4 +302,47 @@ func TestStats(t *testing.T) {
 	rec := a.do("GET", "/api/v1/admin/stats", "admin", nil)
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"connected":1,"pending_invites":1,"whitelist_size":3,"seats_allowed":5,"seats_available":3,"invite_pool_size":3,"restricted":false}`, rec.Body.String())
+}
+
+func TestAccountLinksLetAUserConnectAnAccountWhoseEmailDiffers(t *testing.T) {
+	a := newTestAPI(t)
+	ctx := context.Background()
+	a.MM.AddUser("admin", "admin@contoso.com")
+	a.MM.MakeAdmin("admin")
+	a.MM.AddUser("u1", "ada@personal.example")
+	a.AddAccount("ms-ada", "ada.lovelace@contoso.com")
+	connectAs := func(mmUserID, accountID string) error {
+		target, err := a.Service.Begin(ctx, mmUserID)
+		require.NoError(t, err)
+		_, err = a.Service.Complete(ctx, mmUserID, a.Authorize(target, accountID).Query())
+		return err
+	}
+	require.Error(t, connectAs("u1", "ms-ada"), "without a link the e-mails must match")
+
+	rec := a.do("PUT", "/api/v1/admin/account-links", "user-not-admin", strings.NewReader("email,microsoft_account\n"))
+	assert.Equal(t, http.StatusForbidden, rec.Code)
+
+	rec = a.do("PUT", "/api/v1/admin/account-links", "admin",
+		strings.NewReader("email,microsoft_account\nada@personal.example,ada.lovelace@contoso.com\nnobody@personal.example,x@contoso.com\n"))
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "No Mattermost user has the email")
+	links, err := a.Store.ListAccountLinks(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, links, "a file with a bad line changes nothing")
+
+	rec = a.do("PUT", "/api/v1/admin/account-links", "admin",
+		strings.NewReader("email,microsoft_account\nADA@personal.example,Ada.Lovelace@contoso.com\n"), "Content-Type", "text/csv")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.JSONEq(t, `{"count":1}`, rec.Body.String())
+	require.NoError(t, connectAs("u1", "ms-ada"), "the linked account connects after a real sign-in")
+
+	rec = a.do("GET", "/api/v1/admin/account-links.csv", "admin", nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "email,microsoft_account\nada@personal.example,ada.lovelace@contoso.com\n", rec.Body.String())
+
+	assert.Equal(t, http.StatusNoContent, a.do("DELETE", "/api/v1/admin/account-links/u1", "admin", nil).Code)
+	assert.Equal(t, http.StatusNotFound, a.do("DELETE", "/api/v1/admin/account-links/u1", "admin", nil).Code)
+	st, err := a.Service.Status(ctx, "u1")
+	require.NoError(t, err)
+	assert.True(t, st.Connected, "removing the link does not disconnect the user")
 }

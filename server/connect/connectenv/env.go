@@ -4,6 +4,7 @@ package connectenv
 
 import (
 	"context"
+	"github.com/teamsnotify/msteams-sync/server/accountlink"
 	"net/url"
 	"strings"
 	"sync"
@@ -74,10 +75,11 @@ func New(t testing.TB) *Env {
 			oc.Scopes = []string{"https://graph.microsoft.com/.default", "offline_access"}
 			return oc
 		},
-		HTTPClient: e.Graph.HTTPClient,
-		Accounts:   connect.AccountsFromGraph(func() connect.GraphFactory { return e.Graph }),
-		Mattermost: e.MM,
-		PluginURL:  func() string { return PluginURL },
+		HTTPClient:   e.Graph.HTTPClient,
+		Accounts:     connect.AccountsFromGraph(func() connect.GraphFactory { return e.Graph }),
+		Mattermost:   e.MM,
+		PluginURL:    func() string { return PluginURL },
+		AccountLinks: accountlink.Checker{Store: e.Store},
 	})
 	return e
 }
