@@ -94,6 +94,7 @@ export function newClient(getState: () => SiteState | undefined) {
         connectURL: () => url('/connect'),
         whitelistDownloadURL: () => url('/api/v1/admin/whitelist.csv'),
         reportDownloadURL: () => url('/api/v1/admin/connected-users.csv'),
+        accountLinksDownloadURL: () => url('/api/v1/admin/account-links.csv'),
         getMe: () => request<Me>(url('/api/v1/me')),
         setNotifications: (enabled: boolean) => postJSON<{notifications: boolean}>(url('/api/v1/me/notifications'), {enabled}),
         disconnect: () => postJSON<{connected: boolean}>(url('/api/v1/me/disconnect'), {}),
@@ -102,5 +103,7 @@ export function newClient(getState: () => SiteState | undefined) {
         // read the same by every browser and needs no multipart boundary handling.
         uploadWhitelist: (csv: string) =>
             request<{count: number}>(url('/api/v1/admin/whitelist'), {method: 'PUT', headers: {'Content-Type': 'text/csv'}, body: csv}),
+        uploadAccountLinks: (csv: string) =>
+            request<{count: number}>(url('/api/v1/admin/account-links'), {method: 'PUT', headers: {'Content-Type': 'text/csv'}, body: csv}),
     };
 }

@@ -29,7 +29,7 @@ describe('plugin registration', () => {
         expect(settings.id).toBe('com.mattermost.msteams-sync');
         expect(settings.uiName).toBe('MS Teams');
         expect(settings.sections.map((s) => s.title)).toEqual(['Microsoft Teams']);
-        expect((registered.adminSetting as unknown[][]).map((a) => a[0])).toEqual(['ConnectedUsersWhitelist', 'ConnectedUsersReportDownload']);
+        expect((registered.adminSetting as unknown[][]).map((a) => a[0])).toEqual(['ConnectedUsersWhitelist', 'ConnectedUsersReportDownload', 'MicrosoftAccountLinks']);
 
         const [[event, handler]] = registered.ws as [[string, (m: unknown) => void]];
         expect(event).toBe('custom_com.mattermost.msteams-sync_connection_changed');

@@ -4,6 +4,7 @@ import type {Store} from 'redux';
 
 import {loadMe} from './actions';
 import {newClient} from './client';
+import AccountLinksSetting from './components/account_links_setting';
 import ConnectionSettings from './components/connection_settings';
 import ReportSetting from './components/report_setting';
 import WhitelistSetting from './components/whitelist_setting';
@@ -33,6 +34,7 @@ export class Plugin {
 
         registry.registerAdminConsoleCustomSetting?.('ConnectedUsersWhitelist', WhitelistSetting, {showTitle: true});
         registry.registerAdminConsoleCustomSetting?.('ConnectedUsersReportDownload', ReportSetting, {showTitle: true});
+        registry.registerAdminConsoleCustomSetting?.('MicrosoftAccountLinks', AccountLinksSetting, {showTitle: true});
 
         registry.registerWebSocketEventHandler?.(connectionChangedEvent, (msg) => {
             if (typeof msg.data?.connected === 'boolean') {

@@ -1,102 +1,29 @@
-// System Console control for the connected-users whitelist: replace it by uploading a CSV of emails (nothing
-// changes if any line is wrong, and every wrong line is listed), or download the current one.
-import React, {useRef, useState} from 'react';
+// System Console control for the connected-users whitelist: a CSV of emails (see CsvUploadSetting).
+import React from 'react';
 
-import {ApiError, type LineError} from '../client';
 import {useClient} from '../hooks';
-import {t} from '../i18n';
 
 import type {AdminSettingProps} from './admin_types';
-import {errorText, muted, row, successText, text} from './styles';
+import CsvUploadSetting from './csv_upload_setting';
 
-// Long error lists are cut so the page stays usable; the count says how many more there are.
-const maxShownErrors = 50;
-
-// readText uses FileReader, which every browser (and jsdom) has, rather than the newer Blob.text().
-function readText(file: Blob): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const reader = new FileReader();
-        reader.onload = () => resolve(String(reader.result ?? ''));
-        reader.onerror = () => reject(reader.error);
-        reader.readAsText(file);
-    });
-}
-
-type Result =
-    | {kind: 'none'}
-    | {kind: 'uploading'}
-    | {kind: 'ok'; count: number}
-    | {kind: 'lines'; errors: LineError[]}
-    | {kind: 'failed'; message: string};
+const texts = {
+    chooseFile: 'whitelist.chooseFile',
+    download: 'whitelist.download',
+    format: 'whitelist.format',
+    replaced: 'whitelist.replaced',
+    rejected: 'whitelist.rejected',
+} as const;
 
 export default function WhitelistSetting(props: AdminSettingProps) {
     const client = useClient();
-    const input = useRef<HTMLInputElement>(null);
-    const [file, setFile] = useState<File | null>(null);
-    const [result, setResult] = useState<Result>({kind: 'none'});
-
-    const upload = async () => {
-        if (!file) {
-            return;
-        }
-        setResult({kind: 'uploading'});
-        try {
-            const {count} = await client.uploadWhitelist(await readText(file));
-            setResult({kind: 'ok', count});
-            setFile(null);
-            if (input.current) {
-                input.current.value = '';
-            }
-        } catch (err) {
-            if (err instanceof ApiError && err.lineErrors.length > 0) {
-                setResult({kind: 'lines', errors: err.lineErrors});
-            } else if (err instanceof ApiError && err.message) {
-                setResult({kind: 'failed', message: err.message});
-            } else {
-                setResult({kind: 'failed', message: t('error.unreachable')});
-            }
-        }
-    };
-
-    const disabled = props.disabled || result.kind === 'uploading';
     return (
-        <div data-testid='msteams-whitelist'>
-            <div style={row}>
-                <input
-                    ref={input}
-                    id={`${props.id}-file`}
-                    type='file'
-                    accept='.csv,text/csv'
-                    aria-label={t('whitelist.chooseFile')}
-                    disabled={disabled}
-                    onChange={(e) => {
-                        setFile(e.target.files?.[0] ?? null);
-                        setResult({kind: 'none'});
-                    }}
-                />
-                <button type='button' className='btn btn-primary' disabled={disabled || !file} onClick={upload}>
-                    {result.kind === 'uploading' ? t('whitelist.uploading') : t('whitelist.upload')}
-                </button>
-                <a className='btn btn-tertiary' href={client.whitelistDownloadURL()} download='whitelist.csv'>{t('whitelist.download')}</a>
-            </div>
-            <p style={muted}>{t('whitelist.format')}</p>
-            {result.kind === 'ok' && (
-                <p style={successText} role='status'>{t('whitelist.replaced', {count: result.count})}</p>
-            )}
-            {result.kind === 'failed' && <p style={errorText} role='alert'>{result.message}</p>}
-            {result.kind === 'lines' && (
-                <div role='alert' data-testid='msteams-whitelist-errors'>
-                    <p style={errorText}>{t('whitelist.rejected', {count: result.errors.length})}</p>
-                    <ul style={{...text, margin: '4px 0', paddingLeft: 20}}>
-                        {result.errors.slice(0, maxShownErrors).map((e) => (
-                            <li key={`${e.line}:${e.message}`}>{t('whitelist.lineError', {line: e.line, message: e.message})}</li>
-                        ))}
-                    </ul>
-                    {result.errors.length > maxShownErrors && (
-                        <p style={muted}>{t('whitelist.moreErrors', {count: result.errors.length - maxShownErrors})}</p>
-                    )}
-                </div>
-            )}
-        </div>
+        <CsvUploadSetting
+            {...props}
+            testId='msteams-whitelist'
+            texts={texts}
+            upload={client.uploadWhitelist}
+            downloadURL={client.whitelistDownloadURL()}
+            downloadName='whitelist.csv'
+        />
     );
 }
