@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/teamsnotify/msteams-sync/server/switchover"
 	"net/http"
 	"net/url"
 	"os"
@@ -166,7 +167,9 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 
 	// The sink goes through the runner so that this node's workers wake at once for what it accepts.
 	opts := webhook.Options{ClientStates: webhook.ClientStateFunc(pl.clientStateOK), Logger: p.log, Metrics: p.metrics,
-		Subscriptions: pl.subs, TenantID: func() string { return p.settings().TenantID }}
+		// The official plugin's subscription, when this plugin replaced it, until ours takes over (package switchover).
+		Subscriptions: webhook.AnySubscription(pl.subs, &switchover.InheritedSubscriptions{Store: st}),
+		TenantID:      func() string { return p.settings().TenantID }}
 	sink := inbox.NewSink(pl.runner).OnAccepted(pl.subs.NotificationReceived)
 	pl.changes, err = webhook.NewChangesHandler(sink, validatorFunc(pl.validateTokens), opts)
 	if err != nil {

@@ -264,3 +264,22 @@ func nilIfEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+// OfficialSubscriptionIDs returns the official plugin's tenant-wide chat subscriptions that have not expired at
+// now. Nobody renews them once the official plugin is gone, so the list empties within its 2-hour lifetime.
+func (s *Store) OfficialSubscriptionIDs(ctx context.Context, now time.Time) ([]string, error) {
+	var exists bool
+	if err := s.primary.QueryRow(ctx, `SELECT to_regclass('msteamssync_subscriptions') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, errors.Wrap(err, "look for the official plugin's subscriptions")
+	}
+	if !exists {
+		return nil, nil
+	}
+	rows, err := s.primary.Query(ctx, `SELECT subscriptionid FROM msteamssync_subscriptions
+		WHERE type = 'allChats' AND coalesce(expireson, 0) > $1 ORDER BY subscriptionid`, now.UnixMicro())
+	if err != nil {
+		return nil, errors.Wrap(err, "read the official plugin's subscriptions")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, errors.Wrap(err, "read the official plugin's subscriptions")
+}

@@ -338,3 +338,36 @@ func TestNodesImportingAtOnceImportOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, imported)
 }
+
+func TestTheOfficialSubscriptionIsAcceptedUntilItLapses(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	_, err := e.off.conn.Exec(ctx, `CREATE TABLE msteamssync_subscriptions (subscriptionID VARCHAR(255) PRIMARY KEY,
+		type VARCHAR(255), msTeamsTeamID VARCHAR(255), msTeamsChannelID VARCHAR(255), msTeamsUserID VARCHAR(255),
+		secret VARCHAR(255), expiresOn BIGINT, certificate TEXT, lastActivityAt BIGINT)`)
+	require.NoError(t, err)
+	add := func(id, typ string, expires time.Time) {
+		_, err := e.off.conn.Exec(ctx, `INSERT INTO msteamssync_subscriptions (subscriptionID, type, secret, expiresOn)
+			VALUES ($1, $2, 'hook-secret', $3)`, id, typ, expires.UnixMicro())
+		require.NoError(t, err)
+	}
+	add("official-live", "allChats", switchTime.Add(90*time.Minute))
+	add("official-lapsed", "allChats", switchTime.Add(-time.Minute))
+	add("official-channel", "channel", switchTime.Add(90*time.Minute))
+
+	now := switchTime
+	subs := &switchover.InheritedSubscriptions{Store: e.store, Now: func() time.Time { return now }}
+	assert.True(t, subs.OwnsSubscription(ctx, "official-live"), "messages sent during the switch are taken")
+	assert.False(t, subs.OwnsSubscription(ctx, "official-lapsed"))
+	assert.False(t, subs.OwnsSubscription(ctx, "official-channel"), "only the tenant-wide chat subscription")
+	assert.False(t, subs.OwnsSubscription(ctx, "someone-else"))
+
+	now = switchTime.Add(2 * time.Hour) // nobody renewed it: the official plugin is gone
+	assert.False(t, subs.OwnsSubscription(ctx, "official-live"))
+}
+
+func TestNoOfficialSubscriptionsTableAcceptsNothing(t *testing.T) {
+	s := storetest.NewStore(t)
+	subs := &switchover.InheritedSubscriptions{Store: s}
+	assert.False(t, subs.OwnsSubscription(context.Background(), "anything"))
+}
