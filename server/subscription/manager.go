@@ -442,10 +442,6 @@ func (r *reconciler) run(ctx context.Context, tookOver bool) error {
 			return err
 		}
 	}
-	if tookOver {
-		r.deleteStale(ctx)
-	}
-
 	reason := ""
 	switch {
 	case st.SubscriptionID == "":
@@ -471,6 +467,11 @@ func (r *reconciler) run(ctx context.Context, tookOver bool) error {
 		if err := r.recreate(ctx, reason); err != nil {
 			return err
 		}
+	}
+	if tookOver && st.SubscriptionID != "" {
+		// Only once ours is live: a subscription left behind, e.g. the official plugin's when this plugin replaced
+		// it, keeps delivering (to the same URL, with the same secret) until then.
+		r.deleteStale(ctx)
 	}
 	if !st.GapSince.IsZero() && st.SubscriptionID != "" {
 		since := st.GapSince
