@@ -28,8 +28,9 @@ import (
 )
 
 // RequiredRoles are the application permissions the pipeline cannot work without: the tenant-wide chat
-// subscription and message reads (Chat.Read.All), presence (Presence.Read.All) and users (User.Read.All).
-var RequiredRoles = []string{"Chat.Read.All", "Presence.Read.All", "User.Read.All"}
+// subscription, message, member and hosted-content reads (Chat.Read.All) and presence (Presence.Read.All). They
+// are also what the official plugin's app registration has, so an admin switching from it adds nothing.
+var RequiredRoles = []string{"Chat.Read.All", "Presence.Read.All"}
 
 // OptionalRoles improve the service but are not required: Application.Read.All lets the plugin warn before
 // the client secret expires.
