@@ -289,28 +289,28 @@ func readBody(w http.ResponseWriter, r *http.Request, opts *Options, endpoint st
 	return body, true
 }
 
-// firstReadBytes sizes the first read of a body whose length is not declared; maxFirstReadBytes caps what a
-// declared length reserves before any byte arrived (a sender may declare 1 MiB and send nothing), above the
-// ~160 KB of a busy batch from Graph.
-const (
-	firstReadBytes    = 64 << 10
-	maxFirstReadBytes = 256 << 10
-)
+// firstReadBytes sizes the first read of a body: small, whatever length the sender declares, so that a sender
+// who declares a large body and sends nothing (or trickles) holds 16 KiB, not its declared length.
+const firstReadBytes = 16 << 10
 
 // readAll reads the body asking for as much as it can hold at each read. Mattermost hands a plugin the request
 // body through an RPC stream on which every Read is a round trip to the server process: io.ReadAll's 512-byte
 // first read and gradual growth cost a batch of rich notifications (about 160 KB at 500 messages/s) some twenty
-// round trips, each waiting for both processes to be scheduled on a busy machine. A buffer sized to the
-// declared length (plus room to see the end) asks for the whole body in one.
+// round trips, each waiting for both processes to be scheduled on a busy machine. After a small first read has
+// shown that the sender really sends, the buffer grows to the declared length (already checked against the cap)
+// in one step, so a batch crosses in two round trips.
 func readAll(r io.Reader, contentLength int64) ([]byte, error) {
-	size := int64(firstReadBytes)
+	buf := make([]byte, 0, firstReadBytes)
 	if contentLength >= 0 {
-		size = min(contentLength+1, maxFirstReadBytes)
+		buf = make([]byte, 0, min(contentLength+1, firstReadBytes)) // +1: room to see the end
 	}
-	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, max(len(buf), 512)) // an undeclared or understated length: double
+			grow := max(len(buf), 512) // an undeclared or understated length: double
+			if rest := contentLength + 1 - int64(len(buf)); rest > int64(grow) {
+				grow = int(rest)
+			}
+			buf = slices.Grow(buf, grow)
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
