@@ -141,6 +141,8 @@ type SettingsSummary struct {
 	MaxPendingInvites        int    `json:"max_pending_invites"`
 	ConnectedUsersRestricted bool   `json:"connected_users_restricted"`
 	ValidationError          string `json:"validation_error,omitempty"`
+	// Warnings are settings that work but should be changed (e.g. a weak webhook secret carried over).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // TokenCheck says whether an app token could be obtained and which permissions it carries.
@@ -390,6 +392,9 @@ func summarize(cfg config.Configuration, scrub scrubber) SettingsSummary {
 	if err := cfg.Validate(); err != nil {
 		s.ValidationError = scrub.clean(err.Error())
 	}
+	for _, w := range cfg.Warnings() {
+		s.Warnings = append(s.Warnings, scrub.clean(w))
+	}
 	return s
 }
 
@@ -398,6 +403,7 @@ func problems(r Report, now time.Time) []string {
 	if r.Settings.ValidationError != "" {
 		out = append(out, "The settings are invalid: "+r.Settings.ValidationError)
 	}
+	out = append(out, r.Settings.Warnings...)
 	if !r.Settings.SyncNotifications {
 		out = append(out, "Notification sync is switched off in the plugin settings: messages are consumed but not delivered.")
 	}

@@ -30,7 +30,7 @@ const (
 	// Planted values that must never appear in a report.
 	plantedSecret  = "Pl4nted~ClientSecret_value"
 	plantedKey     = "planted-encryption-key-0123456789"
-	plantedWebhook = "planted-webhook-secret-abcdef"
+	plantedWebhook = "planted-webhook-secret-Xq7Lm2Pz9Rt4Kw8Nb3Vc6"
 	plantedBody    = "PLANTED MESSAGE BODY: the merger closes friday"
 )
 
@@ -337,4 +337,17 @@ func TestStatusSaysWhatTheSwitchFromTheOfficialPluginTookOver(t *testing.T) {
 	md = r.Markdown()
 	assert.Contains(t, md, "The switch from the official MS Teams plugin is not complete: the At-rest encryption key is not the one")
 	assertNoSecrets(t, "status", md, e)
+}
+
+func TestStatusWarnsOfAWeakWebhookSecretInUse(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All", "Presence.Read.All"}, plantedSecret)
+	e.cfg.WebhookSecret = "hook-secret" // e.g. carried over from the official plugin
+	r := e.diag.Report(context.Background())
+	require.Len(t, r.Settings.Warnings, 1)
+	md := r.Markdown()
+	assert.Contains(t, md, "Webhook secret is shorter than 32 characters. Select Regenerate next to Webhook secret")
+	assert.NotContains(t, md, "hook-secret", "the secret itself is never shown")
+
+	e.cfg.WebhookSecret = plantedWebhook
+	assert.Empty(t, e.diag.Report(context.Background()).Settings.Warnings)
 }
