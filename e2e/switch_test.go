@@ -64,6 +64,10 @@ func TestSwitchFromTheOfficialPlugin(t *testing.T) {
 			connectedAt: switchStart.Add(-30 * 24 * time.Hour), lastReceived: switchStart.Add(-time.Second)},
 		{mm: dave.MM.Id, teams: dave.Teams.ID, connectedAt: switchStart.Add(-60 * 24 * time.Hour)},
 	}, carol.MM.Id)
+	// The official plugin turned notifications on when Alice connected (the preference both plugins share).
+	_, err := s.Admin.UpdatePreferences(context.Background(), alice.MM.Id, model.Preferences{{UserId: alice.MM.Id,
+		Category: "pp_" + harness.PluginID, Name: "notifications", Value: "on"}})
+	require.NoError(t, err)
 
 	// Sent while the official plugin no longer delivers (it takes the notification and drops it): only a catch-up
 	// from its last delivery to Alice can bring it.
@@ -112,7 +116,7 @@ func TestSwitchFromTheOfficialPlugin(t *testing.T) {
 
 	// The whitelist and the invitation carried over.
 	admin := s.NewUser("sysadmin")
-	_, err := s.Admin.UpdateUserRoles(context.Background(), admin.Id, model.SystemUserRoleId+" "+model.SystemAdminRoleId)
+	_, err = s.Admin.UpdateUserRoles(context.Background(), admin.Id, model.SystemUserRoleId+" "+model.SystemAdminRoleId)
 	require.NoError(t, err)
 	stats := pluginGet(t, s, admin, "/api/v1/admin/stats")
 	require.Contains(t, stats, `"connected":1`)

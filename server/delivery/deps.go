@@ -20,6 +20,7 @@ import (
 type Mattermost interface {
 	GetUser(userID string) (*model.User, *model.AppError)
 	GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError)
+	GetPreferencesForUser(userID string) ([]model.Preference, *model.AppError)
 	GetDirectChannel(userID1, userID2 string) (*model.Channel, *model.AppError)
 	CreatePost(post *model.Post) (*model.Post, *model.AppError)
 	UpdatePost(post *model.Post) (*model.Post, *model.AppError)

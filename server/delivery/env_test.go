@@ -154,6 +154,9 @@ type personOption func(*model.User, *bool, *string)
 
 func notConnected() personOption     { return func(_ *model.User, c *bool, _ *string) { *c = false } }
 func notificationsOff() personOption { return func(_ *model.User, _ *bool, p *string) { *p = "off" } }
+
+// preferenceNeverSet leaves the notifications preference unset (e.g. a user taken over from another plugin).
+func preferenceNeverSet() personOption { return func(_ *model.User, _ *bool, p *string) { *p = "" } }
 func deactivated() personOption {
 	return func(u *model.User, _ *bool, _ *string) { u.DeleteAt = time.Now().UnixMilli() }
 }
@@ -176,7 +179,9 @@ func (e *env) addPerson(name string, opts ...personOption) person {
 		return p
 	}
 	e.mm.putUser(u)
-	e.mm.setPref(p.mmID, preferenceCategory, preferenceNotifications, pref)
+	if pref != "" {
+		e.mm.setPref(p.mmID, preferenceCategory, preferenceNotifications, pref)
+	}
 	require.NoError(e.t, e.store.SaveConnection(context.Background(), store.Connection{
 		MMUserID: p.mmID, TeamsUserID: p.teamsID, Token: []byte("sealed"), TokenKeyID: "k", ConnectedAt: time.Now().Add(-30 * 24 * time.Hour),
 	}))

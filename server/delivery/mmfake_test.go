@@ -66,9 +66,24 @@ func (m *fakeMM) GetPreferenceForUser(userID, category, name string) (model.Pref
 	m.calls["GetPreferenceForUser"]++
 	v, ok := m.prefs[userID+"|"+category+"|"+name]
 	if !ok {
-		return model.Preference{}, appErr(http.StatusNotFound, "GetPreferenceForUser")
+		// As the server: a preference never set is a 400, like a failed read.
+		return model.Preference{}, appErr(http.StatusBadRequest, "GetPreferenceForUser")
 	}
 	return model.Preference{UserId: userID, Category: category, Name: name, Value: v}, nil
+}
+
+func (m *fakeMM) GetPreferencesForUser(userID string) ([]model.Preference, *model.AppError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls["GetPreferencesForUser"]++
+	var out []model.Preference
+	for k, v := range m.prefs {
+		parts := strings.SplitN(k, "|", 3)
+		if parts[0] == userID {
+			out = append(out, model.Preference{UserId: userID, Category: parts[1], Name: parts[2], Value: v})
+		}
+	}
+	return out, nil
 }
 
 func (m *fakeMM) GetDirectChannel(a, b string) (*model.Channel, *model.AppError) {

@@ -693,3 +693,15 @@ func TestAPresenceOutageCostsExtraDMsNotDelays(t *testing.T) {
 	assert.Equal(t, 2, e.sim.CallCount(presenceRoute))
 	assert.Equal(t, 1, e.metrics.skips(SkipActiveInTeams))
 }
+
+func TestANotificationsPreferenceNeverSetCountsAsOffWithoutFailing(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.addPerson("alice"), e.addPerson("bob", preferenceNeverSet())
+	chatID := e.chat("oneOnOne", "", alice, bob)
+	msgID := e.send(chatID, alice, "<p>hello</p>")
+
+	// The server answers an unset preference with a 400, like a failed read: the job must not fail and retry.
+	require.NoError(t, e.notify("created", chatID, msgID))
+	assert.Empty(t, e.dms(bob))
+	assert.Equal(t, 1, e.metrics.skips(SkipNotificationsOff))
+}

@@ -48,16 +48,34 @@ func (p *Processor) readPerson(mmUserID string) (account, error) {
 		return account{skip: SkipInactiveUser}, nil
 	}
 	v := account{username: u.Username}
-	pref, appErr := p.d.Mattermost.GetPreferenceForUser(mmUserID, preferenceCategory, preferenceNotifications)
-	switch {
-	case appErr != nil && appErr.StatusCode == http.StatusNotFound:
-		v.skip = SkipNotificationsOff
-	case appErr != nil:
-		return account{}, errors.Wrap(appErr, "get notifications preference")
-	case pref.Value != preferenceOn:
-		v.skip = SkipNotificationsOff
+	value, err := p.notificationsPreference(mmUserID)
+	if err != nil {
+		return account{}, err
+	}
+	if value != preferenceOn {
+		v.skip = SkipNotificationsOff // never set counts as off, as in the official plugin (connecting sets it on)
 	}
 	return v, nil
+}
+
+// notificationsPreference returns the user's notifications preference, "" when never set. The server answers a
+// preference that was never set with the same error (400) as a failed read, so only then are all the user's
+// preferences listed to tell the two apart.
+func (p *Processor) notificationsPreference(mmUserID string) (string, error) {
+	pref, appErr := p.d.Mattermost.GetPreferenceForUser(mmUserID, preferenceCategory, preferenceNotifications)
+	if appErr == nil {
+		return pref.Value, nil
+	}
+	all, listErr := p.d.Mattermost.GetPreferencesForUser(mmUserID)
+	if listErr != nil {
+		return "", errors.Wrap(listErr, "get notifications preference")
+	}
+	for _, pr := range all {
+		if pr.Category == preferenceCategory && pr.Name == preferenceNotifications {
+			return pr.Value, nil
+		}
+	}
+	return "", nil
 }
 
 // directChannel returns the id of the DM channel between the bot and the user. That channel never changes once

@@ -12,6 +12,7 @@ import (
 type MattermostAPI interface {
 	GetUser(userID string) (*model.User, *model.AppError)
 	GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError)
+	GetPreferencesForUser(userID string) ([]model.Preference, *model.AppError)
 	GetDirectChannel(userID1, userID2 string) (*model.Channel, *model.AppError)
 	CreatePost(post *model.Post) (*model.Post, *model.AppError)
 	UpdatePost(post *model.Post) (*model.Post, *model.AppError)
@@ -62,6 +63,14 @@ func (a *InstrumentedAPI) GetPreferenceForUser(userID, category, name string) (m
 	start := time.Now()
 	p, err := a.api.GetPreferenceForUser(userID, category, name)
 	a.observe("GetPreferenceForUser", start, err != nil)
+	return p, err
+}
+
+// GetPreferencesForUser forwards to the plugin API.
+func (a *InstrumentedAPI) GetPreferencesForUser(userID string) ([]model.Preference, *model.AppError) {
+	start := time.Now()
+	p, err := a.api.GetPreferencesForUser(userID)
+	a.observe("GetPreferencesForUser", start, err != nil)
 	return p, err
 }
 
