@@ -115,7 +115,7 @@ func TestSwitchFromTheOfficialPlugin(t *testing.T) {
 	require.Empty(t, w.DirectPosts(dave.MM, w.Bot.Id), "a user who had disconnected gets nothing")
 
 	// The whitelist and the invitation carried over.
-	admin := s.NewUser("sysadmin")
+	admin := s.NewUser("switchadmin")
 	_, err = s.Admin.UpdateUserRoles(context.Background(), admin.Id, model.SystemUserRoleId+" "+model.SystemAdminRoleId)
 	require.NoError(t, err)
 	stats := pluginGet(t, s, admin, "/api/v1/admin/stats")
