@@ -12,6 +12,7 @@ cache="${2:-$here/.cache}"
 case "$version" in
 	11.4.0) mod="$here/mmserver" ;;
 	11.1.0) mod="$here/mmserver-11.1" ;;
+	10.3.0) mod="$here/mmserver-10.3" ;;
 	*) echo "build-server.sh: no pinning module for Mattermost $version" >&2; exit 2 ;;
 esac
 dest="$cache/mattermost-$version"
