@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-server.sh VERSION [CACHE_DIR]
 #
-# Builds the Mattermost server VERSION (11.4.0 or 11.1.0) from its pinning module and caches it in
+# Builds the Mattermost server VERSION (11.4.0, 11.1.0 or 10.3.0) from its pinning module and caches it in
 # CACHE_DIR/mattermost-VERSION/ (default e2e/.cache): bin/mattermost plus the i18n/, templates/ and fonts/
 # directories the server reads at run time. A cache entry is reused as is: a cold build takes about 110 s and
 # 1.1 GB of RAM on 2 cores, so it happens once per machine. Prints the cache directory on stdout.
@@ -12,6 +12,7 @@ cache="${2:-$here/.cache}"
 case "$version" in
 	11.4.0) mod="$here/mmserver" ;;
 	11.1.0) mod="$here/mmserver-11.1" ;;
+	10.3.0) mod="$here/mmserver-10.3" ;;
 	*) echo "build-server.sh: no pinning module for Mattermost $version" >&2; exit 2 ;;
 esac
 dest="$cache/mattermost-$version"

@@ -21,9 +21,9 @@ import (
 	"github.com/pkg/errors"
 )
 
-// DefaultVersions are the Mattermost server versions tested when E2E_SERVER_VERSIONS is unset: the newest pinned
-// one and the plugin's min_server_version.
-const DefaultVersions = "11.4.0,11.1.0"
+// DefaultVersions are the Mattermost server versions tested when E2E_SERVER_VERSIONS is unset: the newest one the
+// Go module proxy serves (first, so single-version scenarios run on it) and the plugin's min_server_version.
+const DefaultVersions = "11.4.0,10.3.0"
 
 // AdminPassword is the password of every server's first user, the system admin.
 const AdminPassword = "Adm1n-e2e-password!"
