@@ -44,7 +44,7 @@ func TestSwitchFromTheOfficialPlugin(t *testing.T) {
 	alice := st.NewPair(t, "alice", "Alice Adams") // connected in the official plugin
 	dave := st.NewPair(t, "dave", "Dave Dunn")     // connected once, then disconnected
 	carol := st.NewPair(t, "carol", "Carol Clark") // whitelisted and invited, never connected
-	bob := tm.AddUser(t, "bob", "Bob Brown")        // writes to Alice in Teams
+	bob := tm.AddUser(t, "bob", "Bob Brown")       // writes to Alice in Teams
 	chat := tm.Chat(t, "", bob, alice.Teams)
 
 	// The official plugin, running: its stand-in answers Graph's handshake, so its subscription is created as the
