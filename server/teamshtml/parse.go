@@ -40,6 +40,8 @@ func newParser() parser.Parser {
 	inlines = append(inlines,
 		util.Prioritized(mentionParser{}, 450),
 		util.Prioritized(emojiParser{}, 460),
+		// Before the strikethrough extension's parser (500).
+		util.Prioritized(singleTildeParser{}, 490),
 	)
 	p := parser.NewParser(
 		parser.WithBlockParsers(blocks...),
@@ -125,6 +127,22 @@ func (mentionParser) Parse(_ ast.Node, block text.Reader, _ parser.Context) ast.
 	}
 	block.Advance(n)
 	return &mentionNode{Name: string(line[1:n])}
+}
+
+// singleTildeParser keeps a lone "~" as text. GFM strikes through
+// "~a~", Mattermost only "~~a~~", and Mattermost users type single tildes
+// for channel links ("~town-square").
+type singleTildeParser struct{}
+
+func (singleTildeParser) Trigger() []byte { return []byte{'~'} }
+
+func (singleTildeParser) Parse(_ ast.Node, block text.Reader, _ parser.Context) ast.Node {
+	line, segment := block.PeekLine()
+	if len(line) > 1 && line[1] == '~' || block.PrecendingCharacter() == '~' {
+		return nil
+	}
+	block.Advance(1)
+	return ast.NewTextSegment(segment.WithStop(segment.Start + 1))
 }
 
 type emojiParser struct{}

@@ -23,7 +23,8 @@
 //   - Code blocks are <pre><code class="language-x">: Teams' own
 //     <codeblock> element is what Teams emits, but it is not documented as
 //     accepted on send, while <pre> is plain HTML every Teams client renders.
-//   - Strikethrough is <s>, the element Teams itself uses.
+//   - Strikethrough ("~~a~~"; a single "~" stays text, as in Mattermost) is
+//     <s>, the element Teams itself uses.
 //   - ":name:" shortcodes of Mattermost's system emoji become the emoji
 //     character; other names stay as typed.
 //   - Each resolved mention occurrence gets its own <at id="N"> and its own

@@ -42,6 +42,7 @@ func TestConvertFormatting(t *testing.T) {
 		{"italic with stars and underscores", "*a* _b_", "<p><em>a</em> <em>b</em></p>"},
 		{"bold italic", "***a***", "<p><em><strong>a</strong></em></p>"},
 		{"strikethrough is Teams' <s>", "~~gone~~", "<p><s>gone</s></p>"},
+		{"a single tilde is no strikethrough, as in Mattermost", "~a~ ~town-square", "<p>~a~ ~town-square</p>"},
 		{"inline code keeps its characters", "run `a<b && c>d`", "<p>run <code>a&lt;b &amp;&amp; c&gt;d</code></p>"},
 		{"markdown inside code stays literal", "`**not bold** :smile:`", "<p><code>**not bold** :smile:</code></p>"},
 		{
