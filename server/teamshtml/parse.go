@@ -61,8 +61,8 @@ func newParser() parser.Parser {
 // same (unexported) type as b; goldmark offers no other way to leave one out.
 func sameType(a, b any) bool { return reflect.TypeOf(a) == reflect.TypeOf(b) }
 
-// KindMention is the node of an "@username" token.
-var KindMention = ast.NewNodeKind("TeamsMention")
+// kindMention is the kind of the node of an "@username" token.
+var kindMention = ast.NewNodeKind("TeamsMention")
 
 // mentionNode is an "@username" token as typed (Name keeps the user's case
 // and any trailing punctuation; the renderer decides how much of it names a
@@ -72,21 +72,21 @@ type mentionNode struct {
 	Name string
 }
 
-func (n *mentionNode) Kind() ast.NodeKind { return KindMention }
+func (n *mentionNode) Kind() ast.NodeKind { return kindMention }
 
 func (n *mentionNode) Dump(source []byte, level int) {
 	ast.DumpHelper(n, source, level, map[string]string{"Name": n.Name}, nil)
 }
 
-// KindEmoji is the node of a ":name:" shortcode of a system emoji.
-var KindEmoji = ast.NewNodeKind("TeamsEmoji")
+// kindEmoji is the kind of the node of a ":name:" shortcode of a system emoji.
+var kindEmoji = ast.NewNodeKind("TeamsEmoji")
 
 type emojiNode struct {
 	ast.BaseInline
 	Name, Char string
 }
 
-func (n *emojiNode) Kind() ast.NodeKind { return KindEmoji }
+func (n *emojiNode) Kind() ast.NodeKind { return kindEmoji }
 
 func (n *emojiNode) Dump(source []byte, level int) {
 	ast.DumpHelper(n, source, level, map[string]string{"Name": n.Name}, nil)

@@ -48,8 +48,8 @@ func (r *teamsRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(ast.KindRawHTML, r.rawHTML)
 	reg.Register(ast.KindHTMLBlock, r.htmlBlock)
 	reg.Register(east.KindStrikethrough, r.strikethrough)
-	reg.Register(KindMention, r.mention)
-	reg.Register(KindEmoji, r.emoji)
+	reg.Register(kindMention, r.mention)
+	reg.Register(kindEmoji, r.emoji)
 }
 
 func (r *teamsRenderer) heading(w util.BufWriter, _ []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
