@@ -426,31 +426,35 @@ func send(c *cmdline) error {
 }
 
 func edit(c *cmdline) error {
-	conn := connect(c)
-	chatID := c.String("chat", "", "chat id (required)")
-	msgID := c.String("id", "", "message id (required)")
-	a, err := parseClient(c, conn)
+	a, path, err := messageTarget(c)
 	if err != nil {
 		return err
 	}
-	if err := requireFlags(c, "chat", "id"); err != nil {
-		return err
-	}
-	return a.do(http.MethodPatch, messagesPath(*chatID)+"/"+url.PathEscape(*msgID), map[string]string{"html": strings.Join(c.Args(), " ")}, nil)
+	return a.do(http.MethodPatch, path, map[string]string{"html": strings.Join(c.Args(), " ")}, nil)
 }
 
 func deleteMsg(c *cmdline) error {
+	a, path, err := messageTarget(c)
+	if err != nil {
+		return err
+	}
+	return a.do(http.MethodDelete, path, nil, nil)
+}
+
+// messageTarget declares the flags of a command about one message (--chat, --id, the connection), parses them
+// and returns the client and the message's control path.
+func messageTarget(c *cmdline) (*api, string, error) {
 	conn := connect(c)
 	chatID := c.String("chat", "", "chat id (required)")
 	msgID := c.String("id", "", "message id (required)")
 	a, err := parseClient(c, conn)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if err := requireFlags(c, "chat", "id"); err != nil {
-		return err
+		return nil, "", err
 	}
-	return a.do(http.MethodDelete, messagesPath(*chatID)+"/"+url.PathEscape(*msgID), nil, nil)
+	return a, messagesPath(*chatID) + "/" + url.PathEscape(*msgID), nil
 }
 
 func react(c *cmdline) error {
