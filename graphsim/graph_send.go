@@ -96,7 +96,7 @@ func parsePostedMessage(raw []byte) (NewMessage, error) {
 		}
 		seen[*mn.ID] = true
 		if ct != "html" || !hasMentionMarker(pm.Body.Content, *mn.ID, mn.MentionText) {
-			marker := `<at id=\"` + strconv.Itoa(*mn.ID) + `\">` + mn.MentionText + `</at>`
+			marker := `<at id="` + strconv.Itoa(*mn.ID) + `">` + mn.MentionText + `</at>`
 			return NewMessage{}, badRequest{"Neither Body nor adaptive card content contains marker for mention with Id '" + strconv.Itoa(*mn.ID) + "'. Add '" + marker + "' to the body or an adaptive card."}
 		}
 		nm.Mentions = append(nm.Mentions, Mention{ID: *mn.ID, MentionText: mn.MentionText, UserID: mn.Mentioned.User.ID})

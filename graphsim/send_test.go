@@ -99,11 +99,20 @@ func TestUserSendsAMessageWithMentionAndInlineImage(t *testing.T) {
 	assert.Contains(t, ids, id)
 
 	mu.Lock()
-	defer mu.Unlock()
 	require.Len(t, evs, 1)
 	assert.Equal(t, "created", evs[0].ChangeType)
 	assert.Equal(t, id, evs[0].MessageID)
 	assert.Equal(t, aliceID, evs[0].SenderUserID)
+	mu.Unlock()
+
+	// /me/chats/{id}/messages is the same collection; another user's chats are not.
+	bob := e.delegatedClient(t, bobID)
+	viaMe, err := bob.Me().Chats().ByChatId(e.dm).Messages().Post(context.Background(), plainMessage("<p>via me</p>"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, bobID, *viaMe.GetFrom().GetUser().GetId())
+	_, err = bob.Users().ByUserId(aliceID).Chats().ByChatId(e.dm).Messages().Post(context.Background(), plainMessage("<p>as alice</p>"), nil)
+	status, _, _ := odataErr(t, err)
+	assert.Equal(t, http.StatusForbidden, status)
 }
 
 // A webhook subscribed to the tenant's messages hears about a message a user
@@ -275,7 +284,7 @@ func TestSendAndReactErrorAnswers(t *testing.T) {
 		{"empty content", alice, msgs, `{"body":{"contentType":"html","content":""}}`, 400, "BadRequest", "Message body cannot be empty."},
 		{"mention without marker", alice, msgs,
 			`{"body":{"contentType":"html","content":"hi Bob"},"mentions":[{"id":0,"mentionText":"Bob Brown","mentioned":{"user":{"id":"` + bobID + `"}}}]}`,
-			400, "BadRequest", `Neither Body nor adaptive card content contains marker for mention with Id '0'. Add '<at id=\"0\">Bob Brown</at>' to the body or an adaptive card.`},
+			400, "BadRequest", `Neither Body nor adaptive card content contains marker for mention with Id '0'. Add '<at id="0">Bob Brown</at>' to the body or an adaptive card.`},
 		{"mention text differs from marker", alice, msgs,
 			`{"body":{"contentType":"html","content":"hi <at id=\"0\">Bob</at>"},"mentions":[{"id":0,"mentionText":"Bob Brown","mentioned":{"user":{"id":"` + bobID + `"}}}]}`,
 			400, "BadRequest", "marker for mention with Id '0'"},
