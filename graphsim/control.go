@@ -81,6 +81,9 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 				controlError(w, http.StatusNotFound, err)
 				return
 			}
+			if b.Scopes == nil {
+				b.Scopes = []string{}
+			}
 			ok(map[string][]string{"scopes": b.Scopes})
 		}
 	case len(p) == 1 && p[0] == "users" && m == http.MethodPost:
