@@ -72,6 +72,20 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			s.FailClientSecret(p[1], b.Fail)
 			ok(map[string]bool{"fail": b.Fail})
 		}
+	case len(p) == 3 && p[0] == "apps" && p[2] == "delegated-scopes" && m == http.MethodPut:
+		var b struct {
+			Scopes []string `json:"scopes"`
+		}
+		if decode(w, r, &b) {
+			if err := s.SetDelegatedScopes(p[1], b.Scopes); err != nil {
+				controlError(w, http.StatusNotFound, err)
+				return
+			}
+			if b.Scopes == nil {
+				b.Scopes = []string{}
+			}
+			ok(map[string][]string{"scopes": b.Scopes})
+		}
 	case len(p) == 1 && p[0] == "users" && m == http.MethodPost:
 		var u User
 		if decode(w, r, &u) {

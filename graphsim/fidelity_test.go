@@ -47,6 +47,7 @@ func TestApplicationListsItsConfiguredPermissions(t *testing.T) {
 		"cdcdac3a-fd45-410d-83ef-554db620e5c7": "Scope", // ChatMessage.Read
 		"9c7a330d-35b3-4aa1-963d-cb2b9f927841": "Scope", // Presence.Read.All
 		"df85f4d6-205c-4ac5-a5ea-6bf408dba283": "Scope", // Files.Read.All
+		"116b7235-7cc6-461e-b163-8e55691d839e": "Scope", // ChatMessage.Send
 		"7427e0e9-2fba-42fe-b0c0-848c9e6a8182": "Scope", // offline_access
 		"37f7f235-527c-4136-accd-4a02d197296e": "Scope", // openid
 		"14dad69e-099b-42c9-810b-d002981feec1": "Scope", // profile

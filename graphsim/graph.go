@@ -198,7 +198,20 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 		p = append([]string{"users", ti.UserID}, p[1:]...)
 	}
 	get := r.Method == http.MethodGet
+	post := r.Method == http.MethodPost
+	// /users/{me}/chats/{c}/... writes are the signed-in user's own chats.
+	if post && p[0] == "users" && len(p) >= 5 && p[2] == "chats" {
+		if !ti.AppOnly && p[1] != ti.UserID {
+			writeODataError(w, r, http.StatusForbidden, "Forbidden", "A delegated caller can only write to their own chats.")
+			return
+		}
+		p = p[2:]
+	}
 	switch {
+	case p[0] == "chats" && len(p) == 3 && p[2] == "messages" && post:
+		s.servePostMessage(w, r, ti, p[1])
+	case p[0] == "chats" && len(p) == 5 && p[2] == "messages" && (p[4] == "setReaction" || p[4] == "unsetReaction") && post:
+		s.serveReaction(w, r, ti, p[1], p[3], p[4] == "setReaction")
 	case p[0] == "$batch" && len(p) == 1 && r.Method == http.MethodPost:
 		s.serveBatch(w, r)
 	case p[0] == "chats" && len(p) == 1 && get:

@@ -22,6 +22,7 @@ var graphScopeIDs = map[string]string{
 	"Chat.ReadBasic":       "9547fcb5-d03f-419d-9948-5928bbf71b0f",
 	"ChatMessage.Read":     "cdcdac3a-fd45-410d-83ef-554db620e5c7",
 	"ChatMember.Read":      "c5a9e2b1-faf6-41d4-8875-d381aa549b24",
+	"ChatMessage.Send":     "116b7235-7cc6-461e-b163-8e55691d839e",
 	"Presence.Read":        "76bc735e-aecd-4a1d-8b4c-2b915deabb79",
 	"Presence.Read.All":    "9c7a330d-35b3-4aa1-963d-cb2b9f927841",
 	"Files.Read":           "10465720-29dd-4523-a11a-6a75c743c9d9",

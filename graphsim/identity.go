@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pkg/errors"
 )
 
 type authCode struct {
@@ -587,7 +589,15 @@ func (s *Sim) grantRefresh(w http.ResponseWriter, r *http.Request, app *appState
 		writeAADError(w, r, http.StatusBadRequest, "invalid_grant", 65001, "App '"+app.ClientID+"'.")
 		return
 	}
-	granted, oidc := gc.scopes, gc.oidc
+	// The grant carries what was consented at sign-in; a scope withdrawn since
+	// (SetDelegatedScopes) is no longer issued.
+	var granted []string
+	for _, sc := range gc.scopes {
+		if containsString(app.DelegatedScopes, sc) {
+			granted = append(granted, sc)
+		}
+	}
+	oidc := gc.oidc
 	if v := r.PostForm.Get("scope"); v != "" {
 		var missing []string
 		granted, oidc, missing = resolveScopes(v, app)
@@ -700,4 +710,24 @@ func (s *Sim) SetConsent(clientID, userID string, granted bool) {
 		return
 	}
 	s.noConsent[grantKey{userID, clientID}] = true
+}
+
+// SetDelegatedScopes replaces the delegated permissions the tenant has
+// consented to for the app (AppRegistration.DelegatedScopes), as an admin
+// granting or revoking a permission would. Tokens issued from then on follow
+// it: a sign-in or a refresh asking for a withdrawn scope by name fails with
+// AADSTS65001, /.default gets only what is still granted, and a refresh
+// without a scope drops the withdrawn ones. Access tokens issued before keep
+// their scp until they expire, as in Entra.
+func (s *Sim) SetDelegatedScopes(clientID string, scopes []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	app, ok := s.apps[clientID]
+	if !ok {
+		return errors.Errorf("unknown app %q", clientID)
+	}
+	// A new slice: token requests work on a copy of the registration taken
+	// under the lock and keep reading the old one.
+	app.DelegatedScopes = append([]string{}, scopes...)
+	return nil
 }

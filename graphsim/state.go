@@ -30,7 +30,7 @@ type AppRegistration struct {
 
 // DefaultDelegatedScopes is what an app registration without explicit
 // DelegatedScopes has been consented to.
-var DefaultDelegatedScopes = []string{"User.Read", "User.ReadBasic.All", "Chat.Read", "ChatMessage.Read", "Presence.Read.All", "Files.Read.All", "offline_access", "openid", "profile"}
+var DefaultDelegatedScopes = []string{"User.Read", "User.ReadBasic.All", "Chat.Read", "ChatMessage.Read", "Presence.Read.All", "Files.Read.All", "ChatMessage.Send", "offline_access", "openid", "profile"}
 
 // User is an Entra user.
 type User struct {
@@ -463,6 +463,10 @@ func (s *Sim) findMessageLocked(chatID, msgID string) (*chat, *message, error) {
 	return c, m, nil
 }
 
+// errUnchanged, returned by a mutate callback, means the request was valid but
+// left the message as it was: nothing is bumped or notified.
+var errUnchanged = errors.New("unchanged")
+
 // mutate applies f to a message, bumps its change sequence and publishes an
 // "updated" (or "deleted") change.
 func (s *Sim) mutate(chatID, msgID, changeType string, f func(now time.Time, m *message) error) error {
@@ -479,6 +483,9 @@ func (s *Sim) mutate(chatID, msgID, changeType string, f func(now time.Time, m *
 	}
 	if err != nil {
 		s.mu.Unlock()
+		if errors.Is(err, errUnchanged) {
+			return nil
+		}
 		return err
 	}
 	s.seq++
