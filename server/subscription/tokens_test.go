@@ -21,7 +21,7 @@ import (
 func TestRichNotificationsWithoutValidationTokensAreFetchedInstead(t *testing.T) {
 	e := newEnv(t)
 	cfg := config.Defaults()
-	cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.WebhookSecret = tenantID, clientID, "client-secret", "secret-one"
+	cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.WebhookSecret = tenantID, clientID, "client-secret", "Zt8qW3nLx6Rv1Kp9Ym4Hc7Bd2Gf5Js0A"
 	cfg.Cloud, cfg.CustomAuthorityURL, cfg.CustomGraphURL = config.CloudCustom, e.sim.AuthorityURL(), e.sim.GraphURL()
 	cfg.EncryptionKey, cfg.SyncNotifications = "test-encryption-key-0123456789abcdef", true
 	require.NoError(t, cfg.Validate())
