@@ -250,7 +250,7 @@ describe('System Console', () => {
         const {context, page, errors} = await openHost(adminToken(), 'admin');
         try {
             await page.getByLabel('Whitelist CSV file').setInputFiles({name: 'whitelist.csv', mimeType: 'text/csv', buffer: Buffer.from(`email\n${user.email}\n`)});
-            await page.getByRole('button', {name: 'Upload and replace'}).click();
+            await page.getByTestId('msteams-whitelist').getByRole('button', {name: 'Upload and replace'}).click();
             await page.getByText('The whitelist now holds 1 users.').waitFor();
             await shot(page, 'admin-whitelist-ok');
 
@@ -263,13 +263,37 @@ describe('System Console', () => {
         }
     });
 
+    test('Microsoft account links upload, list their errors and download', async () => {
+        const {context, page, errors} = await openHost(adminToken(), 'admin');
+        try {
+            const links = page.getByTestId('msteams-account-links');
+            const bad = `email,microsoft_account\n${user.email},not an account\n`;
+            await page.getByLabel('Account links CSV file').setInputFiles({name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(bad)});
+            await links.getByRole('button', {name: 'Upload and replace'}).click();
+            const list = page.getByTestId('msteams-account-links-errors');
+            await list.waitFor();
+            assert.match((await list.locator('li').allTextContents())[0], /^Line 2: The Microsoft account must be an object ID/);
+
+            const good = `email,microsoft_account\n${user.email},Someone.Else@contoso.example\n`;
+            await page.getByLabel('Account links CSV file').setInputFiles({name: 'links.csv', mimeType: 'text/csv', buffer: Buffer.from(good)});
+            await links.getByRole('button', {name: 'Upload and replace'}).click();
+            await page.getByText('1 users now have a Microsoft account link.').waitFor();
+            await shot(page, 'admin-account-links-ok');
+            const [download] = await Promise.all([page.waitForEvent('download'), links.getByRole('link', {name: 'Download current account links'}).click()]);
+            assert.equal(fs.readFileSync(await download.path(), 'utf8'), `email,microsoft_account\n${user.email},someone.else@contoso.example\n`);
+            assert.deepEqual(errors, []);
+        } finally {
+            await context.close();
+        }
+    });
+
     test('a bad whitelist CSV lists each wrong line and changes nothing', async () => {
         const before = await rest(adminToken(), 'GET', `/plugins/${pluginId}/api/v1/admin/whitelist.csv`);
         const {context, page, errors} = await openHost(adminToken(), 'admin');
         try {
             const bad = `email\nnot-an-address\nnobody@nowhere.invalid\n${user.email}\n`;
             await page.getByLabel('Whitelist CSV file').setInputFiles({name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(bad)});
-            await page.getByRole('button', {name: 'Upload and replace'}).click();
+            await page.getByTestId('msteams-whitelist').getByRole('button', {name: 'Upload and replace'}).click();
             const list = page.getByTestId('msteams-whitelist-errors');
             await list.waitFor();
             const items = await list.locator('li').allTextContents();
