@@ -14,20 +14,13 @@ import (
 // putAccountLinks replaces every account link with an uploaded CSV (see accountlink.ParseCSV), or changes nothing
 // and reports every bad line. Connections already made stay as they are.
 func (h *handler) putAccountLinks(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxWhitelistBytes)
-	body, err := whitelistBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "Upload the account links as a CSV file (at most 5 MB) in the form field \"file\", or as the request body.")
+	body, ok := csvUpload(w, r, "the account links")
+	if !ok {
 		return
 	}
 	rows, bad, err := accountlink.ParseCSV(body)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "The account links file is larger than 5 MB.")
-			return
-		}
-		h.fail(w, r, err)
+		h.uploadFailed(w, r, err, "The account links file")
 		return
 	}
 	links := make([]store.AccountLink, 0, len(rows))

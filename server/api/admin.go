@@ -163,6 +163,27 @@ type lineError struct {
 	Message string `json:"message"`
 }
 
+// csvUpload returns an uploaded CSV file of at most 5 MB, or answers 400 naming what to upload.
+func csvUpload(w http.ResponseWriter, r *http.Request, what string) (io.Reader, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxWhitelistBytes)
+	body, err := whitelistBody(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Upload "+what+" as a CSV file (at most 5 MB) in the form field \"file\", or as the request body.")
+		return nil, false
+	}
+	return body, true
+}
+
+// uploadFailed answers a failed read of an uploaded file: 413 when it was over the limit.
+func (h *handler) uploadFailed(w http.ResponseWriter, r *http.Request, err error, what string) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, what+" is larger than 5 MB.")
+		return
+	}
+	h.fail(w, r, err)
+}
+
 // whitelistBody returns the uploaded CSV: a multipart "file" part (as the System Console uploads it) or the raw body.
 func whitelistBody(r *http.Request) (io.Reader, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -181,20 +202,13 @@ func whitelistBody(r *http.Request) (io.Reader, error) {
 
 // putWhitelist replaces the whole whitelist with a CSV of emails, or changes nothing and reports every bad line.
 func (h *handler) putWhitelist(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxWhitelistBytes)
-	body, err := whitelistBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "Upload the whitelist as a CSV file (at most 5 MB) in the form field \"file\", or as the request body.")
+	body, ok := csvUpload(w, r, "the whitelist")
+	if !ok {
 		return
 	}
 	ids, lineErrs, err := h.parseWhitelist(body)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "The whitelist file is larger than 5 MB.")
-			return
-		}
-		h.fail(w, r, err)
+		h.uploadFailed(w, r, err, "The whitelist file")
 		return
 	}
 	if len(lineErrs) > 0 {
