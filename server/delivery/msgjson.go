@@ -56,7 +56,13 @@ func encodeMessage(m graph.Message) (json.RawMessage, error) {
 		case mn.ApplicationID != "":
 			mentioned["application"] = map[string]any{"@odata.type": "#microsoft.graph.teamworkApplicationIdentity", "id": mn.ApplicationID, "displayName": mn.DisplayName}
 		case mn.ConversationID != "":
-			mentioned["conversation"] = map[string]any{"id": mn.ConversationID, "displayName": mn.DisplayName}
+			conv := map[string]any{"id": mn.ConversationID, "displayName": mn.DisplayName}
+			if mn.ConversationType != "" {
+				conv["conversationIdentityType"] = mn.ConversationType
+			}
+			mentioned["conversation"] = conv
+		case mn.TagID != "":
+			mentioned["tag"] = map[string]any{"id": mn.TagID, "displayName": mn.DisplayName}
 		}
 		mentions = append(mentions, map[string]any{"id": mn.ID, "mentionText": mn.Text, "mentioned": mentioned})
 	}
@@ -75,8 +81,13 @@ func encodeMessage(m graph.Message) (json.RawMessage, error) {
 	if bodyType == "" {
 		bodyType = "html"
 	}
+	var channel any
+	if m.TeamID != "" || m.ChannelID != "" {
+		channel = map[string]any{"teamId": m.TeamID, "channelId": m.ChannelID}
+	}
 	out := map[string]any{
 		"@odata.type":          "#microsoft.graph.chatMessage",
+		"channelIdentity":      channel,
 		"id":                   m.ID,
 		"chatId":               nullable(m.ChatID),
 		"replyToId":            nullable(m.ReplyToID),

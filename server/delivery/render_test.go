@@ -110,6 +110,20 @@ func TestEncodeMessageRoundTripsThroughGraphParsing(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, out.From.IsApplication)
 	assert.Equal(t, "app", out.From.UserID)
+
+	reply := graph.Message{
+		ID: "3", TeamID: "team-1", ChannelID: "19:general@thread.tacv2", ReplyToID: "1", MessageType: "message",
+		BodyType: "html", BodyHTML: "x",
+		Mentions: []graph.Mention{
+			{ID: 0, Text: "General", ConversationID: "19:general@thread.tacv2", ConversationType: "channel", DisplayName: "General"},
+			{ID: 1, Text: "oncall", TagID: "tag-7", DisplayName: "oncall"},
+		},
+	}
+	raw, err = encodeMessage(reply)
+	require.NoError(t, err)
+	out, err = graph.MessageFromJSON(raw)
+	require.NoError(t, err)
+	assert.Equal(t, reply, out, "a channel reply keeps its channel and its channel and tag mentions")
 }
 
 func TestTTLCacheExpiresAndEvicts(t *testing.T) {

@@ -41,6 +41,9 @@ func messageFromModel(m models.ChatMessageable) Message {
 		LastEditedAt:   timeOf(m.GetLastEditedDateTime()),
 		DeletedAt:      timeOf(m.GetDeletedDateTime()),
 	}
+	if ch := m.GetChannelIdentity(); ch != nil {
+		out.TeamID, out.ChannelID = deref(ch.GetTeamId()), deref(ch.GetChannelId())
+	}
 	if v := m.GetImportance(); v != nil {
 		out.Importance = v.String()
 	}
@@ -93,8 +96,21 @@ func messageFromModel(m models.ChatMessageable) Message {
 			}
 			if conv := who.GetConversation(); conv != nil {
 				mm.ConversationID = deref(conv.GetId())
+				if t := conv.GetConversationIdentityType(); t != nil {
+					mm.ConversationType = t.String()
+				}
 				if mm.DisplayName == "" {
 					mm.DisplayName = deref(conv.GetDisplayName())
+				}
+			}
+			// The SDK's model has no "tag" (a teamworkTagIdentity, documented for channel messages): it arrives
+			// as additional data.
+			if tag, ok := who.GetAdditionalData()["tag"].(map[string]any); ok {
+				if id, ok := tag["id"].(*string); ok && id != nil {
+					mm.TagID = *id
+				}
+				if name, ok := tag["displayName"].(*string); ok && name != nil && mm.DisplayName == "" {
+					mm.DisplayName = *name
 				}
 			}
 		}

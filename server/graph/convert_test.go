@@ -116,7 +116,7 @@ func TestMessageFromJSON(t *testing.T) {
 		},
 		Mentions: []Mention{
 			{ID: 0, Text: "Jane", UserID: "u-jane", DisplayName: "Jane Doe"},
-			{ID: 1, Text: "everyone", ConversationID: "19:aaa_bbb@unq.gbl.spaces", DisplayName: "Chat"},
+			{ID: 1, Text: "everyone", ConversationID: "19:aaa_bbb@unq.gbl.spaces", ConversationType: "chat", DisplayName: "Chat"},
 		},
 		Reactions: []Reaction{{Type: "👍", DisplayName: "Like", UserID: "u-jane", CreatedAt: time.Date(2026, 11, 27, 9, 20, 0, 0, time.UTC)}},
 	}, msg)
@@ -150,4 +150,28 @@ func TestMessageFromJSONVariants(t *testing.T) {
 		_, err := MessageFromJSON([]byte(`<html>`))
 		assert.Error(t, err)
 	})
+}
+
+// A channel reply as Graph sends it: the channel's identity instead of a chat id, and mentions of a user, the
+// channel, the team and a tag.
+func TestMessageFromJSONChannelReply(t *testing.T) {
+	msg, err := MessageFromJSON([]byte(`{"id":"1700000000200","replyToId":"1700000000100","chatId":null,
+		"channelIdentity":{"teamId":"team-1","channelId":"19:general@thread.tacv2"},
+		"body":{"contentType":"html","content":"<at id=\"0\">Jane</at> <at id=\"1\">General</at> <at id=\"2\">Sales</at> <at id=\"3\">oncall</at>"},
+		"mentions":[
+			{"id":0,"mentionText":"Jane","mentioned":{"user":{"id":"u-jane","displayName":"Jane Doe","userIdentityType":"aadUser"}}},
+			{"id":1,"mentionText":"General","mentioned":{"conversation":{"id":"19:general@thread.tacv2","displayName":"General","conversationIdentityType":"channel"}}},
+			{"id":2,"mentionText":"Sales","mentioned":{"conversation":{"id":"team-1","displayName":"Sales","conversationIdentityType":"team"}}},
+			{"id":3,"mentionText":"oncall","mentioned":{"tag":{"id":"tag-7","displayName":"oncall"}}}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, "team-1", msg.TeamID)
+	assert.Equal(t, "19:general@thread.tacv2", msg.ChannelID)
+	assert.Empty(t, msg.ChatID)
+	assert.Equal(t, "1700000000100", msg.ReplyToID)
+	assert.Equal(t, []Mention{
+		{ID: 0, Text: "Jane", UserID: "u-jane", DisplayName: "Jane Doe"},
+		{ID: 1, Text: "General", ConversationID: "19:general@thread.tacv2", ConversationType: "channel", DisplayName: "General"},
+		{ID: 2, Text: "Sales", ConversationID: "team-1", ConversationType: "team", DisplayName: "Sales"},
+		{ID: 3, Text: "oncall", TagID: "tag-7", DisplayName: "oncall"},
+	}, msg.Mentions)
 }

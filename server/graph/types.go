@@ -34,14 +34,17 @@ type Attachment struct {
 }
 
 // Mention is one <at id="N"> in the body. UserID is set when a user is mentioned; ConversationID when a whole
-// chat or channel is, ApplicationID for a bot.
+// chat, channel or team is (ConversationType says which), TagID for a team's tag, ApplicationID for a bot.
 type Mention struct {
 	ID             int
 	Text           string
 	UserID         string
 	DisplayName    string
 	ConversationID string
-	ApplicationID  string
+	// ConversationType is Graph's conversationIdentityType: "chat", "channel" or "team".
+	ConversationType string
+	TagID            string
+	ApplicationID    string
 }
 
 // Reaction is one reaction on a message.
@@ -54,8 +57,11 @@ type Reaction struct {
 
 // Message is a Teams chatMessage. Times are zero when absent; DeletedAt is set for deleted messages.
 type Message struct {
-	ID          string
-	ChatID      string
+	ID     string
+	ChatID string
+	// TeamID and ChannelID are set for a channel message or reply (Graph's channelIdentity); ChatID is then empty.
+	TeamID      string
+	ChannelID   string
 	ReplyToID   string
 	Etag        string
 	From        Identity
