@@ -403,3 +403,22 @@ func mustRequest(t *testing.T, method, u, body string) *http.Request {
 	require.NoError(t, err)
 	return req
 }
+
+// MessagesFrom finds what a user wrote in a chat (the tests' and the bench's way to learn the id of a message the
+// plugin posted for a user), and nothing of others or of deleted messages.
+func TestMessagesFrom(t *testing.T) {
+	e := newEnv(t)
+	id1, err := e.sim.SendMessage(e.dm, graphsim.NewMessage{From: aliceID, HTML: "<p>one</p>"})
+	require.NoError(t, err)
+	_, err = e.sim.SendMessage(e.dm, graphsim.NewMessage{From: bobID, HTML: "<p>bob's</p>"})
+	require.NoError(t, err)
+	id3, err := e.sim.SendMessage(e.dm, graphsim.NewMessage{From: aliceID, HTML: "<p>three</p>"})
+	require.NoError(t, err)
+	require.NoError(t, e.sim.DeleteMessage(e.dm, id1))
+
+	got := e.sim.MessagesFrom(e.dm, aliceID)
+	require.Len(t, got, 1)
+	assert.Equal(t, id3, got[0].ID)
+	assert.Equal(t, "<p>three</p>", got[0].HTML)
+	assert.Empty(t, e.sim.MessagesFrom("19:nope@thread.v2", aliceID))
+}

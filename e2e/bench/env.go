@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
 	"github.com/teamsnotify/msteams-sync/e2e/harness"
@@ -42,7 +43,8 @@ type Env struct {
 	rng      *rand.Rand
 	rngMu    sync.Mutex
 	note     string
-	runSince time.Time // posts created since belong to the current run
+	runSince time.Time                 // posts created since belong to the current run
+	clients  map[string]*model.Client4 // each person's signed-in Mattermost client, by Mattermost user id
 }
 
 func (e *Env) setNote(s string) {
@@ -85,10 +87,15 @@ func Setup(t harness.T, version string, people, groups int) *Env {
 
 	start := time.Now()
 	e.People = make([]Person, people)
+	e.clients = map[string]*model.Client4{}
+	var clientsMu sync.Mutex
 	parallel(t, people, 4, func(i int) error {
 		name := fmt.Sprintf("bench%03d", i)
 		p := st.NewPair(t, name, fmt.Sprintf("Bench User %03d", i))
 		e.People[i] = Person{MMID: p.MM.Id, TeamsID: p.Teams.ID, Name: name}
+		clientsMu.Lock()
+		e.clients[p.MM.Id] = p.MM.Client
+		clientsMu.Unlock()
 		return harness.ConnectUser(s.URL, p.MM.Client.AuthToken, sim.CACertPEM(), p.Teams.ID)
 	})
 	t.Logf("%d users created and connected in %s", people, time.Since(start).Round(time.Millisecond))

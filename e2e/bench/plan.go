@@ -17,6 +17,9 @@ func BenchPlan(s Scale, profileDir string) []Load {
 	}
 	return []Load{
 		{Name: "rate50", Rate: 50, Duration: s.d(20 * time.Second), GroupShare: 0.2},
+		// The same load again with one answer from Mattermost per ten messages: the difference from rate50 is
+		// what replies cost delivery (issue 16).
+		{Name: "replies", Rate: 50, Duration: s.d(20 * time.Second), GroupShare: 0.2, ReplyShare: 0.1},
 		{Name: "rate200", Rate: 200, Duration: s.d(30 * time.Second), GroupShare: 0.2},
 		{Name: "rate500", Rate: 500, Duration: s.d(20 * time.Second), GroupShare: 0.2},
 		{Name: "attachments", Rate: 100, Duration: s.d(30 * time.Second), GroupShare: 0.2, ImageShare: 0.05},

@@ -162,6 +162,12 @@ func PrintRun(w io.Writer, r Result) {
 	for _, row := range r.InboxSample {
 		fmt.Fprintf(w, "     left: %s\n", row)
 	}
+	if rp := r.Replies; rp != nil {
+		fmt.Fprintf(w, "   replies from Mattermost: %d posted, %d reached Teams, %d refused; their DMs: expected %d, delivered %d, lost %d, duplicated %d\n",
+			rp.Posted, rp.InTeams, rp.Failed, rp.Count.Expected, rp.Count.Delivered, rp.Count.Lost, rp.Count.Duplicated)
+		fmt.Fprintf(w, "   reply -> other member's DM: p50 %.0f ms, p99 %.0f ms; delegated Graph calls per reply %.2f\n",
+			rp.Delivery.P50MS, rp.Delivery.P99MS, rp.GraphCallsPerReply)
+	}
 	if r.Note != "" {
 		fmt.Fprintf(w, "   note: %s\n", r.Note)
 	}
@@ -198,5 +204,29 @@ func PrintSummary(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "   %-38s %10.2f       (official plugin's design)\n", "Graph calls per message, official", OfficialCallsPerMessage)
 	}
 	line("plugin_rss_under_150mb", "plugin peak RSS", r.PluginRSSMB, "MB", "< 150")
+	printReplies(w, r.Runs)
 	fmt.Fprintf(w, "   %-38s %10d\n   %-38s %10d\n", "lost (all runs)", r.Lost, "duplicated (all runs)", r.Duplicated)
+}
+
+// printReplies compares the run with answers from Mattermost against the same load without them (rate50).
+func printReplies(w io.Writer, runs []Result) {
+	var base, with *Result
+	for i := range runs {
+		switch {
+		case runs[i].Name == "rate50":
+			base = &runs[i]
+		case runs[i].Replies != nil:
+			with = &runs[i]
+		}
+	}
+	if with == nil {
+		return
+	}
+	rp := with.Replies
+	fmt.Fprintf(w, "   %-38s %10.2f       (%d replies, %d reached Teams)\n", "delegated Graph calls per reply", rp.GraphCallsPerReply, rp.Posted, rp.InTeams)
+	fmt.Fprintf(w, "   %-38s %10.0f ms    p99 %.0f ms\n", "reply -> other member's DM, p50", rp.Delivery.P50MS, rp.Delivery.P99MS)
+	if base != nil && base.Delivery.P99MS > 0 && base.Delivery.P50MS > 0 {
+		fmt.Fprintf(w, "   %-38s %10.2f       p50 ratio %.2f (same load without replies = 1)\n", "delivery p99 with replies / without",
+			with.Delivery.P99MS/base.Delivery.P99MS, with.Delivery.P50MS/base.Delivery.P50MS)
+	}
 }

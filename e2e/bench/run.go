@@ -28,6 +28,9 @@ type Load struct {
 	GroupShare float64
 	// ImageShare is the share of messages carrying a small inline image.
 	ImageShare float64
+	// ReplyShare: alongside this share of the messages sent, a user answers a DM of the previous run in its
+	// thread from Mattermost (issue 16); each answer must reach the chat's other members as a DM.
+	ReplyShare float64
 	// During, when set, runs alongside the load once SendAfter of it has been sent (a fault, a flood).
 	During    func(ctx context.Context, e *Env) error
 	DuringAt  float64 // share of the messages sent before During starts (0 = at the start)
@@ -59,12 +62,13 @@ type Result struct {
 	ServerCPUSec    float64            `json:"server_cpu_seconds"`
 	// MachineCPUSec is the whole machine's busy CPU time over the run and its drain: plugin, server,
 	// database, graphsim and the bench itself.
-	MachineCPUSec float64  `json:"machine_cpu_seconds"`
-	InboxQueued   int      `json:"inbox_rows_queued"`
-	InboxParked   int      `json:"inbox_rows_parked"`
-	InboxSample   []string `json:"inbox_sample,omitempty"` // a few rows left behind, for diagnosis
-	Count         Count    `json:"count"`
-	Note          string   `json:"note,omitempty"`
+	MachineCPUSec float64     `json:"machine_cpu_seconds"`
+	InboxQueued   int         `json:"inbox_rows_queued"`
+	InboxParked   int         `json:"inbox_rows_parked"`
+	InboxSample   []string    `json:"inbox_sample,omitempty"` // a few rows left behind, for diagnosis
+	Count         Count       `json:"count"`
+	Replies       *ReplyStats `json:"replies,omitempty"`
+	Note          string      `json:"note,omitempty"`
 }
 
 var tinyPNG = func() []byte {
@@ -143,6 +147,17 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 		}()
 	}
 	ledger := &Ledger{}
+	var rp *replier
+	if l.ReplyShare > 0 {
+		var err error
+		if rp, err = e.newReplier(ctx, e.runSince); err != nil {
+			return res, err
+		}
+	}
+	replyEvery := 0
+	if l.ReplyShare > 0 {
+		replyEvery = max(int(1/l.ReplyShare+0.5), 1)
+	}
 	start := time.Now()
 	since := start.Add(-time.Second)
 	e.runSince = since
@@ -184,6 +199,9 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 				if err := e.send(&l, i, ledger); err != nil {
 					errOnce.Do(func() { sendErr = err })
 				}
+				if rp != nil && i%replyEvery == 0 {
+					rp.answer(ctx, i)
+				}
 				sent.Add(1)
 			}
 		}()
@@ -204,6 +222,16 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	res.SendSeconds = time.Since(start).Seconds()
 	if sendErr != nil {
 		return res, sendErr
+	}
+	var replySent []Sent
+	if rp != nil {
+		var st ReplyStats
+		replySent, st = rp.settle(ctx, 60*time.Second)
+		for _, s := range replySent {
+			ledger.Add(s)
+		}
+		res.Replies = &st
+		logf("%s: %d replies posted in Mattermost, %d reached Teams, %d refused", l.Name, st.Posted, st.InTeams, st.Failed)
 	}
 	logf("%s: %d messages sent in %.1fs; draining", l.Name, n, res.SendSeconds)
 
@@ -243,6 +271,21 @@ func (e *Env) Run(ctx context.Context, l Load, logf func(string, ...any)) (Resul
 	}
 	if c.Delivered > 0 {
 		res.GraphCallsPerDM = float64(res.GraphCalls) / float64(c.Delivered)
+	}
+	if res.Replies != nil {
+		if obs, err := e.Posts.Since(ctx, since); err == nil {
+			res.Replies.Count = Tally(replySent, obs)
+			res.Replies.Delivery = Summarize(res.Replies.Count.Delays)
+		}
+		if res.Replies.Posted > 0 {
+			delegated := 0
+			for _, cc := range e.Sim.Calls() {
+				if cc.Kind == "delegated" && !isTokenRoute(cc.Route) {
+					delegated += cc.Count
+				}
+			}
+			res.Replies.GraphCallsPerReply = float64(delegated) / float64(res.Replies.Posted)
+		}
 	}
 	e.Proc.Sample()
 	res.PluginRSSMB = e.Proc.PeakRSSMB()
