@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
@@ -17,10 +16,6 @@ import (
 // sendScopes are the delegated permissions that let a user's token post chat messages and react: the plugin
 // needs ChatMessage.Send; a tenant may instead have granted the broader Chat.ReadWrite.
 var sendScopes = []string{graph.SendScope, "Chat.ReadWrite"}
-
-// registrationTTL is how long the app registration's permissions are trusted: an admin who adds
-// ChatMessage.Send sees replies offered within that time.
-const registrationTTL = 10 * time.Minute
 
 // TokenScopes returns the delegated permissions of an access token (its scp claim). The token is a JWT read
 // without verification, for information only: Graph checks the real token on every call. known is false when
@@ -55,15 +50,11 @@ func CanSend(scopes []string) bool {
 	return false
 }
 
-// registrationAllows reports whether the app registration lists ChatMessage.Send (cached for registrationTTL).
-// known is false when it could not be read (the app lacks Application.Read.All, or Graph failed).
-func (s *Service) registrationAllows(ctx context.Context, fresh bool) (allows, known bool) {
-	s.regMu.Lock()
-	if !fresh && !s.regChecked.IsZero() && s.d.Now().Sub(s.regChecked) < registrationTTL {
-		defer s.regMu.Unlock()
-		return s.regAllows, true
-	}
-	s.regMu.Unlock()
+// registrationAllows reports whether the app registration lists ChatMessage.Send. It is read each time it is
+// needed (a user without the permission tries to write, the daily question, the admin status), never cached: an
+// admin who just added the permission sees it used at once. known is false when it could not be read (the app
+// lacks Application.Read.All, or Graph failed).
+func (s *Service) registrationAllows(ctx context.Context) (allows, known bool) {
 	app := s.d.App()
 	if app == nil {
 		return false, false
@@ -73,9 +64,6 @@ func (s *Service) registrationAllows(ctx context.Context, fresh bool) (allows, k
 		s.d.Logger.LogDebug("Could not read the app registration's permissions", "error", err.Error())
 		return false, false
 	}
-	s.regMu.Lock()
-	s.regAllows, s.regChecked = ok, s.d.Now()
-	s.regMu.Unlock()
 	return ok, true
 }
 
@@ -94,7 +82,7 @@ func (s *Service) mayWrite(ctx context.Context, userID, what string) (msg string
 	if !known || CanSend(scopes) {
 		return "", true // an unreadable token: Graph decides
 	}
-	allows, regKnown := s.registrationAllows(ctx, false)
+	allows, regKnown := s.registrationAllows(ctx)
 	switch {
 	case !regKnown:
 		return fmt.Sprintf(msgPermissionUnknown, what, s.o.ConnectURL()), false
@@ -112,7 +100,7 @@ func (s *Service) mayWrite(ctx context.Context, userID, what string) (msg string
 // again, when the app registration has it (incremental consent). Nobody is disconnected. It returns how many
 // users were asked now.
 func (s *Service) AskToSignInAgain(ctx context.Context) (int, error) {
-	allows, known := s.registrationAllows(ctx, true)
+	allows, known := s.registrationAllows(ctx)
 	if !known || !allows {
 		return 0, nil
 	}
@@ -150,7 +138,7 @@ type Status struct {
 // Status reads the app registration and every connected user's stored token (only its scp claim).
 func (s *Service) Status(ctx context.Context) (Status, error) {
 	var st Status
-	st.RegistrationAllows, st.RegistrationKnown = s.registrationAllows(ctx, true)
+	st.RegistrationAllows, st.RegistrationKnown = s.registrationAllows(ctx)
 	err := s.eachConnected(ctx, func(_ string, scopes []string, known bool) error {
 		st.Connected++
 		switch {

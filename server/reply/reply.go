@@ -117,10 +117,6 @@ type Service struct {
 	o Options
 
 	channels channelKinds
-
-	regMu      sync.Mutex
-	regAllows  bool
-	regChecked time.Time
 }
 
 // New checks the dependencies and returns a Service.

@@ -210,6 +210,13 @@ func TestWithoutTheTenantsConsentReplyingIsExplained(t *testing.T) {
 	st, err := e.svc.Status(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, reply.Status{RegistrationKnown: true, RegistrationAllows: false, Connected: 2, CanReply: 1}, st)
+
+	// The admin adds the permission: alice's next try already says to sign in again (nothing cached).
+	require.NoError(t, e.Sim.SetDelegatedScopes(connectenv.ClientID, graphsim.DefaultDelegatedScopes))
+	e.reply("alice", dm.Id, "hello?")
+	texts = e.mm.ephemeralTexts("alice")
+	require.Len(t, texts, 2)
+	assert.Contains(t, texts[1], "Sign in to Microsoft again")
 }
 
 func TestUsersWhoseSignInPredatesThePermissionAreAskedOnceToSignInAgain(t *testing.T) {
