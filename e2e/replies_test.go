@@ -222,6 +222,10 @@ func TestReplies(t *testing.T) {
 	replyTo(t, dave.MM, hi, "Hi Bob, again")
 	msg = daveSees.wait(t, "Sign in to Microsoft again")
 	assert.Contains(t, msg, "/connect?renew=1")
+	// Dave follows the link: still connected, and now his reply goes to Teams.
+	w.RenewSignIn(t, dave.MM, dave.Teams)
+	replyTo(t, dave.MM, hi, "Hi Bob, third time")
+	w.waitForPost(t, w.bob.MM, "Hi Bob, third time")
 
 	// A revoked sign-in: the reply is not sent, Alice is told, and gets the usual reconnect DM.
 	w.Teams.Sim.RevokeGrant(w.alice.Teams.ID, "", 50173)
