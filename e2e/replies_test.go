@@ -178,9 +178,22 @@ func TestReplies(t *testing.T) {
 	replyTo(t, w.alice.MM, lunch, "Sure, noon")
 	w.waitForPost(t, w.bob.MM, "Sure, noon")
 
-	// A reaction on the DM round-trips to the Teams message, as Alice.
+	// A pasted picture goes with the reply as hosted content (Bob's DM of it gets the image); a PDF is not sent.
 	ctx := context.Background()
-	_, _, err := w.alice.MM.Client.SaveReaction(ctx, &model.Reaction{UserId: w.alice.MM.Id, PostId: ask.Id, EmojiName: "+1"})
+	up, _, err := w.alice.MM.Client.UploadFile(ctx, pngImage(t), lunch.ChannelId, "chart.png")
+	require.NoError(t, err)
+	pdf, _, err := w.alice.MM.Client.UploadFile(ctx, []byte("%PDF-1.4 not really"), lunch.ChannelId, "plan.pdf")
+	require.NoError(t, err)
+	_, _, err = w.alice.MM.Client.CreatePost(ctx, &model.Post{ChannelId: lunch.ChannelId, RootId: lunch.Id, Message: "Here is the chart",
+		FileIds: []string{up.FileInfos[0].Id, pdf.FileInfos[0].Id}})
+	require.NoError(t, err)
+	chart := w.waitForPost(t, w.bob.MM, "Here is the chart")
+	names := w.attachmentsOf(t, w.bob.MM, chart, 1)
+	require.Len(t, names, 1, "the picture reaches Bob: %v", names)
+	aliceSees.wait(t, "plan.pdf")
+
+	// A reaction on the DM round-trips to the Teams message, as Alice.
+	_, _, err = w.alice.MM.Client.SaveReaction(ctx, &model.Reaction{UserId: w.alice.MM.Id, PostId: ask.Id, EmojiName: "+1"})
 	require.NoError(t, err)
 	eventually(t, "Alice's 👍 in Teams", func() bool {
 		for _, r := range w.teamsMessage(t, w.group, askID).Reactions {
@@ -226,6 +239,14 @@ func TestReplies(t *testing.T) {
 	w.RenewSignIn(t, dave.MM, dave.Teams)
 	replyTo(t, dave.MM, hi, "Hi Bob, third time")
 	w.waitForPost(t, w.bob.MM, "Hi Bob, third time")
+
+	// The admin status says replies are available and who can reply (Alice and Bob; Dave renewed).
+	admin := w.NewUser("replyadmin")
+	_, err = w.Admin.UpdateUserRoles(ctx, admin.Id, model.SystemUserRoleId+" "+model.SystemAdminRoleId)
+	require.NoError(t, err)
+	status := w.Command(t, admin, "/msteams admin status")
+	require.Contains(t, status, "Replies to Teams")
+	require.Contains(t, status, "Available: the app registration has ChatMessage.Send. Connected users who can reply: 3 of 3")
 
 	// A revoked sign-in: the reply is not sent, Alice is told, and gets the usual reconnect DM.
 	w.Teams.Sim.RevokeGrant(w.alice.Teams.ID, "", 50173)
