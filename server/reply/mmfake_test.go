@@ -70,6 +70,7 @@ func (m *fakeMM) GetChannel(id string) (*model.Channel, *model.AppError) {
 func (m *fakeMM) GetPost(id string) (*model.Post, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["GetPost"]++
 	p, ok := m.posts[id]
 	if !ok {
 		return nil, notFound("GetPost")

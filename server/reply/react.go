@@ -14,6 +14,13 @@ func (s *Service) ReactionChanged(ctx context.Context, r *model.Reaction, added 
 	if r == nil || r.UserId == "" || r.UserId == s.o.BotUserID {
 		return
 	}
+	// The hook sees every reaction of the server: the channel (its kind is remembered) rules out most of them
+	// before any post is read.
+	if r.ChannelId != "" {
+		if owner, err := s.botDMOwner(r.ChannelId); err != nil || owner != r.UserId {
+			return
+		}
+	}
 	post, appErr := s.d.Mattermost.GetPost(r.PostId)
 	if appErr != nil || post.UserId != s.o.BotUserID {
 		return

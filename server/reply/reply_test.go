@@ -320,6 +320,12 @@ func TestReactionsRoundTripToTeams(t *testing.T) {
 	e.svc.ReactionChanged(ctx, &model.Reaction{UserId: "alice", PostId: dm.Id, EmojiName: "+1"}, false)
 	assert.Empty(t, reactions())
 
+	// Reactions elsewhere on the server cost no post read.
+	e.mm.addChannel(&model.Channel{Id: "town", Type: model.ChannelTypeOpen, Name: "town-square"})
+	reads := e.mm.calls["GetPost"]
+	e.svc.ReactionChanged(ctx, &model.Reaction{UserId: "alice", PostId: "elsewhere", ChannelId: "town", EmojiName: "+1"}, true)
+	assert.Equal(t, reads, e.mm.calls["GetPost"])
+
 	// A custom emoji has no Teams reaction: the user is told which ones Teams has.
 	e.svc.ReactionChanged(ctx, &model.Reaction{UserId: "alice", PostId: dm.Id, EmojiName: "partyparrot"}, true)
 	assert.Empty(t, reactions())
