@@ -354,3 +354,36 @@ func TestTokenScopes(t *testing.T) {
 	assert.True(t, reply.CanSend([]string{"Chat.ReadWrite"}))
 	assert.False(t, reply.CanSend([]string{"Chat.Read", "ChatMessage.Read"}))
 }
+
+func TestOnlyPlainUserPostsAreCandidates(t *testing.T) {
+	e := newEnv(t, "alice")
+	user := &model.Post{UserId: "alice", ChannelId: e.dm["alice"], Message: "hi"}
+	assert.True(t, e.svc.Relevant(user))
+	for name, p := range map[string]*model.Post{
+		"the bot":         {UserId: botID, ChannelId: e.dm["alice"], Message: "hi"},
+		"a system post":   {UserId: "alice", ChannelId: e.dm["alice"], Type: model.PostTypeAddToChannel},
+		"a webhook post":  {UserId: "alice", ChannelId: e.dm["alice"], Message: "hi", Props: model.StringInterface{"from_webhook": "true"}},
+		"a plugin post":   {UserId: "alice", ChannelId: e.dm["alice"], Message: "hi", Props: model.StringInterface{"from_plugin": true}},
+		"a bot's post":    {UserId: "alice", ChannelId: e.dm["alice"], Message: "hi", Props: model.StringInterface{"from_bot": "true"}},
+		"no author":       {ChannelId: e.dm["alice"], Message: "hi"},
+		"a shared remote": {UserId: "alice", ChannelId: e.dm["alice"], Message: "hi", RemoteId: model.NewPointer("remote")},
+	} {
+		assert.False(t, e.svc.Relevant(p), name)
+	}
+}
+
+func TestADisconnectedUserIsToldToConnect(t *testing.T) {
+	e := newEnv(t)
+	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>hi</p>")
+	require.NoError(t, e.Service.Disconnect(context.Background(), "alice"))
+
+	e.reply("alice", dm.Id, "hello")
+	e.svc.ReactionChanged(context.Background(), &model.Reaction{UserId: "alice", PostId: dm.Id, EmojiName: "+1"}, true)
+
+	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
+	texts := e.mm.ephemeralTexts("alice")
+	require.Len(t, texts, 2)
+	assert.Contains(t, texts[0], "Your reply was not sent")
+	assert.Contains(t, texts[0], "/msteams connect")
+	assert.Contains(t, texts[1], "Your reaction was not sent")
+}
