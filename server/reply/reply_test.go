@@ -387,3 +387,25 @@ func TestADisconnectedUserIsToldToConnect(t *testing.T) {
 	assert.Contains(t, texts[0], "/msteams connect")
 	assert.Contains(t, texts[1], "Your reaction was not sent")
 }
+
+// Graph calls per reply: one delegated POST; reading the chat's members (app-only) only when the reply names
+// someone; nothing for the consent check while the user's token carries ChatMessage.Send.
+func TestGraphCallsPerReply(t *testing.T) {
+	e := newEnv(t)
+	_, dm := e.delivered(e.group, "ms-bob", "alice", "<p>hi</p>")
+
+	e.Sim.ResetCalls()
+	e.reply("alice", dm.Id, "plain answer")
+	assert.Equal(t, 1, e.Sim.GraphCalls("delegated"))
+	assert.Zero(t, e.Sim.GraphCalls("app"))
+
+	e.Sim.ResetCalls()
+	e.reply("alice", dm.Id, "thanks @bob and @carol")
+	assert.Equal(t, 1, e.Sim.GraphCalls("delegated"))
+	assert.Equal(t, 1, e.Sim.GraphCalls("app"), "the chat's members, read once for both mentions")
+
+	e.Sim.ResetCalls()
+	e.svc.ReactionChanged(context.Background(), &model.Reaction{UserId: "alice", PostId: dm.Id, EmojiName: "heart"}, true)
+	assert.Equal(t, 1, e.Sim.GraphCalls("delegated"))
+	assert.Zero(t, e.Sim.GraphCalls("app"))
+}
