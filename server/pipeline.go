@@ -110,7 +110,6 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Decrypter:  pl.keys,
 		Mattermost: p.metrics.WrapAPI(p.API),
 		Attacher:   pl.attach,
-		Threads:    st,
 		// Through the runner, so catch-up work wakes this node's workers at once.
 		Enqueuer: enqueuerFunc(func(ctx context.Context, items []store.InboxItem) error {
 			return pl.runner.EnqueueInbox(ctx, items)
@@ -125,6 +124,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		},
 		Logger:  p.log,
 		Metrics: p.metrics,
+		Threads: st,
 	}, delivery.Options{BotUserID: p.botID})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up delivery")

@@ -119,7 +119,6 @@ func (e *env) newProcessor(st *store.Store, o Options) *Processor {
 		Decrypter:  keyringDecrypter{e.keys},
 		Mattermost: e.mm,
 		Attacher:   e.attacher,
-		Threads:    st,
 		Enqueuer:   e.store,
 		Source: GraphSource{
 			Client:  func() PageGetter { return e.factory.App() },
@@ -127,6 +126,7 @@ func (e *env) newProcessor(st *store.Store, o Options) *Processor {
 		},
 		Settings: func() Settings { e.mu.Lock(); defer e.mu.Unlock(); return e.settings },
 		Metrics:  e.metrics,
+		Threads:  st,
 	}, o)
 	require.NoError(e.t, err)
 	return proc

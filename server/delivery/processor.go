@@ -37,13 +37,14 @@ type Deps struct {
 	Decrypter  Decrypter // nil: rich content is never opened, messages are fetched
 	Mattermost Mattermost
 	Attacher   Attacher // nil: files are not attached
-	Threads    Threads  // nil: DMs never continue a reply thread
 	// Enqueuer and Source are needed by CatchUp only.
 	Enqueuer inbox.Enqueuer
 	Source   MessageSource
 	Settings func() Settings
 	Logger   Logger
 	Metrics  Metrics
+	// Threads continues the reply threads of package reply; nil: DMs never continue a thread.
+	Threads Threads
 }
 
 // Processor implements inbox.Handler for inbox.QueueChanges. Safe for concurrent use by many workers.
