@@ -409,3 +409,24 @@ func TestGraphCallsPerReply(t *testing.T) {
 	assert.Equal(t, 1, e.Sim.GraphCalls("delegated"))
 	assert.Zero(t, e.Sim.GraphCalls("app"))
 }
+
+func TestAPictureAloneIsSentAndOversizedOnesAreNamed(t *testing.T) {
+	e := newEnv(t)
+	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>photo?</p>")
+	e.mm.addFile(&model.FileInfo{Id: "img1", Name: "cat.jpg", MimeType: "image/jpeg", Size: 4}, []byte("\xff\xd8\xff\xe0"))
+	e.mm.addFile(&model.FileInfo{Id: "big", Name: "huge.png", MimeType: "image/png", Size: 3 << 20}, make([]byte, 3<<20))
+
+	e.reply("alice", dm.Id, "", "img1", "big")
+
+	sent := e.messagesFrom(e.oneOn, "ms-alice")
+	require.Len(t, sent, 1, "a reply of only a picture is sent")
+	assert.Contains(t, sent[0].BodyHTML, "hostedContents")
+	texts := e.mm.ephemeralTexts("alice")
+	require.Len(t, texts, 1)
+	assert.Contains(t, texts[0], "huge.png")
+
+	// Only files Teams cannot take: nothing is sent, the user is told.
+	e.reply("alice", dm.Id, "", "big")
+	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1)
+	assert.Len(t, e.mm.ephemeralTexts("alice"), 2)
+}
