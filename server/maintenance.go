@@ -19,6 +19,8 @@ const (
 	// chatMembersRetention: far beyond delivery's member cache lifetime (10 minutes), so a removed record can
 	// only cost a node one extra read of the chat's members.
 	chatMembersRetention = 24 * time.Hour
+	// replyThreadRetention: a chat the user has not answered from Mattermost for this long starts new threads.
+	replyThreadRetention = 30 * 24 * time.Hour
 )
 
 func (p *Plugin) startMaintenance() {
@@ -50,6 +52,9 @@ func (p *Plugin) maintain(ctx context.Context) {
 	}
 	if _, err := p.store.DeleteChatMembersBefore(ctx, now.Add(-chatMembersRetention)); err != nil && ctx.Err() == nil {
 		p.API.LogWarn("Could not remove old chat membership records; will retry in an hour.", "error", err.Error())
+	}
+	if _, err := p.store.DeleteReplyThreadsBefore(ctx, now.Add(-replyThreadRetention)); err != nil && ctx.Err() == nil {
+		p.API.LogWarn("Could not remove old reply threads; will retry in an hour.", "error", err.Error())
 	}
 	expired, err := p.store.DeleteParkedInboxBefore(ctx, now.Add(-store.ParkedInboxRetention))
 	if err != nil && ctx.Err() == nil {

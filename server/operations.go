@@ -50,6 +50,7 @@ func (p *Plugin) setUpOperations() error {
 		},
 		Version:        version,
 		OfficialImport: p.officialImport.get,
+		Replies:        p.repliesStatus,
 	})
 	if err != nil {
 		return errors.Wrap(err, "set up the admin diagnostics")

@@ -124,6 +124,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		},
 		Logger:  p.log,
 		Metrics: p.metrics,
+		Threads: st,
 	}, delivery.Options{BotUserID: p.botID})
 	if err != nil {
 		return nil, errors.Wrap(err, "set up delivery")

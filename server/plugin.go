@@ -24,6 +24,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/diagnostics"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/metrics"
+	"github.com/teamsnotify/msteams-sync/server/reply"
 	"github.com/teamsnotify/msteams-sync/server/secrets"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
@@ -51,6 +52,7 @@ type Plugin struct {
 	metrics  *metrics.Metrics
 	log      *serverLogger
 	diag     *diagnostics.Diagnostics
+	replies  *reply.Service
 
 	officialImport officialImportState
 
@@ -168,6 +170,10 @@ func (p *Plugin) OnActivate() error {
 	p.commands = command.New(p.connect, mm, p.API)
 
 	tookOver := p.takeOverOfficialPlugin(ctx, cfg, p.currentKeyring())
+
+	if err := p.setUpReplies(); err != nil {
+		return err
+	}
 
 	pl, err := p.newPipeline(cfg)
 	if err != nil {

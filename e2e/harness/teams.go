@@ -160,6 +160,20 @@ func (st *Stack) ConnectUser(t T, u *User, tu graphsim.User) {
 // ConnectUser is the browser-free sign-in, usable outside tests: siteURL and the user's session token on the
 // Mattermost side, the graphsim CA and the Teams user id (or UPN) to pick on graphsim's account picker.
 func ConnectUser(siteURL, token string, simCA []byte, teamsUser string) error {
+	return signIn(siteURL, token, simCA, teamsUser, "/connect")
+}
+
+// RenewSignIn signs a connected user in again through the renewal link (/connect?renew=1) the plugin sends when
+// a permission was granted after the user connected; the user stays connected throughout.
+func (st *Stack) RenewSignIn(t T, u *User, tu graphsim.User) {
+	t.Helper()
+	if err := signIn(st.URL, u.Client.AuthToken, st.Teams.Sim.CACertPEM(), tu.ID, "/connect?renew=1"); err != nil {
+		t.Fatalf("renew the sign-in of %s as Teams user %s: %v", u.Username, tu.UserPrincipalName, err)
+	}
+}
+
+// signIn follows the plugin's sign-in route path (below the plugin's URL) through graphsim and back.
+func signIn(siteURL, token string, simCA []byte, teamsUser, path string) error {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(simCA)
 	jar, _ := cookiejar.New(nil)
@@ -192,7 +206,7 @@ func ConnectUser(siteURL, token string, simCA []byte, teamsUser string) error {
 		return resp, string(body), nil
 	}
 
-	resp, body, err := get(siteURL + "/plugins/" + PluginID + "/connect")
+	resp, body, err := get(siteURL + "/plugins/" + PluginID + path)
 	if err != nil {
 		return err
 	}

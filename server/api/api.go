@@ -22,6 +22,7 @@ const UserHeader = "Mattermost-User-ID"
 // Connections is the connection service behind the sign-in and user routes.
 type Connections interface {
 	Begin(ctx context.Context, mmUserID string) (string, error)
+	BeginRenewal(ctx context.Context, mmUserID string) (string, error)
 	Complete(ctx context.Context, mmUserID string, q url.Values) (connect.Connected, error)
 	Status(ctx context.Context, mmUserID string) (connect.Status, error)
 	Disconnect(ctx context.Context, mmUserID string) error

@@ -83,6 +83,15 @@ func TestSignInThroughTheRoutes(t *testing.T) {
 	rec = a.do("GET", "/connect", "u1", nil)
 	assert.Equal(t, http.StatusForbidden, rec.Code)
 	assert.Contains(t, rec.Body.String(), "already connected")
+
+	// A renewal link signs a connected user in again (to pick up a permission granted since); they stay
+	// connected meanwhile.
+	rec = a.do("GET", "/connect?renew=1", "u1", nil)
+	require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
+	back = a.Authorize(rec.Header().Get("Location"), "ms-ada")
+	rec = a.do("GET", "/oauth-redirect?"+back.RawQuery, "u1", nil)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "Your account is connected")
 }
 
 func TestMismatchPageNamesBothAddresses(t *testing.T) {

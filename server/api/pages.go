@@ -69,7 +69,12 @@ func (h *handler) connect(w http.ResponseWriter, r *http.Request) {
 			Paragraphs: []string{"Log in to Mattermost in this browser, then click the connect link again."}})
 		return
 	}
-	target, err := h.Connections.Begin(r.Context(), id)
+	begin := h.Connections.Begin
+	if r.URL.Query().Get("renew") == "1" {
+		// A connected user signing in again to pick up permissions granted since (replies).
+		begin = h.Connections.BeginRenewal
+	}
+	target, err := begin(r.Context(), id)
 	if err != nil {
 		h.refusalPage(w, r, err)
 		return

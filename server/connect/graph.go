@@ -7,6 +7,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
 // GraphFactory builds delegated Graph clients; *graph.Factory implements it.
@@ -45,4 +46,23 @@ func (s *Service) CallGraph(ctx context.Context, mmUserID string, factory GraphF
 // handle a Graph 401 itself; prefer CallGraph, which also detects revoked grants.
 func (s *Service) Client(ctx context.Context, mmUserID string, factory GraphFactory) (*graph.Client, error) {
 	return factory.Delegated(s.TokenSource(ctx, mmUserID))
+}
+
+// AccessToken returns the user's current access token, refreshed when about to expire (see Token).
+func (s *Service) AccessToken(ctx context.Context, mmUserID string) (string, error) {
+	t, err := s.Token(ctx, mmUserID)
+	if err != nil {
+		return "", err
+	}
+	return t.AccessToken, nil
+}
+
+// StoredAccessToken opens the access token stored for a user without refreshing it (it may have expired): for
+// reading its claims, never for calling Graph.
+func (s *Service) StoredAccessToken(l store.User) (string, error) {
+	t, err := s.openToken(l)
+	if err != nil {
+		return "", err
+	}
+	return t.AccessToken, nil
 }

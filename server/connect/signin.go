@@ -42,6 +42,25 @@ func (s *Service) Begin(ctx context.Context, mmUserID string) (string, error) {
 	if err := s.CanConnect(ctx, mmUserID); err != nil {
 		return "", err
 	}
+	return s.authorizeURL(ctx, mmUserID)
+}
+
+// BeginRenewal starts a new Microsoft sign-in for a user who is already connected, so that the token picks up
+// permissions granted since (incremental consent: ChatMessage.Send for replies). The connection stays as it is
+// until the sign-in completes (Complete then reports Reconnected). A user who is not connected gets Begin.
+func (s *Service) BeginRenewal(ctx context.Context, mmUserID string) (string, error) {
+	link, err := s.d.Store.GetUser(ctx, mmUserID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", errors.Wrap(err, "get link")
+	}
+	if err != nil || !link.Connected() {
+		return s.Begin(ctx, mmUserID)
+	}
+	return s.authorizeURL(ctx, mmUserID)
+}
+
+// authorizeURL records a fresh OAuth state for the user and returns Microsoft's sign-in URL.
+func (s *Service) authorizeURL(ctx context.Context, mmUserID string) (string, error) {
 	state, err := randomString(32)
 	if err != nil {
 		return "", err

@@ -61,6 +61,15 @@ type Attacher interface {
 	Enqueue(ctx context.Context, job AttachJob) error
 }
 
+// Threads knows which users answered a chat from Mattermost (package reply): their DMs from that chat continue
+// the thread they answered in, so the conversation reads in order. *store.Store satisfies it.
+type Threads interface {
+	// ReplyThreads returns the thread root post of those of mmUserIDs who answered the chat, by user id.
+	ReplyThreads(ctx context.Context, chatID string, mmUserIDs []string) (map[string]string, error)
+	// ForgetReplyThread drops a user's thread whose root post is gone.
+	ForgetReplyThread(ctx context.Context, chatID, mmUserID, rootPostID string) error
+}
+
 // Logger is the part of the plugin logger delivery uses. Messages carry ids, never message bodies or tokens.
 type Logger interface {
 	LogDebug(msg string, keyValuePairs ...any)

@@ -126,6 +126,7 @@ func (e *env) newProcessor(st *store.Store, o Options) *Processor {
 		},
 		Settings: func() Settings { e.mu.Lock(); defer e.mu.Unlock(); return e.settings },
 		Metrics:  e.metrics,
+		Threads:  st,
 	}, o)
 	require.NoError(e.t, err)
 	return proc

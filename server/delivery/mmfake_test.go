@@ -107,6 +107,10 @@ func (m *fakeMM) CreatePost(post *model.Post) (*model.Post, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["CreatePost"]++
+	if root, ok := m.posts[post.RootId]; post.RootId != "" && (!ok || root.DeleteAt != 0 || root.ChannelId != post.ChannelId) {
+		// As the server: a reply to a missing root is refused, and nothing is created.
+		return nil, appErr(http.StatusBadRequest, "CreatePost")
+	}
 	m.seq++
 	cp := post.Clone()
 	cp.Id = model.NewId()
@@ -185,4 +189,11 @@ func (m *fakeMM) totalPosts() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.posts)
+}
+
+// deletePost removes a post as a user deleting it would.
+func (m *fakeMM) deletePost(postID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.posts, postID)
 }

@@ -43,6 +43,8 @@ type Deps struct {
 	Settings func() Settings
 	Logger   Logger
 	Metrics  Metrics
+	// Threads continues the reply threads of package reply; nil: DMs never continue a thread.
+	Threads Threads
 }
 
 // Processor implements inbox.Handler for inbox.QueueChanges. Safe for concurrent use by many workers.
@@ -477,6 +479,8 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		}
 	}
 
+	threads := p.replyThreads(ctx, msg.ChatID, fresh, before, ids)
+
 	if firstLook && len(fresh) == 0 && !needsWork(before, msg) {
 		// Repeats and reactions on a message everyone already has: nothing to write, no lock to take.
 		return skipped(SkipUnchanged)
@@ -513,7 +517,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		for _, row := range rows {
 			switch row.State {
 			case store.PostReserved:
-				row, created, err := p.recoverReserved(ctx, row, msg, text)
+				row, created, err := p.recoverReserved(ctx, row, msg, text, threads[row.MMUserID])
 				if err != nil {
 					return err
 				}
@@ -550,7 +554,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 				p.d.Metrics.Skipped(r.reason)
 				continue
 			}
-			row, err := p.post(ctx, r.user.MMUserID, msg, text, withFiles)
+			row, err := p.post(ctx, r.user.MMUserID, msg, text, withFiles, threads[r.user.MMUserID])
 			if err != nil {
 				return err
 			}
@@ -578,6 +582,35 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 		return p.queueFiles(ctx, msg, res.Files, pendingFiles)
 	}
 	return nil
+}
+
+// replyThreads reads, in one query, the reply threads of the users who may get a new DM of the message: the
+// recipients about to be posted to and reservations left by an earlier attempt. A failed read costs only the
+// threading: the DMs go out on their own.
+func (p *Processor) replyThreads(ctx context.Context, chatID string, fresh []recipient, rows []store.DeliveredPost, ids []any) map[string]string {
+	if p.d.Threads == nil {
+		return nil
+	}
+	var users []string
+	for _, r := range fresh {
+		if r.reason == "" {
+			users = append(users, r.user.MMUserID)
+		}
+	}
+	for _, row := range rows {
+		if row.State == store.PostReserved && row.MMUserID != "" {
+			users = append(users, row.MMUserID)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	threads, err := p.d.Threads.ReplyThreads(ctx, chatID, users)
+	if err != nil {
+		p.d.Logger.LogWarn("Could not read reply threads; DMs start new threads", append(ids, "error", err.Error())...)
+		return nil
+	}
+	return threads
 }
 
 // predates reports that a message is too old for an update (a reaction, an edit) to send it to a user who
@@ -628,7 +661,7 @@ func (p *Processor) queueFiles(ctx context.Context, msg graph.Message, files []f
 
 // post creates one DM, reserving its row first so that a crash between CreatePost and recording the post id is
 // recognised on retry (recoverReserved) instead of posting twice.
-func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message, text string, withFiles bool) (store.DeliveredPost, error) {
+func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message, text string, withFiles bool, rootID string) (store.DeliveredPost, error) {
 	channelID, err := p.directChannel(mmUserID)
 	if err != nil {
 		return store.DeliveredPost{}, err
@@ -641,13 +674,23 @@ func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message
 	if _, err := p.d.Store.InsertPost(ctx, row); err != nil {
 		return store.DeliveredPost{}, err
 	}
-	return p.create(ctx, row, msg, text)
+	return p.create(ctx, row, msg, text, rootID)
 }
 
-func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) (store.DeliveredPost, error) {
-	created, appErr := p.d.Mattermost.CreatePost(&model.Post{
-		UserId: p.o.BotUserID, ChannelId: row.ChannelID, Message: text, Props: postProps(msg),
-	})
+// create posts the DM, in the thread of rootID when the user answered the chat from there.
+func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, rootID string) (store.DeliveredPost, error) {
+	post := &model.Post{UserId: p.o.BotUserID, ChannelId: row.ChannelID, Message: text, Props: postProps(msg), RootId: rootID}
+	created, appErr := p.d.Mattermost.CreatePost(post)
+	if appErr != nil && rootID != "" && appErr.StatusCode == http.StatusBadRequest {
+		// The thread's root is gone (the user deleted it): Mattermost refuses the reply and created nothing, so
+		// the DM goes on its own and the thread is forgotten.
+		post.RootId = ""
+		if created, appErr = p.d.Mattermost.CreatePost(post); appErr == nil {
+			if err := p.d.Threads.ForgetReplyThread(ctx, row.ChatID, row.MMUserID, rootID); err != nil {
+				p.d.Logger.LogWarn("Could not forget a reply thread whose root is gone", "chat_id", row.ChatID, "user_id", row.MMUserID, "error", err.Error())
+			}
+		}
+	}
 	if appErr != nil {
 		// The cached channel may be what failed (a channel removed by an admin): look it up again next time.
 		p.channels.remove(row.MMUserID)
@@ -664,13 +707,13 @@ func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg gra
 
 // recoverReserved settles a row left reserved by an earlier attempt: if that attempt created the DM, the DM is
 // recorded; otherwise it is created now. created reports the latter.
-func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) (store.DeliveredPost, bool, error) {
+func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, rootID string) (store.DeliveredPost, bool, error) {
 	found, err := p.findPost(row)
 	if err != nil {
 		return row, false, err
 	}
 	if found == nil {
-		row, err := p.create(ctx, row, msg, text)
+		row, err := p.create(ctx, row, msg, text, rootID)
 		return row, err == nil, err
 	}
 	// The DM shows the version the reservation recorded; updateIfNewer brings it up to date.

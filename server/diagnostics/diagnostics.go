@@ -72,6 +72,20 @@ type Deps struct {
 	MaxParked int
 	// OfficialImport reports the take-over of the official plugin's data (nil when it never ran here). Optional.
 	OfficialImport func() *OfficialImport
+	// Replies reads whether users can answer Teams from Mattermost (package reply). Optional.
+	Replies func(ctx context.Context) (RepliesInfo, error)
+}
+
+// RepliesInfo is whether replies and reactions to Teams are available: the app registration lists the optional
+// delegated ChatMessage.Send permission, and how many connected users' sign-ins carry it.
+type RepliesInfo struct {
+	// RegistrationKnown is false when the registration could not be read (Application.Read.All missing).
+	RegistrationKnown  bool `json:"registration_known"`
+	RegistrationAllows bool `json:"registration_allows"`
+	Connected          int  `json:"connected"`
+	CanReply           int  `json:"can_reply"`
+	// Unknown counts users whose token does not show its permissions (not a readable JWT).
+	Unknown int `json:"unknown"`
 }
 
 // OfficialImport is what the switch from the official MS Teams plugin took over, or why it could not.
@@ -120,6 +134,9 @@ type Report struct {
 	UnverifiedRich *UnverifiedRichInfo `json:"unverified_rich_notifications,omitempty"`
 	// OfficialImport is the switch from the official MS Teams plugin, when its data was found.
 	OfficialImport *OfficialImport `json:"official_plugin_import,omitempty"`
+	// Replies is whether users can answer Teams from Mattermost.
+	Replies      *RepliesInfo `json:"replies,omitempty"`
+	RepliesError string       `json:"replies_error,omitempty"`
 	// Problems are the findings an admin should act on, most important first; empty when all is well.
 	Problems []string `json:"problems"`
 }
@@ -300,6 +317,17 @@ func (d *Diagnostics) Report(ctx context.Context) Report {
 			copied := *imp
 			copied.Error = scrub.clean(copied.Error)
 			r.OfficialImport = &copied
+		}
+	}
+
+	if d.d.Replies != nil {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		info, err := d.d.Replies(cctx)
+		cancel()
+		if err != nil {
+			r.RepliesError = scrub.clean(err.Error())
+		} else {
+			r.Replies = &info
 		}
 	}
 

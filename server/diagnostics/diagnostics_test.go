@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,6 +46,8 @@ type env struct {
 	woken []string
 	// official is what the switch from the official plugin reports.
 	official *diagnostics.OfficialImport
+	// replies is what the reply package reports; nil leaves the section out.
+	replies *diagnostics.RepliesInfo
 }
 
 func newEnv(t *testing.T, roles []string, secretGiven string) *env {
@@ -90,6 +93,12 @@ func newEnv(t *testing.T, roles []string, secretGiven string) *env {
 		Version:        "9.9.9",
 		Now:            func() time.Time { return e.now },
 		OfficialImport: func() *diagnostics.OfficialImport { return e.official },
+		Replies: func(context.Context) (diagnostics.RepliesInfo, error) {
+			if e.replies == nil {
+				return diagnostics.RepliesInfo{}, errors.New("replies are not set up")
+			}
+			return *e.replies, nil
+		},
 	})
 	require.NoError(t, err)
 	return e
@@ -350,4 +359,23 @@ func TestStatusWarnsOfAWeakWebhookSecretInUse(t *testing.T) {
 
 	e.cfg.WebhookSecret = plantedWebhook
 	assert.Empty(t, e.diag.Report(context.Background()).Settings.Warnings)
+}
+
+func TestStatusSaysWhetherUsersCanReplyToTeams(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All", "Presence.Read.All", "Application.Read.All"}, plantedSecret)
+
+	e.replies = &diagnostics.RepliesInfo{RegistrationKnown: true, RegistrationAllows: false, Connected: 4}
+	r := e.diag.Report(context.Background())
+	require.NotNil(t, r.Replies)
+	assert.Contains(t, r.Markdown(), "Off: the app registration lacks the optional delegated ChatMessage.Send permission")
+	for _, p := range r.Problems {
+		assert.NotContains(t, p, "ChatMessage.Send", "replies are optional: not a problem")
+	}
+
+	e.replies = &diagnostics.RepliesInfo{RegistrationKnown: true, RegistrationAllows: true, Connected: 4, CanReply: 2, Unknown: 1}
+	md := e.diag.Report(context.Background()).Markdown()
+	assert.Contains(t, md, "Available: the app registration has ChatMessage.Send. Connected users who can reply: 2 of 4 (1 unknown); 1 signed in before")
+
+	e.replies = &diagnostics.RepliesInfo{Connected: 4, CanReply: 3}
+	assert.Contains(t, e.diag.Report(context.Background()).Markdown(), "is unknown (reading it needs Application.Read.All)")
 }

@@ -118,6 +118,11 @@ func (r Report) Markdown() string {
 		w("\n")
 	}
 
+	if r.Replies != nil || r.RepliesError != "" {
+		w("\n##### Replies to Teams\n")
+		w("%s\n", repliesLine(r.Replies, r.RepliesError))
+	}
+
 	if imp := r.OfficialImport; imp != nil {
 		w("\n##### Switch from the official plugin\n")
 		if imp.ImportedAt != nil {
@@ -240,4 +245,26 @@ func AppTokenFunc(f *graph.Factory, cfg config.Configuration) func(ctx context.C
 		}
 		return tok.AccessToken, nil
 	}
+}
+
+// repliesLine says whether users can answer Teams from Mattermost, and what would make it possible.
+func repliesLine(ri *RepliesInfo, errText string) string {
+	switch {
+	case ri == nil:
+		return "Could not check: " + oneLine(errText)
+	case !ri.RegistrationKnown:
+		return fmt.Sprintf("Whether the app registration has the optional ChatMessage.Send permission is unknown (reading it needs "+
+			"Application.Read.All). Connected users who can reply: %d of %d.", ri.CanReply, ri.Connected)
+	case !ri.RegistrationAllows:
+		return "Off: the app registration lacks the optional delegated ChatMessage.Send permission. Add it (with admin " +
+			"consent) in Microsoft Entra to let users answer Teams messages and react from Mattermost; see the README, \"Replying, reacting\"."
+	}
+	s := fmt.Sprintf("Available: the app registration has ChatMessage.Send. Connected users who can reply: %d of %d", ri.CanReply, ri.Connected)
+	if ri.Unknown > 0 {
+		s += fmt.Sprintf(" (%d unknown)", ri.Unknown)
+	}
+	if waiting := ri.Connected - ri.CanReply - ri.Unknown; waiting > 0 {
+		s += fmt.Sprintf("; %d signed in before the permission was granted and are asked once to sign in again", waiting)
+	}
+	return s + "."
 }

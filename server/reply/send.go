@@ -1,0 +1,265 @@
+package reply
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/teamshtml"
+)
+
+// Limits of inline images: Graph refuses a message request over about 4 MB, and hostedContents travel base64
+// encoded (4/3 of their size) in it.
+const (
+	maxImages     = 10
+	maxImageBytes = 2 << 20
+	maxImagesSize = 2800 << 10
+)
+
+// Relevant tells, without any call, whether a post may be for the package: the hook sees every post of the
+// server, and most are not.
+func (s *Service) Relevant(post *model.Post) bool {
+	switch {
+	case post == nil, post.UserId == "", post.UserId == s.o.BotUserID:
+		// The bot's own posts (DMs, answers, the consent question) are never sent: that is what keeps the way
+		// back from looping.
+		return false
+	case post.Type != "" || post.IsSystemMessage():
+		return false
+	case post.GetProp("from_bot") != nil || post.GetProp("from_plugin") != nil || post.GetProp("from_webhook") != nil:
+		return false
+	case post.IsRemote():
+		return false
+	}
+	return true
+}
+
+// MessagePosted handles a post the user wrote in their DM channel with the bot: a reply in the thread of a Teams
+// DM is sent to that chat as the user; anything else gets a hint how to answer. Posts elsewhere are ignored.
+func (s *Service) MessagePosted(ctx context.Context, post *model.Post) {
+	if !s.Relevant(post) {
+		return
+	}
+	owner, err := s.botDMOwner(post.ChannelId)
+	if err != nil {
+		s.d.Logger.LogWarn("Could not tell whether a post is a reply to a Teams message", "post_id", post.Id, "error", err.Error())
+		return
+	}
+	if owner == "" || owner != post.UserId {
+		return
+	}
+	if post.RootId == "" {
+		s.ephemeral(post.UserId, post.ChannelId, "", msgTopLevel)
+		return
+	}
+	root, appErr := s.d.Mattermost.GetPost(post.RootId)
+	if appErr != nil {
+		s.d.Logger.LogWarn("Could not read the DM a reply answers", "post_id", post.Id, "error", appErr.Error())
+		s.ephemeral(post.UserId, post.ChannelId, post.RootId, fmt.Sprintf(msgTryAgain, "reply"))
+		return
+	}
+	chatID, _ := root.GetProp(PropChatID).(string)
+	messageID, _ := root.GetProp(PropMessageID).(string)
+	if root.UserId != s.o.BotUserID || chatID == "" || messageID == "" {
+		s.ephemeral(post.UserId, post.ChannelId, post.RootId, msgNotTeamsThread)
+		return
+	}
+	s.send(ctx, post, chatID)
+}
+
+// send posts the reply into the chat and tells the user how it went.
+func (s *Service) send(ctx context.Context, post *model.Post, chatID string) {
+	userID, channelID, rootID := post.UserId, post.ChannelId, post.RootId
+	ids := []any{"user_id", userID, "post_id", post.Id, "chat_id", chatID}
+	if msg, ok := s.mayWrite(ctx, userID, "reply"); !ok {
+		s.ephemeral(userID, channelID, rootID, msg)
+		return
+	}
+
+	images, skipped := s.files(post.FileIds)
+	var members *chatMembers
+	conv, err := teamshtml.Convert(post.Message, teamshtml.Options{
+		ResolveMention: func(username string) (teamshtml.Mention, bool) {
+			if members == nil {
+				members = s.members(ctx, chatID, ids)
+			}
+			return s.resolveMention(ctx, username, members)
+		},
+	})
+	if err != nil {
+		s.d.Logger.LogWarn("Could not convert a reply for Teams", append(ids, "error", err.Error())...)
+		s.ephemeral(userID, channelID, rootID, fmt.Sprintf(msgTryAgain, "reply"))
+		return
+	}
+	out := graph.OutgoingMessage{HTML: conv.HTML}
+	for i, m := range conv.Mentions {
+		out.Mentions = append(out.Mentions, graph.OutgoingMention{ID: i, TeamsUserID: m.TeamsUserID, DisplayName: m.DisplayName})
+	}
+	for i, img := range images {
+		id := strconv.Itoa(i + 1)
+		out.HTML += `<p><img src="../hostedContents/` + id + `/$value" alt="` + html.EscapeString(img.name) + `"></p>`
+		out.Hosted = append(out.Hosted, graph.OutgoingHostedContent{TempID: id, ContentType: img.mime, Bytes: img.data})
+	}
+	filesNote := ""
+	if len(skipped) > 0 {
+		filesNote = fmt.Sprintf(msgFilesNotSent, strings.Join(skipped, ", "))
+	}
+	if strings.TrimSpace(post.Message) == "" && len(out.Hosted) == 0 {
+		if filesNote != "" {
+			s.ephemeral(userID, channelID, rootID, filesNote)
+		}
+		return
+	}
+
+	err = s.d.Users.CallGraph(ctx, userID, func(ctx context.Context, g UserGraph) error {
+		return s.throttled(ctx, func() error {
+			_, err := g.SendChatMessage(ctx, chatID, out)
+			return err
+		})
+	})
+	if err != nil {
+		s.d.Logger.LogWarn("A reply could not be sent to Teams", append(ids, "error", err.Error())...)
+		s.ephemeral(userID, channelID, rootID, s.failure(err, "reply"))
+		return
+	}
+	s.d.Logger.LogDebug("Reply sent to Teams", ids...)
+	if _, appErr := s.d.Mattermost.AddReaction(&model.Reaction{UserId: s.o.BotUserID, PostId: post.Id, EmojiName: SentEmoji, ChannelId: channelID}); appErr != nil {
+		s.ephemeral(userID, channelID, rootID, msgSent)
+	}
+	if err := s.d.Store.SaveReplyThread(ctx, chatID, userID, rootID, s.d.Now()); err != nil {
+		s.d.Logger.LogWarn("Could not remember the thread of a reply; later messages of the chat start new threads", append(ids, "error", err.Error())...)
+	}
+	if filesNote != "" {
+		s.ephemeral(userID, channelID, rootID, filesNote)
+	}
+}
+
+// throttled runs call, trying again while Graph throttles it beyond the client's own retries.
+func (s *Service) throttled(ctx context.Context, call func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := call()
+		if err == nil || !graph.IsThrottled(err) || attempt >= s.o.ThrottleRetries {
+			return err
+		}
+		wait := graph.RetryAfterOf(err)
+		if wait <= 0 {
+			wait = 5 * time.Second
+		}
+		if wait > s.o.MaxThrottleWait {
+			return err
+		}
+		if serr := s.o.Sleep(ctx, wait); serr != nil {
+			return err
+		}
+	}
+}
+
+// image is an attached image sent inline.
+type image struct {
+	name, mime string
+	data       []byte
+}
+
+// files splits the post's attachments into images sent inline and the names of files that are not sent.
+func (s *Service) files(fileIDs []string) (images []image, skipped []string) {
+	total := 0
+	for _, id := range fileIDs {
+		info, appErr := s.d.Mattermost.GetFileInfo(id)
+		if appErr != nil {
+			skipped = append(skipped, "a file")
+			continue
+		}
+		if !strings.HasPrefix(info.MimeType, "image/") || info.MimeType == "image/svg+xml" ||
+			info.Size > maxImageBytes || total+int(info.Size) > maxImagesSize || len(images) >= maxImages {
+			skipped = append(skipped, info.Name)
+			continue
+		}
+		data, appErr := s.d.Mattermost.GetFile(id)
+		if appErr != nil || len(data) > maxImageBytes {
+			skipped = append(skipped, info.Name)
+			continue
+		}
+		total += len(data)
+		images = append(images, image{name: info.Name, mime: info.MimeType, data: data})
+	}
+	return images, skipped
+}
+
+// chatMembers are the chat's members by Teams user id, read once per reply and only when it mentions someone.
+type chatMembers struct {
+	byTeam map[string]string // Teams user id → display name
+}
+
+func (s *Service) members(ctx context.Context, chatID string, ids []any) *chatMembers {
+	m := &chatMembers{byTeam: map[string]string{}}
+	app := s.d.App()
+	if app == nil {
+		return m
+	}
+	chat, err := app.GetChat(ctx, chatID)
+	if err != nil {
+		// The reply still goes, with its @names as plain text.
+		s.d.Logger.LogWarn("Could not read the chat's members for the mentions of a reply", append(ids, "error", err.Error())...)
+		return m
+	}
+	for _, mb := range chat.Members {
+		m.byTeam[mb.UserID] = mb.DisplayName
+	}
+	return m
+}
+
+// resolveMention maps a Mattermost username to the chat member it stands for: a user connected to a Teams
+// account that is a member of the chat. Anyone else stays "@username" text.
+func (s *Service) resolveMention(ctx context.Context, username string, members *chatMembers) (teamshtml.Mention, bool) {
+	u, appErr := s.d.Mattermost.GetUserByUsername(username)
+	if appErr != nil || u == nil {
+		return teamshtml.Mention{}, false
+	}
+	link, err := s.d.Store.GetUser(ctx, u.Id)
+	if err != nil || !link.Connected() {
+		return teamshtml.Mention{}, false
+	}
+	name, ok := members.byTeam[link.TeamsUserID]
+	if !ok {
+		return teamshtml.Mention{}, false
+	}
+	if name == "" {
+		name = u.GetDisplayName(model.ShowFullName)
+	}
+	return teamshtml.Mention{TeamsUserID: link.TeamsUserID, DisplayName: name}, true
+}
+
+// failure is what the user is told when Graph refused a reply or a reaction.
+func (s *Service) failure(err error, what string) string {
+	var apiErr *graph.APIError
+	errors.As(err, &apiErr)
+	switch {
+	case s.d.Users.IsNotConnected(err):
+		return fmt.Sprintf(msgNotConnected, what)
+	case graph.IsThrottled(err):
+		return fmt.Sprintf(msgThrottled, what)
+	case graph.IsNotFound(err):
+		return fmt.Sprintf(msgChatGone, what)
+	case graph.IsForbidden(err) && apiErr != nil && mentionsPermission(apiErr.Message):
+		return fmt.Sprintf(msgForbiddenPermission, what)
+	case graph.IsForbidden(err):
+		return fmt.Sprintf(msgChatGone, what)
+	case graph.StatusOf(err) == http.StatusBadRequest:
+		return fmt.Sprintf(msgRejected, what)
+	}
+	return fmt.Sprintf(msgTryAgain, what)
+}
+
+// mentionsPermission tells a 403 for a missing permission from one for a chat the user is not in.
+func mentionsPermission(message string) bool {
+	m := strings.ToLower(message)
+	return strings.Contains(m, "scope") || strings.Contains(m, "permission") || strings.Contains(m, "consent")
+}
