@@ -135,6 +135,6 @@ func TestMuteSettingsInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mute settings browser test failed (%v):\n%s\n--- server log problems:\n%s", err, out, st.LogProblems(40))
 	}
-	require.NotContains(t, string(out), "# skipped 1", "the browser test ran")
+	require.Contains(t, string(out), "# pass 1", "the browser test ran rather than being skipped")
 	t.Logf("mute settings browser test:\n%s", out)
 }
