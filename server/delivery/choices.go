@@ -62,3 +62,26 @@ func mentions(msg graph.Message, teamsUserID string) bool {
 	}
 	return false
 }
+
+// withoutMuted leaves out of a catch-up summary the messages of chats the user muted. The mentions-only mode is
+// not applied there: the listed messages do not say their chat's type, and a summary only links to them.
+func (p *Processor) withoutMuted(ctx context.Context, mmUserID string, msgs []graph.Message) ([]graph.Message, error) {
+	if p.d.Choices == nil || len(msgs) == 0 {
+		return msgs, nil
+	}
+	chats, err := p.d.Choices.ListMutedChats(ctx, mmUserID)
+	if err != nil || len(chats) == 0 {
+		return msgs, err
+	}
+	muted := make(map[string]bool, len(chats))
+	for _, c := range chats {
+		muted[c.ChatID] = true
+	}
+	kept := msgs[:0:0]
+	for _, m := range msgs {
+		if !muted[m.ChatID] {
+			kept = append(kept, m)
+		}
+	}
+	return kept, nil
+}

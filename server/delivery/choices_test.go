@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,4 +140,25 @@ func TestMentionsOnlyMode(t *testing.T) {
 	again := e.send(group, alice, "<p>another update</p>")
 	require.NoError(t, e.notify("created", group, again))
 	assert.Len(t, e.dms(bob), 3, "back to all messages")
+}
+
+func TestCatchUpSummariesLeaveOutMutedChats(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addPerson("alice", notConnected())
+	bob, carol := e.addPerson("bob"), e.addPerson("carol")
+	direct := e.chat("oneOnOne", "", alice, bob)
+	group := e.chat("group", "Ops", alice, bob, carol)
+	require.NoError(t, e.store.MuteChat(context.Background(), store.MutedChat{MMUserID: bob.mmID, ChatID: group, MutedAt: time.Now()}))
+
+	e.simShift.Store(int64(-30 * time.Hour))
+	e.send(direct, alice, "old direct")
+	e.send(group, alice, "old group")
+	e.simShift.Store(0)
+
+	require.NoError(t, e.proc.CatchUp(context.Background(), time.Now().Add(-48*time.Hour)))
+	bobDMs := e.dms(bob)
+	require.Len(t, bobDMs, 1)
+	assert.True(t, strings.HasPrefix(bobDMs[0].Message, "1 older Teams message from **alice Example**"), "only the 1:1 message: %s", bobDMs[0].Message)
+	carolDMs := e.dms(carol)
+	require.Len(t, carolDMs, 1, "carol did not mute the group chat")
 }

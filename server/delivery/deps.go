@@ -37,9 +37,11 @@ type Graph interface {
 }
 
 // Choices are what recipients chose to hear (package mute keeps them): the chats they muted and their message
-// mode. Asked once per message for all its recipients; *store.Store satisfies it.
+// mode. ChatChoices is asked once per message for all its recipients, ListMutedChats once per user whose
+// catch-up summarises old messages; *store.Store satisfies it.
 type Choices interface {
 	ChatChoices(ctx context.Context, chatID string, mmUserIDs []string) (map[string]store.ChatChoice, error)
+	ListMutedChats(ctx context.Context, mmUserID string) ([]store.MutedChat, error)
 }
 
 // Decrypter opens rich notification content (the subscription package's key store).
