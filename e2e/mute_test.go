@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,9 +99,10 @@ func TestMentionsOnlyMode(t *testing.T) {
 	w.settle(t, w.group, w.bob.Teams, w.alice.MM, "everyone again")
 }
 
-// TestMuteSettingsInChromium: a connected user with one muted chat opens the plugin's settings in headless
-// Chromium (webapp/test/browser/mute_settings.test.mjs): the chat is listed, the mode changes to mentions only,
-// and Unmute empties the list, each checked on the server.
+// TestMuteSettingsInChromium: a connected user who got a forwarded DM opens the plugin in headless Chromium
+// (webapp/test/browser/mute_settings.test.mjs): "Mute this Teams chat" on that DM mutes its chat through the
+// server; the settings section lists it, the mode changes to mentions only, and Unmute empties the list, each
+// checked on the server.
 func TestMuteSettingsInChromium(t *testing.T) {
 	st := harness.StartStack(t, newestVersion())
 	wendy := st.NewPair(t, "wendy", "Wendy Webb")
@@ -111,15 +110,20 @@ func TestMuteSettingsInChromium(t *testing.T) {
 	carol := st.Teams.AddUser(t, "carol", "Carol Clark")
 	st.ConnectUser(t, wendy.MM, wendy.Teams)
 	chatID := st.Teams.Chat(t, "Design review", wendy.Teams, bob, carol)
-
-	req, err := http.NewRequest(http.MethodPut, st.URL+"/plugins/"+harness.PluginID+"/api/v1/me/muted-chats/"+url.PathEscape(chatID), nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+wendy.MM.Client.AuthToken)
-	req.Header.Set("X-Requested-With", "XMLHttpRequest")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "mute through the REST route")
+	st.Teams.Send(t, chatID, graphsim.NewMessage{From: bob.ID, HTML: "mockups are up"})
+	var dm *model.Post
+	deadline := time.Now().Add(deliveryWait)
+	for dm == nil {
+		for _, p := range st.DirectPosts(wendy.MM, st.Bot.Id) {
+			if strings.Contains(p.Message, "mockups are up") {
+				dm = p
+			}
+		}
+		if dm == nil && time.Now().After(deadline) {
+			t.Fatalf("the forwarded DM did not arrive within %s", deliveryWait)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -129,12 +133,13 @@ func TestMuteSettingsInChromium(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"E2E_MM_URL="+st.URL,
 		"E2E_MUTE_USER_TOKEN="+wendy.MM.Client.AuthToken,
+		"E2E_MUTE_POST_ID="+dm.Id,
 		"E2E_MUTE_CHAT_TITLE=Design review",
 	)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("mute settings browser test failed (%v):\n%s\n--- server log problems:\n%s", err, out, st.LogProblems(40))
+		t.Fatalf("mute browser tests failed (%v):\n%s\n--- server log problems:\n%s", err, out, st.LogProblems(40))
 	}
-	require.Contains(t, string(out), "# pass 1", "the browser test ran rather than being skipped")
-	t.Logf("mute settings browser test:\n%s", out)
+	require.Contains(t, string(out), "# pass 2", "the browser tests ran rather than being skipped")
+	t.Logf("mute browser tests:\n%s", out)
 }
