@@ -2,7 +2,7 @@
 // menu where the plugin has no place of its own to write. Registered as a root component.
 import React, {useEffect, useState} from 'react';
 
-import {errorText, successText} from './styles';
+import {errorText, text} from './styles';
 
 export type Notice = {text: string; error: boolean};
 
@@ -44,7 +44,9 @@ export default function MuteNotice() {
             style={{
                 position: 'fixed', bottom: 24, right: 24, zIndex: 1000, maxWidth: 420, padding: '12px 16px', borderRadius: 4,
                 background: 'var(--center-channel-bg, #fff)', boxShadow: '0 8px 24px rgba(0, 0, 0, 0.24)',
-                ...(notice.error ? errorText : successText),
+                // Coloured text on white reads poorly; the colour goes to the edge, the text stays the theme's.
+                ...(notice.error ? errorText : text),
+                borderLeft: `4px solid ${notice.error ? 'var(--error-text, #d24b4e)' : 'var(--online-indicator, #06d6a0)'}`,
             }}
         >
             {notice.text}
