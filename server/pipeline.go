@@ -110,6 +110,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Decrypter:  pl.keys,
 		Mattermost: p.metrics.WrapAPI(p.API),
 		Attacher:   pl.attach,
+		Choices:    st,
 		// Through the runner, so catch-up work wakes this node's workers at once.
 		Enqueuer: enqueuerFunc(func(ctx context.Context, items []store.InboxItem) error {
 			return pl.runner.EnqueueInbox(ctx, items)

@@ -168,6 +168,7 @@ func (p *Plugin) OnActivate() error {
 	})
 
 	p.commands = command.New(p.connect, mm, p.API)
+	muting := p.setUpMute()
 
 	tookOver := p.takeOverOfficialPlugin(ctx, cfg, p.currentKeyring())
 
@@ -197,6 +198,7 @@ func (p *Plugin) OnActivate() error {
 		Connections: p.connect,
 		Store:       st,
 		Links:       st,
+		Muting:      muting,
 		Mattermost:  mm,
 		Settings:    p.connectSettings,
 		Logger:      p.log,

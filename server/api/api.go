@@ -66,6 +66,7 @@ type Deps struct {
 	Connections Connections
 	Store       AdminStore
 	Links       LinkStore
+	Muting      Muting // nil: no muted-chats or message-mode routes
 	Mattermost  Mattermost
 	Settings    func() connect.Settings
 	Logger      Logger
@@ -90,6 +91,9 @@ func New(d Deps) http.Handler {
 	mux.Handle("POST /api/v1/me/notifications", h.user(h.setNotifications))
 	mux.Handle("POST /api/v1/me/disconnect", h.user(h.disconnect))
 	mux.Handle("POST /api/v1/me/invite", h.user(h.invite))
+	if d.Muting != nil {
+		h.muteRoutes(mux)
+	}
 
 	mux.Handle("GET /api/v1/admin/connected-users", h.admin(h.connectedUsers))
 	mux.Handle("GET /api/v1/admin/connected-users.csv", h.admin(h.connectedUsersCSV))

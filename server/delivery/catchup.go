@@ -213,6 +213,9 @@ func (p *Processor) catchUpUser(ctx context.Context, u store.User, since time.Ti
 			queued[k] = true
 		}
 	}
+	if old, err = p.withoutMuted(ctx, u.MMUserID, old); err != nil {
+		return err
+	}
 	if err := p.summarize(ctx, u, old, now); err != nil {
 		return err
 	}

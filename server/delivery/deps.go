@@ -14,6 +14,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/format"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/richnotify"
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
 // Mattermost is the part of plugin.API delivery uses; *plugin.API satisfies it as is.
@@ -33,6 +34,14 @@ type Graph interface {
 	GetMessage(ctx context.Context, chatID, messageID string) (graph.Message, error)
 	GetChat(ctx context.Context, chatID string) (graph.Chat, error)
 	GetPresences(ctx context.Context, userIDs []string) ([]graph.Presence, error)
+}
+
+// Choices are what recipients chose to hear (package mute keeps them): the chats they muted and their message
+// mode. ChatChoices is asked once per message for all its recipients, ListMutedChats once per user whose
+// catch-up summarises old messages; *store.Store satisfies it.
+type Choices interface {
+	ChatChoices(ctx context.Context, chatID string, mmUserIDs []string) (map[string]store.ChatChoice, error)
+	ListMutedChats(ctx context.Context, mmUserID string) ([]store.MutedChat, error)
 }
 
 // Decrypter opens rich notification content (the subscription package's key store).
@@ -104,6 +113,10 @@ const (
 	SkipNotificationsOff = "notifications_off"
 	SkipActiveInTeams    = "active_in_teams"
 	SkipInactiveUser     = "mm_user_inactive"
+	// SkipMuted: the recipient muted the chat. SkipNotMentioned: the recipient wants only messages that mention
+	// them in group and meeting chats. Both are final for the message, like SkipNotificationsOff.
+	SkipMuted        = "muted"
+	SkipNotMentioned = "not_mentioned"
 	// SkipNotDeleted: a change said the message was deleted, Graph says it is not.
 	SkipNotDeleted = "not_deleted_in_graph"
 	// SkipOldMessage: an update of a message from before the user connected or older than PostsRetention.

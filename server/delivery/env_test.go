@@ -119,6 +119,7 @@ func (e *env) newProcessor(st *store.Store, o Options) *Processor {
 		Decrypter:  keyringDecrypter{e.keys},
 		Mattermost: e.mm,
 		Attacher:   e.attacher,
+		Choices:    st,
 		Enqueuer:   e.store,
 		Source: GraphSource{
 			Client:  func() PageGetter { return e.factory.App() },

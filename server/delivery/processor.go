@@ -37,6 +37,7 @@ type Deps struct {
 	Decrypter  Decrypter // nil: rich content is never opened, messages are fetched
 	Mattermost Mattermost
 	Attacher   Attacher // nil: files are not attached
+	Choices    Choices  // nil: no recipient's choices filter messages
 	// Enqueuer and Source are needed by CatchUp only.
 	Enqueuer inbox.Enqueuer
 	Source   MessageSource
@@ -463,6 +464,9 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, chat graph.C
 			continue
 		}
 		fresh = append(fresh, recipient{user: u, reason: reason})
+	}
+	if err := p.applyChoices(ctx, msg, chat, fresh); err != nil {
+		return err
 	}
 	var ask []string
 	for _, r := range fresh {

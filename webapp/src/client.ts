@@ -30,6 +30,10 @@ export type Me = {
     notifications: boolean;
 };
 
+export type MutedChat = {chat_id: string; title: string; muted_at: string};
+
+export type MessageMode = 'all' | 'mentions';
+
 export type LineError = {line: number; message: string};
 
 export type Stats = {
@@ -85,6 +89,10 @@ function postJSON<T>(url: string, body: unknown): Promise<T> {
     return request<T>(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
 }
 
+function putJSON<T>(url: string, body: unknown): Promise<T> {
+    return request<T>(url, {method: 'PUT', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+}
+
 export type Client = ReturnType<typeof newClient>;
 
 // newClient binds the routes to a site; getState gives the current Redux state for SiteURL.
@@ -98,6 +106,13 @@ export function newClient(getState: () => SiteState | undefined) {
         getMe: () => request<Me>(url('/api/v1/me')),
         setNotifications: (enabled: boolean) => postJSON<{notifications: boolean}>(url('/api/v1/me/notifications'), {enabled}),
         disconnect: () => postJSON<{connected: boolean}>(url('/api/v1/me/disconnect'), {}),
+        getMutedChats: () => request<{chats: MutedChat[]}>(url('/api/v1/me/muted-chats')),
+        // Teams chat ids hold ':' and '@': one path segment each, escaped.
+        muteChat: (chatId: string) => request<MutedChat>(url(`/api/v1/me/muted-chats/${encodeURIComponent(chatId)}`), {method: 'PUT'}),
+        unmuteChat: (chatId: string) =>
+            request<{unmuted: boolean}>(url(`/api/v1/me/muted-chats/${encodeURIComponent(chatId)}`), {method: 'DELETE'}),
+        getMessageMode: () => request<{mode: MessageMode}>(url('/api/v1/me/message-mode')),
+        setMessageMode: (mode: MessageMode) => putJSON<{mode: MessageMode}>(url('/api/v1/me/message-mode'), {mode}),
         getStats: () => request<Stats>(url('/api/v1/admin/stats')),
         // The CSV goes as the request body (the server also takes a multipart "file" field); a text body is
         // read the same by every browser and needs no multipart boundary handling.

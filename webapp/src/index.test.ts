@@ -3,7 +3,7 @@ import {describe, expect, it, vi} from 'vitest';
 import {newStore, pluginPath, startServer} from './test_utils';
 
 describe('plugin registration', () => {
-    it('registers the settings section, both System Console settings and the connection event', async () => {
+    it('registers the settings sections, the System Console settings, the connection event and the mute menu item', async () => {
         const registered: Record<string, unknown[]> = {};
         const record = (name: string) => (...args: unknown[]) => {
             registered[name] = [...(registered[name] ?? []), args];
@@ -14,6 +14,8 @@ describe('plugin registration', () => {
             registerAdminConsoleCustomSetting: record('adminSetting'),
             registerWebSocketEventHandler: record('ws'),
             registerReconnectHandler: record('reconnect'),
+            registerPostDropdownMenuAction: record('postMenu'),
+            registerRootComponent: record('root'),
         };
         let plugin: {initialize: (r: unknown, s: unknown) => void} | undefined;
         (window as any).registerPlugin = (id: string, p: typeof plugin) => {
@@ -28,7 +30,9 @@ describe('plugin registration', () => {
         const [[settings]] = registered.userSettings as [[{id: string; uiName: string; sections: Array<{title: string}>}]];
         expect(settings.id).toBe('com.mattermost.msteams-sync');
         expect(settings.uiName).toBe('MS Teams');
-        expect(settings.sections.map((s) => s.title)).toEqual(['Microsoft Teams']);
+        expect(settings.sections.map((s) => s.title)).toEqual(['Microsoft Teams', 'Muted chats and mentions']);
+        expect((registered.postMenu as unknown[][]).map((a) => a[0])).toEqual(['Mute this Teams chat']);
+        expect(registered.root).toHaveLength(1);
         expect((registered.adminSetting as unknown[][]).map((a) => a[0])).toEqual(['ConnectedUsersWhitelist', 'ConnectedUsersReportDownload', 'MicrosoftAccountLinks']);
 
         const [[event, handler]] = registered.ws as [[string, (m: unknown) => void]];

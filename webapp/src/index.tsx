@@ -6,9 +6,11 @@ import {loadMe} from './actions';
 import {newClient} from './client';
 import AccountLinksSetting from './components/account_links_setting';
 import ConnectionSettings from './components/connection_settings';
+import MuteSettings from './components/mute_settings';
 import ReportSetting from './components/report_setting';
 import WhitelistSetting from './components/whitelist_setting';
 import {t} from './i18n';
+import {registerMute, type MuteRegistry} from './mute';
 import {connectionChanged, getConnection, reducer} from './store';
 import {connectionChangedEvent, pluginId} from './manifest';
 
@@ -19,7 +21,7 @@ export type Registry = {
     registerAdminConsoleCustomSetting?: (key: string, component: unknown, options?: {showTitle?: boolean}) => void;
     registerWebSocketEventHandler?: (event: string, handler: (msg: {data?: Record<string, unknown>}) => void) => void;
     registerReconnectHandler?: (handler: () => void) => void;
-};
+} & MuteRegistry;
 
 export class Plugin {
     initialize(registry: Registry, store: Store) {
@@ -29,8 +31,12 @@ export class Plugin {
         registry.registerUserSettings?.({
             id: pluginId,
             uiName: t('plugin.name'),
-            sections: [{title: t('settings.sectionTitle'), component: ConnectionSettings}],
+            sections: [
+                {title: t('settings.sectionTitle'), component: ConnectionSettings},
+                {title: t('mute.sectionTitle'), component: MuteSettings},
+            ],
         });
+        registerMute(registry, () => store.getState(), client);
 
         registry.registerAdminConsoleCustomSetting?.('ConnectedUsersWhitelist', WhitelistSetting, {showTitle: true});
         registry.registerAdminConsoleCustomSetting?.('ConnectedUsersReportDownload', ReportSetting, {showTitle: true});

@@ -126,8 +126,8 @@ describe('user settings', () => {
             await page.getByTestId('msteams-disconnected').waitFor();
             assert.equal(await page.getByRole('button', {name: 'Connect account'}).count(), 1);
             assert.equal(await page.getByRole('button', {name: 'Disconnect'}).count(), 0);
-            assert.ok(await page.getByLabel('On').isDisabled());
-            assert.ok(!(await page.getByLabel('On').isChecked()) && !(await page.getByLabel('Off').isChecked()));
+            assert.ok(await page.getByLabel('On', {exact: true}).isDisabled());
+            assert.ok(!(await page.getByLabel('On', {exact: true}).isChecked()) && !(await page.getByLabel('Off', {exact: true}).isChecked()));
             await shot(page, 'settings-disconnected');
             assert.deepEqual(errors, []);
         } finally {
@@ -179,12 +179,12 @@ describe('user settings', () => {
             await page.getByText('Connected since', {exact: false}).waitFor();
             await shot(page, 'settings-connected');
 
-            await page.getByLabel('Off').check();
+            await page.getByLabel('Off', {exact: true}).check();
             await page.getByText('Teams chat notifications are off.').waitFor();
             assert.equal(await notificationsPreference(), 'off');
             assert.equal((await me()).notifications, false);
 
-            await page.getByLabel('On').check();
+            await page.getByLabel('On', {exact: true}).check();
             await page.getByText('Teams chat notifications are on.').waitFor();
             assert.equal(await notificationsPreference(), 'on');
             assert.equal((await me()).notifications, true);
@@ -198,7 +198,7 @@ describe('user settings', () => {
         const {context, page} = await openHost(userToken(), 'settings');
         try {
             await page.getByTestId('msteams-connected').waitFor();
-            const before = await page.getByLabel('On').isChecked();
+            const before = await page.getByLabel('On', {exact: true}).isChecked();
             const value = before ? 'off' : 'on';
             await rest(userToken(), 'PUT', `/api/v4/users/${user.id}/preferences`, [{user_id: user.id, category: `pp_${pluginId}`, name: 'notifications', value}]);
             await page.waitForFunction((v) => document.querySelector(`input[name="msteams-notifications"][value="${v}"]`)?.checked, value);

@@ -33,6 +33,9 @@ const entities = Redux.combineReducers({
     general: (s = {config: {SiteURL: window.location.origin}}) => s,
     users: (s = {currentUserId: ''}, a: AnyAction) => (a.type === 'RECEIVED_ME' ? {currentUserId: (a.data as {id: string}).id} : s),
     preferences,
+    // Posts the test put in the store (RECEIVED_POST), as a post's ... menu would find them.
+    posts: (s: {posts: Record<string, unknown>} = {posts: {}}, a: AnyAction) =>
+        (a.type === 'RECEIVED_POST' ? {posts: {...s.posts, [(a.data as {id: string}).id]: a.data}} : s),
 });
 const pluginReducers: Record<string, Redux.Reducer> = {};
 const rootReducer = () => Redux.combineReducers({entities, ...pluginReducers});
@@ -43,8 +46,10 @@ type Registered = {
     adminSettings: Array<{key: string; component: React.ComponentType<any>; options?: {showTitle?: boolean}}>;
     wsHandlers: Record<string, Array<(msg: unknown) => void>>;
     reconnectHandlers: Array<() => void>;
+    postMenu: Array<{text: string; action: (postId: string) => void; filter?: (postId: string) => boolean}>;
+    rootComponents: React.ComponentType[];
 };
-const registered: Registered = {userSettings: [], adminSettings: [], wsHandlers: {}, reconnectHandlers: []};
+const registered: Registered = {userSettings: [], adminSettings: [], wsHandlers: {}, reconnectHandlers: [], postMenu: [], rootComponents: []};
 
 function registryFor(pluginId: string) {
     return {
@@ -63,6 +68,12 @@ function registryFor(pluginId: string) {
         },
         registerReconnectHandler(handler: () => void) {
             registered.reconnectHandlers.push(handler);
+        },
+        registerPostDropdownMenuAction(text: string, action: (postId: string) => void, filter?: (postId: string) => boolean) {
+            registered.postMenu.push({text, action, filter});
+        },
+        registerRootComponent(component: React.ComponentType) {
+            registered.rootComponents.push(component);
         },
     };
 }
@@ -108,7 +119,9 @@ function openSocket(): Promise<void> {
 let root: Root | null = null;
 function mount(node: React.ReactElement) {
     root ??= createRoot(document.getElementById('root')!);
-    root.render(<ReactRedux.Provider store={store}>{node}</ReactRedux.Provider>);
+    // Root components render on every screen, as in Mattermost.
+    const roots = registered.rootComponents.map((C, i) => <C key={`root-${i}`}/>);
+    root.render(<ReactRedux.Provider store={store}>{node}{roots}</ReactRedux.Provider>);
 }
 
 // show renders one screen the way Mattermost places the plugin's pieces.
