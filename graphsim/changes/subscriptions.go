@@ -38,6 +38,7 @@ const (
 	kindTenantMessages resourceKind = iota + 1 // /chats/getAllMessages
 	kindUserMessages                           // /users/{id}/chats/getAllMessages
 	kindChatMessages                           // /chats/{id}/messages
+	kindTeamMessages                           // /teams/getAllMessages (channel messages and replies)
 )
 
 type subscription struct {
@@ -499,6 +500,8 @@ func (s *subscription) parseResource(raw string) *apiError {
 	switch {
 	case len(segs) == 2 && eq(segs[0], "chats") && eq(segs[1], "getAllMessages"):
 		s.kind = kindTenantMessages
+	case len(segs) == 2 && eq(segs[0], "teams") && eq(segs[1], "getAllMessages"):
+		s.kind = kindTeamMessages
 	case len(segs) == 4 && eq(segs[0], "users") && eq(segs[2], "chats") && eq(segs[3], "getAllMessages") && segs[1] != "":
 		s.kind, s.userID = kindUserMessages, segs[1]
 	case len(segs) == 3 && eq(segs[0], "chats") && eq(segs[2], "messages") && segs[1] != "":
@@ -532,6 +535,14 @@ func (s *subscription) checkPermission(tok TokenInfo) *apiError {
 		}
 		if !hasAny(tok.Roles, "Chat.Read.All") {
 			return forbidden("Caller does not have the required application permission Chat.Read.All.")
+		}
+	case kindTeamMessages:
+		// Documented: application ChannelMessage.Read.All only; delegated is not supported.
+		if !tok.AppOnly {
+			return forbidden("This resource is only supported with application permissions.")
+		}
+		if !hasAny(tok.Roles, "ChannelMessage.Read.All") {
+			return forbidden("Caller does not have the required application permission ChannelMessage.Read.All.")
 		}
 	case kindUserMessages:
 		if tok.AppOnly {
