@@ -47,7 +47,7 @@ const (
 	DemoGroupChatID  = "19:d3e0000000000000000000000000demo@thread.v2"
 	// The demo team (Alice owns it; Bob and Carol are members) has a standard channel, a private
 	// channel of Alice and Bob, and a tag given to Bob and Carol.
-	DemoTeamID           = "d3e07ea0-0000-4000-8000-00000000team"
+	DemoTeamID           = "d3e07ea0-0000-4000-8000-0000000007ea"
 	DemoChannelID        = "19:d3e0000000000000000000000channel@thread.tacv2"
 	DemoPrivateChannelID = "19:d3e0000000000000000000000private@thread.tacv2"
 	DemoTagID            = "ZDNlMGRlbW8tdGFn"

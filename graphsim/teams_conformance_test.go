@@ -27,7 +27,12 @@ type teamEnv struct {
 // channel, a private channel of Alice and Bob, a shared channel of Alice, and a tag for Bob and Carol.
 func newTeamEnv(t *testing.T, roles ...string) *teamEnv {
 	t.Helper()
-	e := &teamEnv{env: newEnv(t)}
+	return withTeam(t, newEnv(t), roles...)
+}
+
+func withTeam(t *testing.T, base *env, roles ...string) *teamEnv {
+	t.Helper()
+	e := &teamEnv{env: base}
 	if roles == nil {
 		roles = teamRoles
 	}
