@@ -36,6 +36,8 @@ func (s *Sim) serveTeamTree(w http.ResponseWriter, r *http.Request, ti TokenInfo
 		s.serveTeamMembers(w, r, ti, teamID)
 	case len(rest) == 1 && rest[0] == "channels":
 		s.serveChannelList(w, r, ti, teamID)
+	case len(rest) == 2 && rest[0] == "channels" && rest[1] == "getAllMessages":
+		s.serveTeamGetAllMessages(w, r, ti, teamID)
 	case len(rest) == 2 && rest[0] == "channels":
 		s.serveChannel(w, r, ti, teamID, rest[1])
 	case len(rest) == 3 && rest[0] == "channels" && rest[2] == "members":
@@ -590,4 +592,82 @@ func (s *Sim) ChannelMessageJSON(teamID, channelID, parentID, msgID string) ([]b
 		return s.channelResourceJSON(p + parentID + "')/replies('" + msgID + "')")
 	}
 	return s.channelResourceJSON(p + msgID + "')")
+}
+
+// serveTeamGetAllMessages serves GET /teams/{t}/channels/getAllMessages: the roots and replies of the
+// team's standard and private channels (the page says "all the public and private channels"), oldest
+// first, app-only with ChannelMessage.Read.All, $top and a lastModifiedDateTime range $filter.
+func (s *Sim) serveTeamGetAllMessages(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID string) {
+	if !ti.AppOnly {
+		writeODataError(w, r, http.StatusPreconditionFailed, "PreconditionFailed", "Requested API is not supported in delegated context")
+		return
+	}
+	if !requirePerm(w, r, ti, []string{"ChannelMessage.Read.All"}, nil) {
+		return
+	}
+	q := r.URL.Query()
+	if model := q.Get("model"); model != "" && model != "A" && model != "B" {
+		writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid model parameter: '"+model+"'. Supported values are A and B.")
+		return
+	}
+	top, offset := 50, 0
+	if v := q.Get("$top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 50 {
+			writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid page size requested. Page size must be between 1 and 50.")
+			return
+		}
+		top = n
+	}
+	if v := q.Get("$skiptoken"); v != "" {
+		c, ok := decodeCursor(v)
+		if !ok {
+			writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid skip token.")
+			return
+		}
+		offset = c.Offset
+	}
+	keep := timeFilter(parseFilter(q.Get("$filter")), "lastModifiedDateTime")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.teamFor(w, r, ti, teamID)
+	if !ok {
+		return
+	}
+	type item struct {
+		c *channel
+		m *message
+	}
+	var list []item
+	for _, c := range t.channels {
+		if c.membershipType == "shared" {
+			continue
+		}
+		for _, m := range c.byID {
+			if keep(m.modified) {
+				list = append(list, item{c, m})
+			}
+		}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].m.created.Equal(list[j].m.created) {
+			return list[i].m.created.Before(list[j].m.created)
+		}
+		return list[i].m.id < list[j].m.id
+	})
+	unknown := includeUnknownEnums(r)
+	items := []any{}
+	for i := offset; i < len(list) && i < offset+top; i++ {
+		items = append(items, s.renderChannelMessage(t, list[i].c, list[i].m, s.graphBase(r), unknown))
+	}
+	out := map[string]any{"@odata.context": s.graphBase(r) + "/$metadata#Collection(chatMessage)", "@odata.count": len(items), "value": items}
+	if offset+top < len(list) {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("$skiptoken", encodeCursor(deltaCursor{Offset: offset + top}))
+		out["@odata.nextLink"] = s.graphBase(r) + "/teams/" + url.PathEscape(t.id) + "/channels/getAllMessages?" + nq.Encode()
+	}
+	writeJSON(w, http.StatusOK, out)
 }

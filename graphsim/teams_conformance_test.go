@@ -323,3 +323,45 @@ func TestChannelReadsPagingAndRefusals(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, status)
 	})
 }
+
+func TestTeamGetAllMessagesCoversChannelsAndReplies(t *testing.T) {
+	e := newTeamEnv(t)
+	var want []string
+	for _, ch := range []string{e.general, e.private} {
+		root, err := e.sim.SendChannelMessage(e.team, ch, graphsim.NewMessage{From: aliceID, HTML: "root"})
+		require.NoError(t, err)
+		e.clock.Advance(1e9)
+		reply, err := e.sim.ReplyChannelMessage(e.team, ch, root, graphsim.NewMessage{From: bobID, HTML: "reply"})
+		require.NoError(t, err)
+		e.clock.Advance(1e9)
+		want = append(want, root, reply)
+	}
+	_, err := e.sim.SendChannelMessage(e.team, e.shared, graphsim.NewMessage{From: aliceID, HTML: "shared"})
+	require.NoError(t, err)
+
+	gb := e.appClient(t).Teams().ByTeamId(e.team).Channels().GetAllMessages()
+	page, err := gb.GetAsGetAllMessagesGetResponse(context.Background(), &teams.ItemChannelsGetAllMessagesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &teams.ItemChannelsGetAllMessagesRequestBuilderGetQueryParameters{Top: ptr(int32(3)), Model: ptr("B")},
+	})
+	require.NoError(t, err)
+	var got []string
+	for _, m := range page.GetValue() {
+		got = append(got, *m.GetId())
+	}
+	require.NotNil(t, page.GetOdataNextLink())
+	next, err := gb.WithUrl(*page.GetOdataNextLink()).GetAsGetAllMessagesGetResponse(context.Background(), nil)
+	require.NoError(t, err)
+	for _, m := range next.GetValue() {
+		got = append(got, *m.GetId())
+	}
+	assert.Nil(t, next.GetOdataNextLink())
+	assert.Equal(t, want, got, "roots and replies of the standard and private channels, oldest first")
+
+	filter := "lastModifiedDateTime gt " + e.clock.Now().Add(-2500e6).UTC().Format("2006-01-02T15:04:05.000Z")
+	page, err = gb.GetAsGetAllMessagesGetResponse(context.Background(), &teams.ItemChannelsGetAllMessagesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &teams.ItemChannelsGetAllMessagesRequestBuilderGetQueryParameters{Filter: &filter},
+	})
+	require.NoError(t, err)
+	require.Len(t, page.GetValue(), 2)
+	assert.Equal(t, want[2:], []string{*page.GetValue()[0].GetId(), *page.GetValue()[1].GetId()})
+}

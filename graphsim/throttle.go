@@ -88,6 +88,8 @@ func limitsFor(route string) []limit {
 		return []limit{{"tenant", 50, 60}, {"resource", 1, 1}}
 	case strings.HasPrefix(route, "GET /users/{id}/chats/getAllMessages"):
 		return []limit{{"tenant", 200, 200}}
+	case route == "GET /teams/{id}/channels/getAllMessages":
+		return []limit{{"tenant", 200, 200}}
 	case strings.HasPrefix(route, "GET /teams/{id}/channels/{id}/messages"):
 		// GET channel message (and replies): 20 rps per app per tenant, one request per second on a
 		// given channel message.
