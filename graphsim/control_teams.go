@@ -8,13 +8,15 @@ import (
 type userReq struct {
 	UserID string `json:"userId"`
 	Owner  bool   `json:"owner,omitempty"`
+	// UserIDs adds many team members in one call (big teams for benchmarks); team members only.
+	UserIDs []string `json:"userIds,omitempty"`
 }
 
 // serveTeamControl serves the /_sim/teams/... routes; it reports whether the route was one of them.
 //
 //	POST   /_sim/teams                                             TeamSpec → {"id","generalChannelId"}
 //	GET    /_sim/teams                                             → []TeamInfo
-//	POST   /_sim/teams/{t}/members                                 {"userId","owner"}
+//	POST   /_sim/teams/{t}/members                                 {"userId","owner"} or {"userIds":[…]}
 //	DELETE /_sim/teams/{t}/members/{user}
 //	POST   /_sim/teams/{t}/channels                                ChannelSpec → {"id"}
 //	POST   /_sim/teams/{t}/channels/{c}/members                    {"userId","owner"}
@@ -56,7 +58,13 @@ func (s *Sim) serveTeamControl(w http.ResponseWriter, r *http.Request, p []strin
 		ok(s.Teams())
 	case len(p) == 3 && p[2] == "members" && m == http.MethodPost:
 		if decode(w, r, &u) {
-			answer(u, s.AddTeamMember(p[1], u.UserID, u.Owner))
+			var err error
+			for _, id := range append(u.UserIDs, u.UserID) {
+				if id != "" && err == nil {
+					err = s.AddTeamMember(p[1], id, u.Owner)
+				}
+			}
+			answer(u, err)
 		}
 	case len(p) == 4 && p[2] == "members" && m == http.MethodDelete:
 		answer(map[string]string{"userId": p[3]}, s.RemoveTeamMember(p[1], p[3]))

@@ -382,6 +382,12 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		s.mu.Unlock()
 		return "", errors.Errorf("user %q is not a member of chat %s", m.From, chatID)
 	}
+	for _, mn := range m.Mentions {
+		if mn.TeamID != "" || mn.ChannelID != "" || mn.TagID != "" {
+			s.mu.Unlock()
+			return "", errors.Errorf("mention %d: team, channel and tag mentions are for channel messages", mn.ID)
+		}
+	}
 	var parent *message
 	if m.ReplyTo != "" {
 		if parent, ok = c.byID[m.ReplyTo]; !ok {

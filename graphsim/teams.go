@@ -135,6 +135,7 @@ func (s *Sim) CreateTeam(spec TeamSpec) (string, error) {
 	for _, o := range spec.Owners {
 		owners[o] = true
 	}
+	seen := map[string]bool{} // large teams: no quadratic duplicate check
 	for _, uid := range append(append([]string{}, spec.Owners...), spec.Members...) {
 		u, ok := s.users[uid]
 		if !ok {
@@ -144,9 +145,10 @@ func (s *Sim) CreateTeam(spec TeamSpec) (string, error) {
 		if t.tenantID == "" {
 			t.tenantID = u.TenantID
 		}
-		if hasUser(t.members, uid) {
+		if seen[uid] {
 			continue
 		}
+		seen[uid] = true
 		roles := []string{}
 		if owners[uid] {
 			roles = []string{"owner"}

@@ -184,3 +184,27 @@ func TestTeamControlRoutes(t *testing.T) {
 	assert.Equal(t, []string{"ChannelMessage.Read.All"}, roles.Roles)
 	require.Equal(t, http.StatusNotFound, call(t, http.MethodPut, sim.BaseURL()+"/_sim/apps/nope/app-roles", map[string]any{"roles": []string{}}, nil))
 }
+
+func TestChatsRefuseTeamChannelAndTagMentions(t *testing.T) {
+	e := newTeamEnv(t)
+	_, err := e.sim.SendMessage(e.group, graphsim.NewMessage{From: aliceID, HTML: `<at id="0">Oncall</at>`,
+		Mentions: []graphsim.Mention{{ID: 0, MentionText: "Oncall", TagID: e.tag}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "channel messages")
+}
+
+func TestBulkTeamMembers(t *testing.T) {
+	sim, _ := plainSim(t)
+	require.NoError(t, sim.LoadSeed(graphsim.DemoSeed()))
+	team, err := sim.CreateTeam(graphsim.TeamSpec{DisplayName: "Big", Owners: []string{graphsim.DemoAliceID}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, call(t, http.MethodPost, sim.BaseURL()+"/_sim/teams/"+team+"/members",
+		map[string]any{"userIds": []string{graphsim.DemoBobID, graphsim.DemoCarolID}}, nil))
+	for _, ti := range sim.Teams() {
+		if ti.ID == team {
+			assert.ElementsMatch(t, []string{graphsim.DemoAliceID, graphsim.DemoBobID, graphsim.DemoCarolID}, ti.Members)
+		}
+	}
+	require.Equal(t, http.StatusBadRequest, call(t, http.MethodPost, sim.BaseURL()+"/_sim/teams/"+team+"/members",
+		map[string]any{"userIds": []string{graphsim.DemoBobID}}, nil), "already a member")
+}
