@@ -1,5 +1,5 @@
 // Package changes emulates the change-notification half of Microsoft Graph for
-// Teams chat messages: the /subscriptions API with its validation handshake and
+// Teams chat and channel messages: the /subscriptions API with its validation handshake and
 // lifetime rules, webhook delivery of change notifications (plain and rich,
 // encrypted), lifecycle notifications, and injectable delivery faults.
 //

@@ -345,7 +345,7 @@ func send(c *cmdline) error {
 	jsonPath := c.String("json", "", "read the message from a Graph chatMessage JSON file; other flags are applied on top")
 	subject := c.String("subject", "", "message subject")
 	importance := c.String("importance", "", "importance: normal, high or urgent (default normal)")
-	replyTo := c.String("reply-to", "", "quoted message id")
+	replyTo := c.String("reply-to", "", "chats only: quoted message id (a messageReference attachment)")
 	var files, images, cards, mentions multi
 	c.Var(&files, "file", "attach a file as a reference attachment (repeatable)")
 	c.Var(&images, "image", "inline image as hosted content (repeatable)")
