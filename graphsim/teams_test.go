@@ -208,3 +208,18 @@ func TestBulkTeamMembers(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, call(t, http.MethodPost, sim.BaseURL()+"/_sim/teams/"+team+"/members",
 		map[string]any{"userIds": []string{graphsim.DemoBobID}}, nil), "already a member")
 }
+
+func TestParseGraphMessageReadsChannelMentions(t *testing.T) {
+	m, err := graphsim.ParseGraphMessage([]byte(`{"body":{"contentType":"html","content":"<at id=\"0\">A</at><at id=\"1\">T</at><at id=\"2\">C</at><at id=\"3\">G</at>"},
+	  "mentions":[{"id":0,"mentionText":"A","mentioned":{"user":{"id":"u1"}}},
+	    {"id":1,"mentionText":"T","mentioned":{"conversation":{"id":"team1","conversationIdentityType":"team"}}},
+	    {"id":2,"mentionText":"C","mentioned":{"conversation":{"id":"19:c@thread.tacv2","conversationIdentityType":"channel"}}},
+	    {"id":3,"mentionText":"G","mentioned":{"tag":{"id":"tag1"}}}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, []graphsim.Mention{
+		{ID: 0, MentionText: "A", UserID: "u1"}, {ID: 1, MentionText: "T", TeamID: "team1"},
+		{ID: 2, MentionText: "C", ChannelID: "19:c@thread.tacv2"}, {ID: 3, MentionText: "G", TagID: "tag1"},
+	}, m.Mentions)
+	_, err = graphsim.ParseGraphMessage([]byte(`{"mentions":[{"id":0,"mentionText":"x","mentioned":{"application":{"id":"b"}}}]}`))
+	require.Error(t, err)
+}
