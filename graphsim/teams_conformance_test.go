@@ -365,3 +365,30 @@ func TestTeamGetAllMessagesCoversChannelsAndReplies(t *testing.T) {
 	require.Len(t, page.GetValue(), 2)
 	assert.Equal(t, want[2:], []string{*page.GetValue()[0].GetId(), *page.GetValue()[1].GetId()})
 }
+
+func TestChannelImagesAreHostedUnderTheChannelPath(t *testing.T) {
+	e := newTeamEnv(t)
+	png := []byte("\x89PNG\r\n\x1a\nchannel")
+	root, err := e.sim.SendChannelMessage(e.team, e.std, graphsim.NewMessage{From: aliceID, HTML: `<p><img src="{{hosted:img1}}"></p>`,
+		Hosted: []graphsim.HostedContent{{ID: "img1", ContentType: "image/png", Bytes: png}}})
+	require.NoError(t, err)
+	reply, err := e.sim.ReplyChannelMessage(e.team, e.std, root, graphsim.NewMessage{From: bobID, HTML: `<p><img src="{{hosted:img2}}"></p>`,
+		Hosted: []graphsim.HostedContent{{ID: "img2", ContentType: "image/png", Bytes: png}}})
+	require.NoError(t, err)
+
+	ctx := context.Background()
+	mb := e.appClient(t).Teams().ByTeamId(e.team).Channels().ByChannelId(e.std).Messages().ByChatMessageId(root)
+	msg, err := mb.Get(ctx, nil)
+	require.NoError(t, err)
+	assert.Contains(t, *msg.GetBody().GetContent(), e.sim.GraphURL()+"/teams/"+e.team+"/channels/"+e.std+"/messages/"+root+"/hostedContents/img1/$value")
+	b, err := mb.HostedContents().ByChatMessageHostedContentId("img1").Content().Get(ctx, nil)
+	require.NoError(t, err)
+	assert.Equal(t, png, b)
+
+	rmsg, err := mb.Replies().ByChatMessageId1(reply).Get(ctx, nil)
+	require.NoError(t, err)
+	assert.Contains(t, *rmsg.GetBody().GetContent(), "/messages/"+root+"/replies/"+reply+"/hostedContents/img2/$value")
+	b, err = mb.Replies().ByChatMessageId1(reply).HostedContents().ByChatMessageHostedContentId("img2").Content().Get(ctx, nil)
+	require.NoError(t, err)
+	assert.Equal(t, png, b)
+}
