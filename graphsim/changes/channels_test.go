@@ -3,6 +3,7 @@ package changes
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ func TestTeamsGetAllMessagesSubscriptionRules(t *testing.T) {
 		{"app with only Chat.Read.All", "app", "/teams/getAllMessages", http.StatusForbidden, "ChannelMessage.Read.All"},
 		{"delegated token", "user-channel", "/teams/getAllMessages", http.StatusForbidden, "only supported with application permissions"},
 		{"Chat.Read.All does not need ChannelMessage.Read.All", "app-channel", "/chats/getAllMessages", http.StatusForbidden, "Chat.Read.All"},
+		{"one channel, app", "app-channel", "/teams/" + team1 + "/channels/" + url.PathEscape(channel1) + "/messages", http.StatusCreated, ""},
+		{"one channel, OData keys, delegated", "user-channel", "teams('" + team1 + "')/channels('" + channel1 + "')/messages", http.StatusCreated, ""},
+		{"one channel without the permission", "app", "/teams/" + team1 + "/channels/" + channel1 + "/messages", http.StatusForbidden, "ChannelMessage.Read.All"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,4 +125,24 @@ func TestChannelSubscriptionLifecycle(t *testing.T) {
 	b["expirationDateTime"] = h.in(2 * time.Hour)
 	status, resp = h.create(t, "app-channel", b)
 	assert.Equal(t, http.StatusBadRequest, status, "more than an hour needs a lifecycle URL: %v", resp)
+}
+
+func TestChannelLevelSubscriptionSeesOnlyItsChannel(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t)
+	b := h.subBodyFor(rcv)
+	b["resource"] = "/teams/" + team1 + "/channels/" + channel1 + "/messages"
+	h.mustCreate(t, "app-channel", b)
+	other := channelEvent("created", "1700000000009", "")
+	other.ChannelID = "19:other@thread.tacv2"
+	h.m.Publish(other)
+	h.m.Publish(msgEvent("created", chat1, "1700000000008", userU))
+	h.m.Publish(channelEvent("created", "1700000000010", "1700000000001"))
+	items := rcv.nextItems(t, 1)
+	assert.Equal(t, "teams('"+team1+"')/channels('"+channel1+"')/messages('1700000000001')/replies('1700000000010')", items[0].Resource)
+	select {
+	case p := <-rcv.posts:
+		t.Fatalf("unexpected notification: %s", p.raw)
+	case <-time.After(200 * time.Millisecond):
+	}
 }

@@ -14,12 +14,14 @@ func (s *subscription) matches(ev Event) bool {
 	}
 	// Channel messages and chat messages are separate resources: /teams/getAllMessages sees only the
 	// first, every chat resource only the second.
-	if (s.kind == kindTeamMessages) != (ev.ChannelID != "") {
+	if (s.kind == kindTeamMessages || s.kind == kindChannelMessages) != (ev.ChannelID != "") {
 		return false
 	}
 	switch s.kind {
 	case kindTeamMessages:
 		return true
+	case kindChannelMessages:
+		return s.teamID == ev.TeamID && s.chatID == ev.ChannelID
 	case kindTenantMessages:
 		return true
 	case kindUserMessages:
