@@ -35,11 +35,11 @@ const (
 type resourceKind int
 
 const (
-	kindTenantMessages resourceKind = iota + 1 // /chats/getAllMessages
-	kindUserMessages                           // /users/{id}/chats/getAllMessages
-	kindChatMessages                           // /chats/{id}/messages
-	kindTeamMessages                           // /teams/getAllMessages (channel messages and replies)
-	kindChannelMessages                        // /teams/{id}/channels/{id}/messages
+	kindTenantMessages  resourceKind = iota + 1 // /chats/getAllMessages
+	kindUserMessages                            // /users/{id}/chats/getAllMessages
+	kindChatMessages                            // /chats/{id}/messages
+	kindTeamMessages                            // /teams/getAllMessages (channel messages and replies)
+	kindChannelMessages                         // /teams/{id}/channels/{id}/messages
 )
 
 type subscription struct {
