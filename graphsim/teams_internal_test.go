@@ -51,3 +51,10 @@ func mustTime(s string) time.Time {
 	}
 	return t
 }
+
+func TestChannelPermissionsHaveGraphsRoleIDs(t *testing.T) {
+	ra := requiredResourceAccess(AppRegistration{AppRoles: []string{"ChannelMessage.Read.All", "TeamworkTag.Read.All"}})
+	access := ra[0].(map[string]any)["resourceAccess"].([]any)
+	assert.Contains(t, access, map[string]any{"id": "7b2449af-6ccd-4f4d-9f78-e550c193f0d1", "type": "Role"})
+	assert.Contains(t, access, map[string]any{"id": "b74fd6c4-4bde-488e-9695-eeb100e4907f", "type": "Role"})
+}
