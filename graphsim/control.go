@@ -86,6 +86,20 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			}
 			ok(map[string][]string{"scopes": b.Scopes})
 		}
+	case len(p) == 3 && p[0] == "apps" && p[2] == "app-roles" && m == http.MethodPut:
+		var b struct {
+			Roles []string `json:"roles"`
+		}
+		if decode(w, r, &b) {
+			if err := s.SetAppRoles(p[1], b.Roles); err != nil {
+				controlError(w, http.StatusNotFound, err)
+				return
+			}
+			if b.Roles == nil {
+				b.Roles = []string{}
+			}
+			ok(map[string][]string{"roles": b.Roles})
+		}
 	case len(p) == 1 && p[0] == "users" && m == http.MethodPost:
 		var u User
 		if decode(w, r, &u) {
@@ -214,6 +228,8 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			ok(map[string]bool{"granted": b.Granted})
 		}
 	default:
-		controlError(w, http.StatusNotFound, errNotFound)
+		if !s.serveTeamControl(w, r, p) {
+			controlError(w, http.StatusNotFound, errNotFound)
+		}
 	}
 }

@@ -218,6 +218,8 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 		s.serveUserChats(w, r, ti, ti.UserID)
 	case p[0] == "chats" && len(p) >= 2 && get:
 		s.serveChatTree(w, r, ti, p[1], p[2:])
+	case p[0] == "teams" && len(p) >= 2 && get:
+		s.serveTeamTree(w, r, ti, p[1], p[2:])
 	case p[0] == "users" && len(p) == 1 && get:
 		s.serveUserList(w, r, ti)
 	case p[0] == "users" && len(p) == 2 && get:

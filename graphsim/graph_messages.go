@@ -111,6 +111,9 @@ var resourceRE = regexp.MustCompile(`^/?chats\('([^']+)'\)/messages\('([^']+)'\)
 // resourceJSON renders "chats('…')/messages('…')" for the change-notification
 // half (rich notifications carry the same JSON as a GET).
 func (s *Sim) resourceJSON(resourcePath string) ([]byte, bool) {
+	if strings.HasPrefix(strings.TrimPrefix(resourcePath, "/"), "teams(") {
+		return s.channelResourceJSON(resourcePath)
+	}
 	mt := resourceRE.FindStringSubmatch(resourcePath)
 	if mt == nil {
 		return nil, false

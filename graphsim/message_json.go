@@ -35,6 +35,13 @@ type graphMessage struct {
 			User *struct {
 				ID string `json:"id"`
 			} `json:"user"`
+			Conversation *struct {
+				ID                       string `json:"id"`
+				ConversationIdentityType string `json:"conversationIdentityType"`
+			} `json:"conversation"`
+			Tag *struct {
+				ID string `json:"id"`
+			} `json:"tag"`
 		} `json:"mentioned"`
 	} `json:"mentions"`
 	Attachments    []Attachment `json:"attachments"`
@@ -76,10 +83,21 @@ func ParseGraphMessage(b []byte) (NewMessage, error) {
 		}
 	}
 	for _, mn := range g.Mentions {
-		if mn.Mentioned.User == nil {
-			return NewMessage{}, errors.Errorf("mention %d: only user mentions are supported", mn.ID)
+		out := Mention{ID: mn.ID, MentionText: mn.MentionText}
+		conv := mn.Mentioned.Conversation
+		switch {
+		case mn.Mentioned.User != nil:
+			out.UserID = mn.Mentioned.User.ID
+		case conv != nil && conv.ConversationIdentityType == "team":
+			out.TeamID = conv.ID
+		case conv != nil && conv.ConversationIdentityType == "channel":
+			out.ChannelID = conv.ID
+		case mn.Mentioned.Tag != nil:
+			out.TagID = mn.Mentioned.Tag.ID
+		default:
+			return NewMessage{}, errors.Errorf("mention %d: only user, team, channel and tag mentions are supported", mn.ID)
 		}
-		m.Mentions = append(m.Mentions, Mention{ID: mn.ID, MentionText: mn.MentionText, UserID: mn.Mentioned.User.ID})
+		m.Mentions = append(m.Mentions, out)
 	}
 	for _, h := range g.HostedContents {
 		ref := h.TemporaryID

@@ -8,9 +8,10 @@ type Seed struct {
 	Apps  []AppRegistration `json:"apps"`
 	Users []User            `json:"users"`
 	Chats []ChatSpec        `json:"chats"`
+	Teams []TeamSpec        `json:"teams,omitempty"`
 }
 
-// LoadSeed adds everything in seed, in order: apps, users, chats.
+// LoadSeed adds everything in seed, in order: apps, users, chats, teams (with their channels and tags).
 func (s *Sim) LoadSeed(seed Seed) error {
 	for _, a := range seed.Apps {
 		if err := s.AddApp(a); err != nil {
@@ -27,6 +28,11 @@ func (s *Sim) LoadSeed(seed Seed) error {
 			return errors.Wrapf(err, "seed chat %s", c.ID)
 		}
 	}
+	for _, t := range seed.Teams {
+		if _, err := s.CreateTeam(t); err != nil {
+			return errors.Wrapf(err, "seed team %s", t.DisplayName)
+		}
+	}
 	return nil
 }
 
@@ -39,10 +45,16 @@ const (
 	DemoBobID        = "d3e0b0b0-0000-4000-8000-000000000002"
 	DemoCarolID      = "d3e0ca01-0000-4000-8000-000000000003"
 	DemoGroupChatID  = "19:d3e0000000000000000000000000demo@thread.v2"
+	// The demo team (Alice owns it; Bob and Carol are members) has a standard channel, a private
+	// channel of Alice and Bob, and a tag given to Bob and Carol.
+	DemoTeamID           = "d3e07ea0-0000-4000-8000-0000000007ea"
+	DemoChannelID        = "19:d3e0000000000000000000000channel@thread.tacv2"
+	DemoPrivateChannelID = "19:d3e0000000000000000000000private@thread.tacv2"
+	DemoTagID            = "ZDNlMGRlbW8tdGFn"
 )
 
 // DemoSeed is a small tenant: one app with the plugin's application
-// permissions, three users, their 1:1 chats and a group chat.
+// permissions, three users, their 1:1 chats, a group chat and a team with channels and a tag.
 func DemoSeed(redirectURIs ...string) Seed {
 	return Seed{
 		Apps: []AppRegistration{{
@@ -60,5 +72,13 @@ func DemoSeed(redirectURIs ...string) Seed {
 			{ChatType: "oneOnOne", Members: []string{DemoAliceID, DemoCarolID}},
 			{ID: DemoGroupChatID, ChatType: "group", Topic: "Demo group", Members: []string{DemoAliceID, DemoBobID, DemoCarolID}},
 		},
+		Teams: []TeamSpec{{
+			ID: DemoTeamID, DisplayName: "Demo team", Owners: []string{DemoAliceID}, Members: []string{DemoBobID, DemoCarolID},
+			Channels: []ChannelSpec{
+				{ID: DemoChannelID, DisplayName: "Demo channel"},
+				{ID: DemoPrivateChannelID, DisplayName: "Demo private", MembershipType: "private", Owners: []string{DemoAliceID}, Members: []string{DemoBobID}},
+			},
+			Tags: []TagSpec{{ID: DemoTagID, DisplayName: "Demo tag", Members: []string{DemoBobID, DemoCarolID}}},
+		}},
 	}
 }

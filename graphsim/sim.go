@@ -66,6 +66,7 @@ type Sim struct {
 	apps      map[string]*appState
 	users     map[string]*userState
 	chats     map[string]*chat
+	teams     map[string]*team
 	files     map[string]*storedFile
 	codes     map[string]*authCode
 	refresh   map[string]*grant
@@ -103,7 +104,7 @@ func New(opts Options) (*Sim, error) {
 		opts.AccessTokenLifetime = 75 * time.Minute
 	}
 	s := &Sim{
-		opts: opts, apps: map[string]*appState{}, users: map[string]*userState{}, chats: map[string]*chat{},
+		opts: opts, apps: map[string]*appState{}, users: map[string]*userState{}, chats: map[string]*chat{}, teams: map[string]*team{},
 		files: map[string]*storedFile{}, codes: map[string]*authCode{}, refresh: map[string]*grant{},
 		revoked: map[grantKey]revocation{}, noConsent: map[grantKey]bool{}, failSec: map[string]bool{},
 	}

@@ -77,6 +77,11 @@ type Mention struct {
 	ID          int    `json:"id"`
 	MentionText string `json:"mentionText"`
 	UserID      string `json:"userId"`
+	// In channel messages a mention may instead name the team, a channel of it or one of its tags
+	// (exactly one of UserID, TeamID, ChannelID, TagID).
+	TeamID    string `json:"teamId,omitempty"`
+	ChannelID string `json:"channelId,omitempty"`
+	TagID     string `json:"tagId,omitempty"`
 }
 
 // HostedContent is an inline image carried by a message. Reference it from the
@@ -179,7 +184,8 @@ type message struct {
 	attachments []Attachment
 	reactions   []reaction
 	eventDetail map[string]any
-	seq         int64 // global change sequence, drives delta
+	seq         int64  // global change sequence, drives delta
+	replyToID   string // channel replies: the thread's root message
 }
 
 type chat struct {
@@ -376,13 +382,58 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		s.mu.Unlock()
 		return "", errors.Errorf("user %q is not a member of chat %s", m.From, chatID)
 	}
+	for _, mn := range m.Mentions {
+		if mn.TeamID != "" || mn.ChannelID != "" || mn.TagID != "" {
+			s.mu.Unlock()
+			return "", errors.Errorf("mention %d: team, channel and tag mentions are for channel messages", mn.ID)
+		}
+	}
+	var parent *message
+	if m.ReplyTo != "" {
+		if parent, ok = c.byID[m.ReplyTo]; !ok {
+			s.mu.Unlock()
+			return "", errors.Errorf("replyTo message %q not found", m.ReplyTo)
+		}
+	}
+	now := s.now().UTC()
+	msg := s.buildMessageLocked(c.tenantID, m, now, func(msg *message) {
+		if parent == nil {
+			return
+		}
+		preview := parent.html
+		if len(preview) > 100 {
+			preview = preview[:100]
+		}
+		sender := map[string]any{"application": nil, "device": nil, "user": nil}
+		if u, ok := s.users[parent.from]; ok {
+			sender["user"] = map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": u.ID, "displayName": u.DisplayName, "userIdentityType": u.identityType(), "tenantId": u.TenantID}
+		}
+		content, _ := jsonString(map[string]any{"messageId": parent.id, "messagePreview": stripTags(preview), "messageSender": sender})
+		msg.attachments = append(msg.attachments, Attachment{ID: parent.id, ContentType: "messageReference", Content: content})
+		msg.html = `<attachment id="` + parent.id + `"></attachment>` + msg.html
+	})
+	msg.chatID = chatID
+	s.seq++
+	msg.seq = s.seq
+	c.messages = append(c.messages, msg)
+	c.byID[msg.id] = msg
+	c.updated = now
+	ev := s.eventLocked("created", c, msg)
+	s.mu.Unlock()
+	s.publish(ev)
+	return msg.id, nil
+}
+
+// buildMessageLocked turns a NewMessage into a stored message (id, defaults, hosted contents, code
+// snippets, files) for a chat or a channel; the caller files it. beforeFiles (a chat's quoting) runs
+// before the file attachments are added, so attachments keep their historical order.
+func (s *Sim) buildMessageLocked(tenantID string, m NewMessage, now time.Time, beforeFiles func(*message)) *message {
 	// The id is the creation time in epoch ms (as in Teams), moved forward in a
 	// burst so ids stay unique; createdDateTime is the real time, so a client
 	// measuring delay from it is not misled by the id's shift.
-	now := s.now().UTC()
 	id := s.nextMessageID(now)
 	msg := &message{
-		id: id, chatID: chatID, from: m.From, created: now, modified: now,
+		id: id, from: m.From, created: now, modified: now,
 		contentType: m.ContentType, html: m.HTML, subject: m.Subject, importance: m.Importance,
 		messageType: m.MessageType, mentions: m.Mentions, hosted: map[string]HostedContent{},
 		attachments: append([]Attachment(nil), m.Attachments...), eventDetail: m.EventDetail, bot: m.FromBot,
@@ -416,39 +467,16 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		msg.attachments = append(msg.attachments, Attachment{ID: aid, ContentType: "application/vnd.microsoft.card.codesnippet", Content: content})
 		msg.html += `<attachment id="` + aid + `"></attachment>`
 	}
-	if m.ReplyTo != "" {
-		parent, ok := c.byID[m.ReplyTo]
-		if !ok {
-			s.mu.Unlock()
-			return "", errors.Errorf("replyTo message %q not found", m.ReplyTo)
-		}
-		preview := parent.html
-		if len(preview) > 100 {
-			preview = preview[:100]
-		}
-		sender := map[string]any{"application": nil, "device": nil, "user": nil}
-		if u, ok := s.users[parent.from]; ok {
-			sender["user"] = map[string]any{"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": u.ID, "displayName": u.DisplayName, "userIdentityType": u.identityType(), "tenantId": u.TenantID}
-		}
-		content, _ := jsonString(map[string]any{"messageId": parent.id, "messagePreview": stripTags(preview), "messageSender": sender})
-		msg.attachments = append(msg.attachments, Attachment{ID: parent.id, ContentType: "messageReference", Content: content})
-		msg.html = `<attachment id="` + parent.id + `"></attachment>` + msg.html
+	if beforeFiles != nil {
+		beforeFiles(msg)
 	}
 	for _, f := range m.Files {
-		sf := s.storeFileLocked(c.tenantID, m.From, f, now)
+		sf := s.storeFileLocked(tenantID, m.From, f, now)
 		id := strings.ToUpper(strings.ReplaceAll(sf.id, "-", ""))
 		msg.attachments = append(msg.attachments, Attachment{ID: id, ContentType: "reference", ContentURL: sf.url, Name: sf.name})
 		msg.html += `<attachment id="` + id + `"></attachment>`
 	}
-	s.seq++
-	msg.seq = s.seq
-	c.messages = append(c.messages, msg)
-	c.byID[msg.id] = msg
-	c.updated = now
-	ev := s.eventLocked("created", c, msg)
-	s.mu.Unlock()
-	s.publish(ev)
-	return msg.id, nil
+	return msg
 }
 
 func (s *Sim) findMessageLocked(chatID, msgID string) (*chat, *message, error) {

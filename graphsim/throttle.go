@@ -88,6 +88,15 @@ func limitsFor(route string) []limit {
 		return []limit{{"tenant", 50, 60}, {"resource", 1, 1}}
 	case strings.HasPrefix(route, "GET /users/{id}/chats/getAllMessages"):
 		return []limit{{"tenant", 200, 200}}
+	case route == "GET /teams/{id}/channels/getAllMessages":
+		return []limit{{"tenant", 200, 200}}
+	case strings.HasPrefix(route, "GET /teams/{id}/channels/{id}/messages"):
+		// GET channel message (and replies): 20 rps per app per tenant, one request per second on a
+		// given channel message.
+		return []limit{{"tenant", 20, 20}, {"resource", 1, 2}}
+	case strings.HasPrefix(route, "GET /teams/"):
+		// GET team, channel, members, tags: 60 rps per app per tenant; 4 rps per app on a given team.
+		return []limit{{"tenant", 60, 60}, {"team", 4, 4}}
 	case strings.HasPrefix(route, "GET /chats/"), strings.HasPrefix(route, "GET /users/"),
 		strings.HasPrefix(route, "GET /me"), strings.HasPrefix(route, "GET /communications/"):
 		return []limit{{"tenant", 30, 30}, {"resource", 1, 2}, {"user", 1, 5}}
@@ -115,6 +124,9 @@ func (t *traffic) admit(route, resource string, tok TokenInfo, now time.Time) (r
 			key += tok.AppID + "|" + tok.TenantID
 		case "resource":
 			key += resource
+		case "team":
+			// The per-team limit spans every route under /teams/{id}.
+			key = "team|" + teamOf(resource) + "|" + tok.AppID
 		case "user":
 			if tok.AppOnly {
 				continue
@@ -289,6 +301,15 @@ func (s *Sim) ResetCalls() {
 	s.traffic.mu.Unlock()
 }
 
+// teamOf is the team id of a /v1.0/teams/{id}/... path.
+func teamOf(path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) >= 3 && segs[1] == "teams" {
+		return segs[2]
+	}
+	return path
+}
+
 func isIdentityRoute(route string) bool {
 	return strings.Contains(route, "/{tenant}/") || strings.Contains(route, "/common/") || strings.Contains(route, "/personal/")
 }
@@ -300,6 +321,7 @@ var graphLiterals = map[string]bool{
 	"presences": true, "getPresencesByUserId": true, "hostedContents": true, "$value": true, "shares": true,
 	"driveItem": true, "content": true, "$batch": true, "subscriptions": true, "reauthorize": true,
 	"getAllMessages": true, "delta": true, "replies": true, "organization": true, "presence": true,
+	"teams": true, "channels": true, "tags": true,
 }
 
 // routeName normalises a request to the route label used by counters and faults:

@@ -1,5 +1,5 @@
 // Package changes emulates the change-notification half of Microsoft Graph for
-// Teams chat messages: the /subscriptions API with its validation handshake and
+// Teams chat and channel messages: the /subscriptions API with its validation handshake and
 // lifetime rules, webhook delivery of change notifications (plain and rich,
 // encrypted), lifecycle notifications, and injectable delivery faults.
 //
@@ -9,6 +9,7 @@ package changes
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -36,12 +37,26 @@ type TokenInfo struct {
 	AppOnly                 bool
 }
 
-// Event is a change to a chat message that subscriptions may be told about.
+// Event is a change to a chat or channel message that subscriptions may be told about.
 type Event struct {
 	ChangeType                  string // created|updated|deleted
 	TenantID, ChatID, MessageID string
 	SenderUserID                string
 	MemberUserIDs               []string
+	// TeamID and ChannelID are set (and ChatID empty) for a channel message; ReplyToID is the
+	// thread's root message when the message is a reply.
+	TeamID, ChannelID, ReplyToID string
+}
+
+// resourcePath is the resource of the event's notification as Graph writes it.
+func (ev Event) resourcePath() string {
+	if ev.ChannelID == "" {
+		return fmt.Sprintf("chats('%s')/messages('%s')", ev.ChatID, ev.MessageID)
+	}
+	if ev.ReplyToID != "" {
+		return fmt.Sprintf("teams('%s')/channels('%s')/messages('%s')/replies('%s')", ev.TeamID, ev.ChannelID, ev.ReplyToID, ev.MessageID)
+	}
+	return fmt.Sprintf("teams('%s')/channels('%s')/messages('%s')", ev.TeamID, ev.ChannelID, ev.MessageID)
 }
 
 // Settings tunes timing and limits. Zero fields take Graph's values (see DefaultSettings).

@@ -35,12 +35,14 @@ const (
 )
 
 var tokens = map[string]TokenInfo{
-	"app":         {TenantID: tenantA, AppID: appA, Roles: []string{"Chat.Read.All"}, AppOnly: true},
-	"app-noroles": {TenantID: tenantA, AppID: appA, AppOnly: true},
-	"app-rw":      {TenantID: tenantA, AppID: appA, Roles: []string{"Chat.ReadWrite.All"}, AppOnly: true},
-	"app2":        {TenantID: tenantA, AppID: appB, Roles: []string{"Chat.Read.All"}, AppOnly: true},
-	"appB":        {TenantID: tenantB, AppID: appB, Roles: []string{"Chat.Read.All"}, AppOnly: true},
-	"user":        {TenantID: tenantA, AppID: appA, UserID: userU, Scopes: []string{"Chat.Read", "offline_access"}},
+	"app":          {TenantID: tenantA, AppID: appA, Roles: []string{"Chat.Read.All"}, AppOnly: true},
+	"app-noroles":  {TenantID: tenantA, AppID: appA, AppOnly: true},
+	"app-rw":       {TenantID: tenantA, AppID: appA, Roles: []string{"Chat.ReadWrite.All"}, AppOnly: true},
+	"app2":         {TenantID: tenantA, AppID: appB, Roles: []string{"Chat.Read.All"}, AppOnly: true},
+	"appB":         {TenantID: tenantB, AppID: appB, Roles: []string{"Chat.Read.All"}, AppOnly: true},
+	"user":         {TenantID: tenantA, AppID: appA, UserID: userU, Scopes: []string{"Chat.Read", "offline_access"}},
+	"app-channel":  {TenantID: tenantA, AppID: appA, Roles: []string{"ChannelMessage.Read.All"}, AppOnly: true},
+	"user-channel": {TenantID: tenantA, AppID: appA, UserID: userU, Scopes: []string{"ChannelMessage.Read.All"}},
 }
 
 var (

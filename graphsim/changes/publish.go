@@ -1,7 +1,6 @@
 package changes
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -13,7 +12,16 @@ func (s *subscription) matches(ev Event) bool {
 	if s.tenantID != ev.TenantID || !s.changeTypes[ev.ChangeType] {
 		return false
 	}
+	// Channel messages and chat messages are separate resources: /teams/getAllMessages sees only the
+	// first, every chat resource only the second.
+	if (s.kind == kindTeamMessages || s.kind == kindChannelMessages) != (ev.ChannelID != "") {
+		return false
+	}
 	switch s.kind {
+	case kindTeamMessages:
+		return true
+	case kindChannelMessages:
+		return s.teamID == ev.TeamID && s.chatID == ev.ChannelID
 	case kindTenantMessages:
 		return true
 	case kindUserMessages:
@@ -32,7 +40,7 @@ func (s *subscription) matches(ev Event) bool {
 // Publish queues change notifications for ev to every matching live subscription.
 // Rich subscriptions get the resource as it is now, encrypted for their certificate.
 func (m *Manager) Publish(ev Event) {
-	path := fmt.Sprintf("chats('%s')/messages('%s')", ev.ChatID, ev.MessageID)
+	path := ev.resourcePath()
 
 	type target struct {
 		sub      subscription // snapshot: certificate and client state as of now

@@ -35,9 +35,11 @@ const (
 type resourceKind int
 
 const (
-	kindTenantMessages resourceKind = iota + 1 // /chats/getAllMessages
-	kindUserMessages                           // /users/{id}/chats/getAllMessages
-	kindChatMessages                           // /chats/{id}/messages
+	kindTenantMessages  resourceKind = iota + 1 // /chats/getAllMessages
+	kindUserMessages                            // /users/{id}/chats/getAllMessages
+	kindChatMessages                            // /chats/{id}/messages
+	kindTeamMessages                            // /teams/getAllMessages (channel messages and replies)
+	kindChannelMessages                         // /teams/{id}/channels/{id}/messages
 )
 
 type subscription struct {
@@ -50,6 +52,7 @@ type subscription struct {
 	resource    string // as the client sent it
 	kind        resourceKind
 	chatID      string
+	teamID      string // with chatID holding the channel id, for kindChannelMessages
 	userID      string
 	changeType  string
 	changeTypes map[string]bool
@@ -317,7 +320,7 @@ func (m *Manager) admitLocked(sub *subscription) *apiError {
 			continue
 		}
 		inTenant++
-		if s.appID == sub.appID && s.kind == sub.kind && s.chatID == sub.chatID &&
+		if s.appID == sub.appID && s.kind == sub.kind && s.chatID == sub.chatID && s.teamID == sub.teamID &&
 			strings.EqualFold(s.userID, sub.userID) && s.changeType == sub.changeType {
 			return &apiError{http.StatusConflict, "ExtensionError",
 				fmt.Sprintf("Subscription Id %s already exists for the requested combination", s.id)}
@@ -499,6 +502,10 @@ func (s *subscription) parseResource(raw string) *apiError {
 	switch {
 	case len(segs) == 2 && eq(segs[0], "chats") && eq(segs[1], "getAllMessages"):
 		s.kind = kindTenantMessages
+	case len(segs) == 2 && eq(segs[0], "teams") && eq(segs[1], "getAllMessages"):
+		s.kind = kindTeamMessages
+	case len(segs) == 5 && eq(segs[0], "teams") && eq(segs[2], "channels") && eq(segs[4], "messages") && segs[1] != "" && segs[3] != "":
+		s.kind, s.teamID, s.chatID = kindChannelMessages, segs[1], segs[3]
 	case len(segs) == 4 && eq(segs[0], "users") && eq(segs[2], "chats") && eq(segs[3], "getAllMessages") && segs[1] != "":
 		s.kind, s.userID = kindUserMessages, segs[1]
 	case len(segs) == 3 && eq(segs[0], "chats") && eq(segs[2], "messages") && segs[1] != "":
@@ -532,6 +539,22 @@ func (s *subscription) checkPermission(tok TokenInfo) *apiError {
 		}
 		if !hasAny(tok.Roles, "Chat.Read.All") {
 			return forbidden("Caller does not have the required application permission Chat.Read.All.")
+		}
+	case kindTeamMessages:
+		// Documented: application ChannelMessage.Read.All only; delegated is not supported.
+		if !tok.AppOnly {
+			return forbidden("This resource is only supported with application permissions.")
+		}
+		if !hasAny(tok.Roles, "ChannelMessage.Read.All") {
+			return forbidden("Caller does not have the required application permission ChannelMessage.Read.All.")
+		}
+	case kindChannelMessages:
+		// Documented: ChannelMessage.Read.All, delegated or application.
+		if tok.AppOnly && !hasAny(tok.Roles, "ChannelMessage.Read.All") {
+			return forbidden("Caller does not have the required application permission ChannelMessage.Read.All.")
+		}
+		if !tok.AppOnly && !hasAny(tok.Scopes, "ChannelMessage.Read.All") {
+			return forbidden("Caller does not have the required delegated permission ChannelMessage.Read.All.")
 		}
 	case kindUserMessages:
 		if tok.AppOnly {

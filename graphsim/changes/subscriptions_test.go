@@ -199,7 +199,7 @@ func TestSubscriptionRules(t *testing.T) {
 			wantStatus: http.StatusCreated, wantExpiry: "2026-11-27T12:00:00.0000000Z",
 		},
 		"unsupported resource": {
-			edit:       func(h *harness, b map[string]any) { b["resource"] = "/teams/getAllMessages" },
+			edit:       func(h *harness, b map[string]any) { b["resource"] = "/teams/getAllMessages/delta" },
 			wantStatus: http.StatusBadRequest, wantCode: "InvalidRequest",
 		},
 		"includeResourceData without a certificate": {

@@ -32,7 +32,8 @@ commands:
   serve      run the emulator
   users      list users
   chats      list chats
-  send       post a message into a chat as a user or a bot
+  teams      list teams with their channels and tags
+  send       post a message into a chat or a channel (or reply in a channel thread)
   edit       replace a message's HTML
   delete     soft-delete a message
   react      add or remove a reaction
@@ -54,9 +55,10 @@ var commands = map[string]command{
 	"serve":    {"serve [--listen ADDR] [--ca-out FILE] [--hostname NAME]... [--seed FILE] [--demo] [--redirect-uri URL]... [--no-throttle] [--plain-http] [--token-lifetime D]", serve},
 	"users":    {"users", listUsers},
 	"chats":    {"chats", listChats},
-	"send":     {`send --chat CHAT (--from USER | --bot APPID [--bot-name NAME]) [--json FILE] [--subject S] [--importance normal|high|urgent] [--reply-to MSG] [--mention USER]... [--file PATH]... [--image PATH]... [--card FILE]... ["html"]`, send},
-	"edit":     {`edit --chat CHAT --id MSG "html"`, edit},
-	"delete":   {"delete --chat CHAT --id MSG", deleteMsg},
+	"teams":    {"teams", listTeams},
+	"send":     {`send (--chat CHAT | --team TEAM --channel CHANNEL [--thread ROOT]) (--from USER | --bot APPID [--bot-name NAME]) [--json FILE] [--subject S] [--importance normal|high|urgent] [--reply-to MSG] [--mention USER]... [--mention-team] [--mention-channel CHANNEL]... [--mention-tag TAG]... [--file PATH]... [--image PATH]... [--card FILE]... ["html"]`, send},
+	"edit":     {`edit (--chat CHAT | --team TEAM --channel CHANNEL) --id MSG "html"`, edit},
+	"delete":   {"delete (--chat CHAT | --team TEAM --channel CHANNEL) --id MSG", deleteMsg},
 	"react":    {"react --chat CHAT --id MSG --user USER [--type like] [--remove]", react},
 	"presence": {"presence --user USER --availability Busy [--activity InACall]", presence},
 	"calls":    {"calls [--reset]", calls},
@@ -189,6 +191,12 @@ func serve(c *cmdline) error {
 		fmt.Fprintf(c.out, "tenant:    %s\nclient:    %s\nsecret:    %s\n", graphsim.DemoTenantID, graphsim.DemoClientID, graphsim.DemoClientSecret)
 		for _, ch := range sim.Chats() {
 			fmt.Fprintf(c.out, "chat:      %s (%s) %v\n", ch.ID, ch.ChatType, ch.Members)
+		}
+		for _, t := range sim.Teams() {
+			fmt.Fprintf(c.out, "team:      %s (%s)\n", t.ID, t.DisplayName)
+			for _, ch := range t.Channels {
+				fmt.Fprintf(c.out, "channel:   %s (%s, %s)\n", ch.ID, ch.DisplayName, ch.MembershipType)
+			}
 		}
 	}
 	stop := make(chan os.Signal, 1)
@@ -328,25 +336,33 @@ var importances = map[string]bool{"normal": true, "high": true, "urgent": true}
 
 func send(c *cmdline) error {
 	conn := connect(c)
-	chatID := c.String("chat", "", "chat id (required)")
+	chatID := c.String("chat", "", "chat id (this or --team and --channel)")
+	target := channelFlags(c)
+	thread := c.String("thread", "", "with --team/--channel: reply in the thread whose root message is ROOT")
 	from := c.String("from", "", "sending user (id or UPN)")
 	botID := c.String("bot", "", "send as this application (bot) id: from.application instead of from.user")
 	botName := c.String("bot-name", "", "display name of the --bot application")
 	jsonPath := c.String("json", "", "read the message from a Graph chatMessage JSON file; other flags are applied on top")
 	subject := c.String("subject", "", "message subject")
 	importance := c.String("importance", "", "importance: normal, high or urgent (default normal)")
-	replyTo := c.String("reply-to", "", "quoted message id")
+	replyTo := c.String("reply-to", "", "chats only: quoted message id (a messageReference attachment)")
 	var files, images, cards, mentions multi
 	c.Var(&files, "file", "attach a file as a reference attachment (repeatable)")
 	c.Var(&images, "image", "inline image as hosted content (repeatable)")
 	c.Var(&cards, "card", "attach an adaptive card read from a JSON file (repeatable)")
 	c.Var(&mentions, "mention", `user mentioned by <at id="N"> in the HTML, N counting from 0 (repeatable)`)
+	var chMentions channelMentions
+	chMentions.flags(c)
 	a, err := parseClient(c, conn)
 	if err != nil {
 		return err
 	}
-	if err := requireFlags(c, "chat"); err != nil {
+	path, err := target.path(c, *chatID, *thread)
+	if err != nil {
 		return err
+	}
+	if *replyTo != "" && target.team != "" {
+		return errUsage{errors.New("--reply-to quotes a chat message; in a channel reply with --thread")}
 	}
 	if *importance != "" && !importances[*importance] {
 		return errUsage{errors.Errorf("--importance must be normal, high or urgent, not %q", *importance)}
@@ -393,6 +409,9 @@ func send(c *cmdline) error {
 		}
 		m.Mentions = append(m.Mentions, graphsim.Mention{ID: first + i, MentionText: u.DisplayName, UserID: u.ID})
 	}
+	if m.Mentions, err = chMentions.add(a, target, m.Mentions); err != nil {
+		return err
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -422,7 +441,7 @@ func send(c *cmdline) error {
 		m.Attachments = append(m.Attachments, graphsim.Attachment{ID: id, ContentType: "application/vnd.microsoft.card.adaptive", Content: string(b)})
 		m.HTML += `<attachment id="` + id + `"></attachment>`
 	}
-	return a.do(http.MethodPost, messagesPath(*chatID), m, nil)
+	return a.do(http.MethodPost, path, m, nil)
 }
 
 func edit(c *cmdline) error {
@@ -445,16 +464,21 @@ func deleteMsg(c *cmdline) error {
 // and returns the client and the message's control path.
 func messageTarget(c *cmdline) (*api, string, error) {
 	conn := connect(c)
-	chatID := c.String("chat", "", "chat id (required)")
-	msgID := c.String("id", "", "message id (required)")
+	chatID := c.String("chat", "", "chat id (this or --team and --channel)")
+	target := channelFlags(c)
+	msgID := c.String("id", "", "message id, a channel thread's root or one of its replies (required)")
 	a, err := parseClient(c, conn)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := requireFlags(c, "chat", "id"); err != nil {
+	path, err := target.path(c, *chatID, "")
+	if err != nil {
 		return nil, "", err
 	}
-	return a, messagesPath(*chatID) + "/" + url.PathEscape(*msgID), nil
+	if err := requireFlags(c, "id"); err != nil {
+		return nil, "", err
+	}
+	return a, path + "/" + url.PathEscape(*msgID), nil
 }
 
 func react(c *cmdline) error {
