@@ -618,3 +618,18 @@ func TestJobCancelledByStopKeepsItsPlaceBeforeLaterJobs(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, "first", string(got[0].Payload), "the cancelled job runs first on the next start")
 }
+
+// Channel changes wait in order per channel, and repeats of one change of one message collapse.
+func TestChannelChangeKeys(t *testing.T) {
+	a := inbox.ChannelChange{ChangeType: "created", TeamID: "t1", ChannelID: "19:c@thread.tacv2", MessageID: "1"}
+	b := a
+	b.MessageID = "2"
+	if a.DedupeKey() == b.DedupeKey() {
+		t.Fatal("two messages share a dedupe key")
+	}
+	oa := inbox.ChatOrder(store.InboxItem{DedupeKey: a.DedupeKey()})
+	ob := inbox.ChatOrder(store.InboxItem{DedupeKey: b.DedupeKey()})
+	if oa != "t1/19:c@thread.tacv2" || oa != ob {
+		t.Fatalf("order keys %q and %q: want the channel for both", oa, ob)
+	}
+}
