@@ -1,0 +1,204 @@
+package graph
+
+import (
+	"context"
+
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/teams"
+)
+
+// Teams channels, read with the app's token: the message of a channel notification, its thread, and the members
+// of a team, channel or tag it mentions (issue 17).
+
+// maxMemberPages bounds one member list: 10,000 members at Graph's page sizes, and no endless loop on a server
+// that keeps answering nextLinks.
+const maxMemberPages = 200
+
+// Team is a team's name, for DM headers.
+type Team struct {
+	ID          string
+	DisplayName string
+}
+
+// Channel is a channel of a team. MembershipType is standard, private or shared: in a standard channel every
+// team member can read, in the others only the channel's members.
+type Channel struct {
+	ID             string
+	TeamID         string
+	DisplayName    string
+	MembershipType string
+	WebURL         string
+}
+
+func (c *Client) teams() *teams.TeamsRequestBuilder {
+	return teams.NewTeamsRequestBuilderInternal(c.pathParams, c.adapter)
+}
+
+// GetTeam returns a team's id and name.
+func (c *Client) GetTeam(ctx context.Context, teamID string) (Team, error) {
+	t, err := c.teams().ByTeamId(teamID).Get(ctx, &teams.TeamItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &teams.TeamItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+	})
+	if err != nil {
+		return Team{}, wrapErr(err, "get team")
+	}
+	return Team{ID: deref(t.GetId()), DisplayName: deref(t.GetDisplayName())}, nil
+}
+
+// GetChannel returns a channel with its membership type. Graph names "shared" only to clients that ask for
+// evolvable enum members.
+func (c *Client) GetChannel(ctx context.Context, teamID, channelID string) (Channel, error) {
+	h := abstractions.NewRequestHeaders()
+	h.Add("Prefer", "include-unknown-enum-members")
+	ch, err := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Get(ctx,
+		&teams.ItemChannelsChannelItemRequestBuilderGetRequestConfiguration{Headers: h})
+	if err != nil {
+		return Channel{}, wrapErr(err, "get channel")
+	}
+	out := Channel{ID: deref(ch.GetId()), TeamID: teamID, DisplayName: deref(ch.GetDisplayName()), WebURL: deref(ch.GetWebUrl())}
+	if t := ch.GetMembershipType(); t != nil {
+		out.MembershipType = t.String()
+	}
+	return out, nil
+}
+
+// GetChannelMessage returns a channel message, or a reply when replyID is set.
+func (c *Client) GetChannelMessage(ctx context.Context, teamID, channelID, messageID, replyID string) (Message, error) {
+	msgs := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Messages().ByChatMessageId(messageID)
+	var m models.ChatMessageable
+	var err error
+	if replyID == "" {
+		m, err = msgs.Get(ctx, nil)
+	} else {
+		m, err = msgs.Replies().ByChatMessageId1(replyID).Get(ctx, nil)
+	}
+	if err != nil {
+		return Message{}, wrapErr(err, "get channel message")
+	}
+	msg := messageFromModel(m)
+	if msg.TeamID == "" {
+		msg.TeamID, msg.ChannelID = teamID, channelID
+	}
+	if replyID != "" && msg.ReplyToID == "" {
+		msg.ReplyToID = messageID
+	}
+	return msg, nil
+}
+
+// ThreadParticipants returns the Entra ids of a thread's author and of everyone who replied in it.
+func (c *Client) ThreadParticipants(ctx context.Context, teamID, channelID, messageID string) ([]string, error) {
+	root, err := c.GetChannelMessage(ctx, teamID, channelID, messageID, "")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	if !root.From.IsApplication {
+		add(root.From.UserID)
+	}
+	builder := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Messages().ByChatMessageId(messageID).Replies()
+	page, err := builder.Get(ctx, nil)
+	for pages := 0; ; pages++ {
+		if err != nil {
+			return nil, wrapErr(err, "list thread replies")
+		}
+		for _, m := range page.GetValue() {
+			if r := messageFromModel(m); !r.From.IsApplication && r.DeletedAt.IsZero() {
+				add(r.From.UserID)
+			}
+		}
+		next := deref(page.GetOdataNextLink())
+		if next == "" || pages+1 >= maxListPages {
+			return out, nil
+		}
+		page, err = builder.WithUrl(next).Get(ctx, nil)
+	}
+}
+
+// TeamMembers returns the Entra ids of a team's members.
+func (c *Client) TeamMembers(ctx context.Context, teamID string) ([]string, error) {
+	builder := c.teams().ByTeamId(teamID).Members()
+	page, err := builder.Get(ctx, nil)
+	var out []string
+	for pages := 0; ; pages++ {
+		if err != nil {
+			return nil, wrapErr(err, "list team members")
+		}
+		out = appendMemberIDs(out, page.GetValue())
+		next := deref(page.GetOdataNextLink())
+		if next == "" || pages+1 >= maxMemberPages {
+			return out, nil
+		}
+		page, err = builder.WithUrl(next).Get(ctx, nil)
+	}
+}
+
+// ChannelMembers returns the Entra ids of a channel's members (for a standard channel Graph lists the team's).
+func (c *Client) ChannelMembers(ctx context.Context, teamID, channelID string) ([]string, error) {
+	builder := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Members()
+	page, err := builder.Get(ctx, nil)
+	var out []string
+	for pages := 0; ; pages++ {
+		if err != nil {
+			return nil, wrapErr(err, "list channel members")
+		}
+		out = appendMemberIDs(out, page.GetValue())
+		next := deref(page.GetOdataNextLink())
+		if next == "" || pages+1 >= maxMemberPages {
+			return out, nil
+		}
+		page, err = builder.WithUrl(next).Get(ctx, nil)
+	}
+}
+
+// TagMembers returns the Entra ids of a tag's members.
+func (c *Client) TagMembers(ctx context.Context, teamID, tagID string) ([]string, error) {
+	builder := c.teams().ByTeamId(teamID).Tags().ByTeamworkTagId(tagID).Members()
+	page, err := builder.Get(ctx, nil)
+	var out []string
+	for pages := 0; ; pages++ {
+		if err != nil {
+			return nil, wrapErr(err, "list tag members")
+		}
+		for _, m := range page.GetValue() {
+			if id := deref(m.GetUserId()); id != "" {
+				out = append(out, id)
+			}
+		}
+		next := deref(page.GetOdataNextLink())
+		if next == "" || pages+1 >= maxMemberPages {
+			return out, nil
+		}
+		page, err = builder.WithUrl(next).Get(ctx, nil)
+	}
+}
+
+// appendMemberIDs keeps the Entra user ids of conversation members; members of other kinds (none today) are
+// skipped. A member parsed without its @odata.type keeps userId in additional data.
+func appendMemberIDs(out []string, members []models.ConversationMemberable) []string {
+	for _, m := range members {
+		if m == nil {
+			continue
+		}
+		id := ""
+		if u, ok := m.(models.AadUserConversationMemberable); ok {
+			id = deref(u.GetUserId())
+		}
+		if id == "" {
+			if v, ok := m.GetAdditionalData()["userId"].(*string); ok && v != nil {
+				id = *v
+			}
+		}
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,92 @@
+package graph
+
+import (
+	"context"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/graphsim"
+)
+
+// The channel reads channel notifications need, with the app's token, against graphsim: the message and its
+// mentions, the thread's participants, the members behind a team, channel or tag mention, and the channel's
+// membership type (who may read it).
+func TestAgainstGraphsimChannels(t *testing.T) {
+	e := newSimEnv(t, Options{MaxRetries: -1})
+	require.NoError(t, e.sim.SetAppRoles(simClient, []string{"Chat.Read.All", "Presence.Read.All", "ChannelMessage.Read.All",
+		"Channel.ReadBasic.All", "ChannelMember.Read.All", "TeamMember.Read.All", "Team.ReadBasic.All", "TeamworkTag.Read.All"}))
+	app := e.factory.App()
+	ctx := context.Background()
+
+	teamID, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: simTenant, DisplayName: "Launch crew", Members: []string{aliceID, bobID, carolID},
+		Tags: []graphsim.TagSpec{{DisplayName: "oncall", Members: []string{bobID, carolID}}}})
+	require.NoError(t, err)
+	privID, err := e.sim.CreateChannel(teamID, graphsim.ChannelSpec{DisplayName: "Secret", MembershipType: "private", Members: []string{aliceID, bobID}})
+	require.NoError(t, err)
+	var tagID, generalID string
+	for _, tm := range e.sim.Teams() {
+		if tm.ID != teamID {
+			continue
+		}
+		tagID = tm.Tags[0].ID
+		for _, c := range tm.Channels {
+			if c.DisplayName == "General" {
+				generalID = c.ID
+			}
+		}
+	}
+	require.NotEmpty(t, tagID)
+
+	team, err := app.GetTeam(ctx, teamID)
+	require.NoError(t, err)
+	assert.Equal(t, "Launch crew", team.DisplayName)
+	ch, err := app.GetChannel(ctx, teamID, privID)
+	require.NoError(t, err)
+	assert.Equal(t, Channel{ID: privID, TeamID: teamID, DisplayName: "Secret", MembershipType: "private", WebURL: ch.WebURL}, ch)
+
+	rootID, err := e.sim.SendChannelMessage(teamID, privID, graphsim.NewMessage{From: aliceID, HTML: `<p>Ship it?</p>`})
+	require.NoError(t, err)
+	replyID, err := e.sim.ReplyChannelMessage(teamID, privID, rootID, graphsim.NewMessage{From: bobID,
+		HTML:     `<p><at id="0">Alice</at> <at id="1">Secret</at> <at id="2">oncall</at></p>`,
+		Mentions: []graphsim.Mention{{ID: 0, MentionText: "Alice", UserID: aliceID}, {ID: 1, MentionText: "Secret", ChannelID: privID}, {ID: 2, MentionText: "oncall", TagID: tagID}}})
+	require.NoError(t, err)
+
+	reply, err := app.GetChannelMessage(ctx, teamID, privID, rootID, replyID)
+	require.NoError(t, err)
+	assert.Equal(t, teamID, reply.TeamID)
+	assert.Equal(t, privID, reply.ChannelID)
+	assert.Equal(t, rootID, reply.ReplyToID)
+	require.Len(t, reply.Mentions, 3)
+	assert.Equal(t, aliceID, reply.Mentions[0].UserID)
+	assert.Equal(t, "channel", reply.Mentions[1].ConversationType)
+	assert.Equal(t, privID, reply.Mentions[1].ConversationID)
+	assert.Equal(t, tagID, reply.Mentions[2].TagID)
+
+	people, err := app.ThreadParticipants(ctx, teamID, privID, rootID)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{aliceID, bobID}, people)
+
+	sorted := func(ids []string, err error) []string {
+		require.NoError(t, err)
+		sort.Strings(ids)
+		return ids
+	}
+	assert.Equal(t, []string{aliceID, bobID, carolID}, sorted(app.TeamMembers(ctx, teamID)))
+	assert.Equal(t, []string{aliceID, bobID}, sorted(app.ChannelMembers(ctx, teamID, privID)), "a private channel's own members")
+	assert.Equal(t, []string{aliceID, bobID, carolID}, sorted(app.ChannelMembers(ctx, teamID, generalID)), "a standard channel's members are the team's")
+	assert.Equal(t, []string{bobID, carolID}, sorted(app.TagMembers(ctx, teamID, tagID)))
+}
+
+// Without the channel permissions (the default of an app registered for chats only) the reads are refused as
+// Graph refuses them, and the error says so.
+func TestAgainstGraphsimChannelsWithoutPermission(t *testing.T) {
+	e := newSimEnv(t, Options{MaxRetries: -1})
+	teamID, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: simTenant, DisplayName: "Launch crew", Members: []string{aliceID, bobID}})
+	require.NoError(t, err)
+	_, err = e.factory.App().TeamMembers(context.Background(), teamID)
+	require.Error(t, err)
+	assert.True(t, IsForbidden(err), "%v", err)
+}
