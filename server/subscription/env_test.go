@@ -112,11 +112,7 @@ func newEnv(t *testing.T) *env {
 	s.RetryBase = 20 * time.Millisecond
 	sim.Changes().SetSettings(s)
 
-	cfg := config.Defaults()
-	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = tenantID, clientID, "client-secret"
-	cfg.Cloud, cfg.CustomAuthorityURL, cfg.CustomGraphURL, cfg.CustomCACertificate = config.CloudCustom, sim.AuthorityURL(), sim.GraphURL(), string(sim.CACertPEM())
-	e.graph, err = graph.NewFactory(cfg, graph.Options{MaxRetries: -1})
-	require.NoError(t, err)
+	e.graph = e.newGraph()
 
 	e.dsn = storetest.NewDatabase(t)
 	e.store = e.openStore()
@@ -187,6 +183,16 @@ type lifecycleFunc func(context.Context, []webhook.LifecycleEvent) error
 
 func (f lifecycleFunc) AcceptLifecycle(ctx context.Context, evs []webhook.LifecycleEvent) error {
 	return f(ctx, evs)
+}
+
+// newGraph is a Graph client factory with a fresh token cache (e.g. after the app's roles changed).
+func (e *env) newGraph() *graph.Factory {
+	cfg := config.Defaults()
+	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = tenantID, clientID, "client-secret"
+	cfg.Cloud, cfg.CustomAuthorityURL, cfg.CustomGraphURL, cfg.CustomCACertificate = config.CloudCustom, e.sim.AuthorityURL(), e.sim.GraphURL(), string(e.sim.CACertPEM())
+	f, err := graph.NewFactory(cfg, graph.Options{MaxRetries: -1})
+	require.NoError(e.t, err)
+	return f
 }
 
 func (e *env) openStore() *store.Store {

@@ -2,6 +2,7 @@ package subscription
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/pkg/errors"
@@ -25,7 +26,7 @@ func (m *Manager) AcceptLifecycle(ctx context.Context, events []webhook.Lifecycl
 				"subscription_id", clip(ev.SubscriptionID))
 			continue
 		}
-		ok, err := m.deps.Store.RecordSubscriptionEvent(ctx, StateName, ev.SubscriptionID, ev.LifecycleEvent, now)
+		ok, err := m.deps.Store.RecordSubscriptionEvent(ctx, m.deps.Target.StateName, ev.SubscriptionID, ev.LifecycleEvent, now)
 		if err != nil {
 			return errors.Wrap(err, "record lifecycle event")
 		}
@@ -51,12 +52,18 @@ type Status struct {
 	ThisNode    string
 }
 
+// PermissionMissing says the last creation failed with 403 for a Target with ForbiddenRetry: the app lacks the
+// application permission (or the subscription quota is used up), and creation is retried only now and then.
+func (s Status) PermissionMissing() bool {
+	return s.SubscriptionID == "" && strings.HasPrefix(s.LastError, PermissionMissingPrefix)
+}
+
 // Status reads the subscription state and the leader lease. LastNotificationAt is the later of the stored
 // time and this node's own, which is current even before the next write.
 func (m *Manager) Status(ctx context.Context) (Status, error) {
-	st, err := m.deps.Store.GetSubscriptionState(ctx, StateName)
+	st, err := m.deps.Store.GetSubscriptionState(ctx, m.deps.Target.StateName)
 	if errors.Is(err, store.ErrNotFound) {
-		st, err = store.SubscriptionState{Name: StateName}, nil
+		st, err = store.SubscriptionState{Name: m.deps.Target.StateName}, nil
 	}
 	if err != nil {
 		return Status{}, err
@@ -65,7 +72,7 @@ func (m *Manager) Status(ctx context.Context) (Status, error) {
 	if here := m.lastNotificationHere(); here.After(out.LastNotificationAt) {
 		out.LastNotificationAt = here
 	}
-	l, err := m.deps.Store.GetLease(ctx, leaseName)
+	l, err := m.deps.Store.GetLease(ctx, m.deps.Target.LeaseName)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:

@@ -123,9 +123,87 @@ type Logger interface {
 	LogError(msg string, keyValuePairs ...any)
 }
 
+// Target is what one Manager subscribes to. The zero value is the chat subscription (Resource, StateName);
+// the channel subscription of issue 17 is a second Manager with ChannelTarget, so both share one machinery.
+type Target struct {
+	Resource   string // Resource when empty
+	StateName  string // the state row; StateName when empty
+	LeaseName  string // the leader lease; the chat manager's when empty
+	Label      string // what the logs say is subscribed to; "Teams chat messages" when empty
+	Permission string // the application permission a 403 asks for; Chat.Read.All when empty
+	// Enabled, when set and false, makes the leader delete the subscription (if any) and do nothing else.
+	Enabled func() bool
+	// SharedKey uses the rich notification key another Manager keeps (Keys.Current) instead of creating,
+	// rotating and pruning keys itself: two managers rotating one key table would race.
+	SharedKey bool
+	// Keep spares subscriptions another Manager owns when stale ones are deleted (they share the notification URL).
+	Keep func(graph.Subscription) bool
+	// ForbiddenRetry, when positive, makes a 403 on creation (permission not granted) wait that long before
+	// the next attempt instead of retrying at every check; Status reports PermissionMissing meanwhile.
+	ForbiddenRetry time.Duration
+}
+
+// ChannelResource is the tenant-wide channel message subscription's resource (issue 17).
+const ChannelResource = "/teams/getAllMessages"
+
+// ChannelTarget is the Target of the channel message subscription; enabled says whether the admin setting is on,
+// keep spares the chat subscription.
+func ChannelTarget(enabled func() bool) Target {
+	return Target{
+		Resource:       ChannelResource,
+		StateName:      ChannelStateName,
+		LeaseName:      "channel-subscription-manager",
+		Label:          "Teams channel messages",
+		Permission:     ChannelPermission,
+		Enabled:        enabled,
+		SharedKey:      true,
+		Keep:           func(s graph.Subscription) bool { return !strings.EqualFold(s.Resource, ChannelResource) },
+		ForbiddenRetry: DefaultForbiddenRetry,
+	}
+}
+
+// ChatTarget is the chat subscription's Target beside a channel one: while channelOn, the chat manager spares the
+// channel subscription when it deletes stale ones at the shared notification URL. With channelOn false it is
+// the zero Target, so nothing changes for installations without channel notifications.
+func ChatTarget(channelOn func() bool) Target {
+	return Target{Keep: func(s graph.Subscription) bool {
+		return channelOn() && strings.EqualFold(s.Resource, ChannelResource)
+	}}
+}
+
+// Channel subscription names.
+const (
+	ChannelStateName      = "channel"
+	ChannelPermission     = "ChannelMessage.Read.All"
+	DefaultForbiddenRetry = 15 * time.Minute
+)
+
+// PermissionMissingPrefix starts the recorded error of a 403 on creation for a Target with ForbiddenRetry.
+const PermissionMissingPrefix = "permission missing: "
+
+func (t *Target) complete() {
+	if t.Resource == "" {
+		t.Resource = Resource
+	}
+	if t.StateName == "" {
+		t.StateName = StateName
+	}
+	if t.LeaseName == "" {
+		t.LeaseName = leaseName
+	}
+	if t.Label == "" {
+		t.Label = "Teams chat messages"
+	}
+	if t.Permission == "" {
+		t.Permission = "Chat.Read.All"
+	}
+}
+
 // Deps are the manager's collaborators.
 type Deps struct {
-	Store Store
+	// Target is what to subscribe to; the zero value is the chat subscription.
+	Target Target
+	Store  Store
 	// Graph returns the app-only client of the current configuration, or nil while Graph is not configured.
 	Graph    func() Graph
 	Settings func() Settings
@@ -196,6 +274,7 @@ func New(deps Deps, opts Options) (*Manager, error) {
 	if deps.Store == nil || deps.Graph == nil || deps.Settings == nil || deps.Keys == nil || deps.Logger == nil {
 		return nil, errors.New("subscription manager: store, graph, settings, keys and logger are required")
 	}
+	deps.Target.complete()
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -274,7 +353,7 @@ func (m *Manager) Stop() {
 	m.tickMu.Lock()
 	defer m.tickMu.Unlock()
 	if m.wasLeader {
-		if err := m.deps.Store.ReleaseLease(ctx, leaseName, m.deps.NodeID); err != nil {
+		if err := m.deps.Store.ReleaseLease(ctx, m.deps.Target.LeaseName, m.deps.NodeID); err != nil {
 			m.deps.Logger.LogWarn("Could not release subscription leadership; another node takes over when it expires", "error", err.Error())
 		}
 		m.wasLeader = false
@@ -344,7 +423,7 @@ func (m *Manager) saveNotificationTime(ctx context.Context) {
 	if ns == 0 || ns == m.notifiedSaved.Load() {
 		return
 	}
-	if err := m.deps.Store.NoteSubscriptionNotification(ctx, StateName, time.Unix(0, ns).UTC()); err != nil {
+	if err := m.deps.Store.NoteSubscriptionNotification(ctx, m.deps.Target.StateName, time.Unix(0, ns).UTC()); err != nil {
 		m.deps.Logger.LogDebug("Could not record when notifications last arrived", "error", err.Error())
 		return
 	}
@@ -362,7 +441,7 @@ func (m *Manager) Wake() {
 // Recreate asks the leader (whichever node it is) to replace the subscription, e.g. for an admin command.
 // Configuration changes need no call: the fingerprint notices them; calling Reconcile makes it prompt.
 func (m *Manager) Recreate(ctx context.Context, reason string) error {
-	if err := m.deps.Store.RequestSubscriptionRecreate(ctx, StateName, reason); err != nil {
+	if err := m.deps.Store.RequestSubscriptionRecreate(ctx, m.deps.Target.StateName, reason); err != nil {
 		return err
 	}
 	m.Wake()
@@ -376,7 +455,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	m.tickMu.Lock()
 	defer m.tickMu.Unlock()
 	now := m.deps.Now().UTC()
-	leader, err := m.deps.Store.AcquireLease(ctx, leaseName, m.deps.NodeID, now, m.opts.LeaderLease)
+	leader, err := m.deps.Store.AcquireLease(ctx, m.deps.Target.LeaseName, m.deps.NodeID, now, m.opts.LeaderLease)
 	if err != nil {
 		return err
 	}
@@ -392,26 +471,35 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 
 	settings := m.deps.Settings()
 	if !settings.configured() {
-		m.deps.Logger.LogDebug("Not subscribing to Teams chat messages: Site URL or webhook secret is not set")
+		m.deps.Logger.LogDebug("Not subscribing to " + m.deps.Target.Label + ": Site URL or webhook secret is not set")
 		return nil
 	}
 	g := m.deps.Graph()
 	if g == nil {
-		m.deps.Logger.LogDebug("Not subscribing to Teams chat messages: Microsoft Graph is not configured")
+		m.deps.Logger.LogDebug("Not subscribing to " + m.deps.Target.Label + ": Microsoft Graph is not configured")
 		return nil
 	}
 
-	prev, err := m.deps.Store.GetSubscriptionState(ctx, StateName)
+	prev, err := m.deps.Store.GetSubscriptionState(ctx, m.deps.Target.StateName)
 	if errors.Is(err, store.ErrNotFound) {
-		prev, err = store.SubscriptionState{Name: StateName}, nil
+		prev, err = store.SubscriptionState{Name: m.deps.Target.StateName}, nil
 	}
 	if err != nil {
 		return err
+	}
+	if t := m.deps.Target; t.Enabled != nil && !t.Enabled() {
+		return m.disable(ctx, g, prev)
+	}
+	if m.waitingForPermission(prev, now) {
+		return nil
 	}
 	r := &reconciler{m: m, g: g, settings: settings, now: now, st: prev}
 	runErr := r.run(ctx, tookOver)
 	if runErr != nil {
 		r.st.LastError, r.st.LastErrorAt = runErr.Error(), now
+		if r.permissionMissing {
+			r.st.LastError = PermissionMissingPrefix + runErr.Error()
+		}
 	} else {
 		r.st.LastError, r.st.LastErrorAt = "", time.Time{}
 	}
@@ -429,6 +517,8 @@ type reconciler struct {
 	now      time.Time
 	st       store.SubscriptionState
 	key      *richnotify.KeyPair
+	// permissionMissing: creation failed with 403 for a Target with ForbiddenRetry.
+	permissionMissing bool
 }
 
 func (r *reconciler) run(ctx context.Context, tookOver bool) error {
@@ -438,7 +528,11 @@ func (r *reconciler) run(ctx context.Context, tookOver bool) error {
 		r.openGap()
 	}
 	if r.settings.RichNotifications {
-		if err := r.ensureKey(ctx); err != nil {
+		ensure := r.ensureKey
+		if r.m.deps.Target.SharedKey {
+			ensure = r.sharedKey
+		}
+		if err := ensure(ctx); err != nil {
 			return err
 		}
 	}
@@ -481,7 +575,7 @@ func (r *reconciler) run(ctx context.Context, tookOver bool) error {
 			r.m.deps.OnGap(ctx, since)
 		}
 	}
-	if r.key != nil {
+	if r.key != nil && !r.m.deps.Target.SharedKey {
 		if removed, err := r.m.deps.Keys.Prune(ctx, r.now.Add(-r.m.opts.KeyRetention)); err != nil {
 			log.LogWarn("Could not delete expired rich notification keys", "error", err.Error())
 		} else if len(removed) > 0 {
@@ -541,7 +635,7 @@ func (r *reconciler) maintain(ctx context.Context) (string, error) {
 			return "Microsoft Graph no longer knows it", nil
 		}
 		if err != nil {
-			return "", explain(err, "update the subscription's encryption certificate")
+			return "", r.explain(err, "update the subscription's encryption certificate")
 		}
 		st.CertificateID = r.key.ID()
 		r.live(sub)
@@ -557,7 +651,7 @@ func (r *reconciler) maintain(ctx context.Context) (string, error) {
 			return "Microsoft Graph no longer knows it", nil
 		}
 		if err != nil {
-			return "", explain(err, "renew the subscription")
+			return "", r.explain(err, "renew the subscription")
 		}
 		st.ReauthorizeRequestedAt = time.Time{}
 		st.LastRenewedAt = r.now
@@ -574,7 +668,7 @@ func (r *reconciler) maintain(ctx context.Context) (string, error) {
 		return "Microsoft Graph no longer knows it", nil
 	}
 	if err != nil {
-		return "", explain(err, "check the subscription")
+		return "", r.explain(err, "check the subscription")
 	}
 	r.live(sub)
 	return "", nil
@@ -597,13 +691,13 @@ func (r *reconciler) recreate(ctx context.Context, reason string) error {
 	if st.SubscriptionID != "" {
 		r.openGap() // notifications between the delete and the create are lost
 		if err := r.g.DeleteSubscription(ctx, st.SubscriptionID); err != nil && !graph.IsNotFound(err) {
-			return explain(err, "delete the old subscription")
+			return r.explain(err, "delete the old subscription")
 		}
 		log.LogInfo("Deleted the Microsoft Graph subscription to replace it", "subscription_id", st.SubscriptionID, "reason", reason)
 		st.SubscriptionID, st.ExpiresAt, st.Fingerprint, st.CertificateID = "", time.Time{}, "", ""
 	}
 	req := graph.SubscriptionRequest{
-		Resource:                 Resource,
+		Resource:                 r.m.deps.Target.Resource,
 		ChangeType:               ChangeType,
 		NotificationURL:          r.settings.NotificationURL(),
 		LifecycleNotificationURL: r.settings.LifecycleURL(),
@@ -622,7 +716,8 @@ func (r *reconciler) recreate(ctx context.Context, reason string) error {
 		sub, err = r.g.CreateSubscription(ctx, req)
 	}
 	if err != nil {
-		return explain(err, "create the subscription")
+		r.permissionMissing = graph.IsForbidden(err) && r.m.deps.Target.ForbiddenRetry > 0
+		return r.explain(err, "create the subscription")
 	}
 	// Remembered before the state is saved: Graph may deliver the first items before the save commits.
 	r.m.owned.add(sub.ID)
@@ -634,7 +729,7 @@ func (r *reconciler) recreate(ctx context.Context, reason string) error {
 	st.ExpiresAt = req.ExpiresAt
 	r.live(sub)
 	r.m.deps.Metrics.SubscriptionRecreated(reason)
-	log.LogInfo("Subscribed to Teams chat messages", "subscription_id", sub.ID, "reason", reason,
+	log.LogInfo("Subscribed to "+r.m.deps.Target.Label, "subscription_id", sub.ID, "reason", reason,
 		"expires", st.ExpiresAt.Format(time.RFC3339), "rich", req.IncludeResourceData)
 	return nil
 }
@@ -650,6 +745,9 @@ func (r *reconciler) deleteStale(ctx context.Context) {
 	}
 	for _, s := range subs {
 		if s.ID == r.st.SubscriptionID || s.NotificationURL != r.settings.NotificationURL() {
+			continue
+		}
+		if keep := r.m.deps.Target.Keep; keep != nil && keep(s) {
 			continue
 		}
 		if err := r.g.DeleteSubscription(ctx, s.ID); err != nil {
@@ -674,6 +772,33 @@ func (r *reconciler) openGapAt(t time.Time) {
 	}
 }
 
+// explain adds what the admin can do about a Graph failure, naming this target's permission.
+func (r *reconciler) explain(err error, what string) error {
+	t := r.m.deps.Target
+	if t.Resource == Resource {
+		return explain(err, what) // the chat subscription's wording, unchanged
+	}
+	hint := ""
+	switch {
+	case graph.IsThrottled(err):
+		hint = "Microsoft Graph is throttling or unavailable; the plugin retries at the next check"
+	case graph.IsUnauthorized(err):
+		hint = "check the tenant ID, client ID and client secret in the plugin settings"
+	case graph.IsForbidden(err):
+		hint = "in Microsoft Entra ID, add the Microsoft Graph application permission " + t.Permission +
+			" to the app registration and grant admin consent (or the tenant's subscription quota is used up)"
+	case graph.StatusOf(err) == 400:
+		hint = "Microsoft Graph must reach the notification URL over public https: check the Site URL and that the plugin is enabled"
+	case graph.StatusOf(err) == 409:
+		hint = "another subscription of this app for " + t.Label + " exists with a different notification URL; delete it or use a separate app registration"
+	}
+	err = errors.Wrap(err, what)
+	if hint != "" {
+		err = errors.Wrap(err, hint)
+	}
+	return err
+}
+
 // explain adds what the admin can do about a Graph failure.
 func explain(err error, what string) error {
 	hint := ""
@@ -694,4 +819,45 @@ func explain(err error, what string) error {
 		err = errors.Wrap(err, hint)
 	}
 	return err
+}
+
+// sharedKey makes r.key the key another Manager keeps; while there is none yet, creation waits for it.
+func (r *reconciler) sharedKey(ctx context.Context) error {
+	kp, err := r.m.deps.Keys.Current(ctx)
+	if err != nil {
+		return errors.Wrap(err, "load the rich notification key")
+	}
+	if kp == nil {
+		return errors.New("waiting for the chat subscription to create the rich notification key")
+	}
+	r.key = kp
+	return nil
+}
+
+// disable deletes the subscription of a Target whose setting is off and forgets it, including when it was last
+// good: turning the setting on later starts afresh, without catching up on the time it was off.
+func (m *Manager) disable(ctx context.Context, g Graph, prev store.SubscriptionState) error {
+	if prev.SubscriptionID == "" && prev.LastError == "" && prev.GapSince.IsZero() {
+		return nil // nothing to undo; writes nothing, so an installation that never enabled it has no row
+	}
+	if prev.SubscriptionID != "" {
+		cctx, cancel := context.WithTimeout(ctx, graphCallTimeout)
+		err := g.DeleteSubscription(cctx, prev.SubscriptionID)
+		cancel()
+		if err != nil && !graph.IsNotFound(err) {
+			return errors.Wrap(err, "delete the "+m.deps.Target.Label+" subscription after the setting was turned off")
+		}
+		m.deps.Logger.LogInfo("Deleted the subscription to "+m.deps.Target.Label+": the setting is off", "subscription_id", prev.SubscriptionID)
+	}
+	return m.deps.Store.SaveSubscriptionState(ctx, prev, store.SubscriptionState{Name: prev.Name})
+}
+
+// waitingForPermission says whether a recent 403 on creation still holds back the next attempt. A changed
+// An admin's recreate request tries at once.
+func (m *Manager) waitingForPermission(st store.SubscriptionState, now time.Time) bool {
+	retry := m.deps.Target.ForbiddenRetry
+	if retry <= 0 || st.SubscriptionID != "" || st.RecreateReason != "" || !strings.HasPrefix(st.LastError, PermissionMissingPrefix) {
+		return false
+	}
+	return now.Sub(st.LastErrorAt) < retry
 }

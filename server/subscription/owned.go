@@ -72,7 +72,7 @@ func (m *Manager) OwnsSubscription(ctx context.Context, id string) bool {
 	if recent {
 		return false
 	}
-	st, err := m.deps.Store.GetSubscriptionState(ctx, StateName)
+	st, err := m.deps.Store.GetSubscriptionState(ctx, m.deps.Target.StateName)
 	m.owned.mu.Lock()
 	m.owned.readAt = now
 	m.owned.mu.Unlock()

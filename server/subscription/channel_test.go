@@ -1,0 +1,141 @@
+package subscription_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/server/store"
+	"github.com/teamsnotify/msteams-sync/server/subscription"
+)
+
+// channelManager builds the second, channel-message manager of issue 17 on the env's store.
+func (e *env) channelManager(node string, enabled *atomic.Bool) *subscription.Manager {
+	e.t.Helper()
+	return e.targetManager(node, e.store, subscription.ChannelTarget(enabled.Load))
+}
+
+func (e *env) targetManager(node string, s subscription.Store, target subscription.Target) *subscription.Manager {
+	e.t.Helper()
+	m, err := subscription.New(subscription.Deps{
+		Target:   target,
+		Store:    s,
+		Graph:    func() subscription.Graph { return e.graph.App() },
+		Settings: e.Settings,
+		Keys:     subscription.NewKeys(s, func() subscription.Sealer { return e.sealer }),
+		OnGap:    func(_ context.Context, since time.Time) { e.gaps <- since },
+		Logger:   logger{e.t},
+		Now:      e.clock.Now,
+		NodeID:   node,
+	}, testOptions)
+	require.NoError(e.t, err)
+	return m
+}
+
+func (e *env) channelState() (store.SubscriptionState, bool) {
+	st, err := e.store.GetSubscriptionState(context.Background(), subscription.ChannelStateName)
+	if errors.Is(err, store.ErrNotFound) {
+		return st, false
+	}
+	require.NoError(e.t, err)
+	return st, true
+}
+
+func (e *env) remoteByResource(resource string) []string {
+	var ids []string
+	for _, s := range e.sim.Changes().Subscriptions() {
+		if strings.EqualFold(s.Resource, resource) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+func TestChannelSubscriptionOnlyWhenTheSettingIsOn(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.sim.SetAppRoles(clientID, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	var on atomic.Bool
+	chat := e.manager("node-1", e.store)
+	ch := e.channelManager("node-1", &on)
+
+	e.reconcile(chat)
+	e.reconcile(ch)
+	assert.Len(t, e.remoteByResource(subscription.Resource), 1)
+	assert.Empty(t, e.remoteByResource(subscription.ChannelResource), "setting off: no channel subscription")
+	_, exists := e.channelState()
+	assert.False(t, exists, "setting off: not even a state row")
+
+	on.Store(true)
+	e.reconcile(ch)
+	ids := e.remoteByResource(subscription.ChannelResource)
+	require.Len(t, ids, 1)
+	st, _ := e.channelState()
+	assert.Equal(t, ids[0], st.SubscriptionID)
+	assert.True(t, ch.OwnsSubscription(context.Background(), ids[0]))
+	assert.False(t, chat.OwnsSubscription(context.Background(), ids[0]))
+	for _, s := range e.sim.Changes().Subscriptions() {
+		if s.ID == ids[0] {
+			assert.Equal(t, subscription.ChangeType, s.ChangeType)
+			assert.Equal(t, e.Settings().NotificationURL(), s.NotificationURL)
+			assert.Equal(t, e.Settings().LifecycleURL(), s.LifecycleNotificationURL)
+		}
+	}
+
+	// A new leader of the chat subscription deletes stale subscriptions at our URL, but not the channel one.
+	chat2 := e.targetManager("node-2", e.openStore(), subscription.ChatTarget(on.Load))
+	chat.Stop()
+	e.clock.Advance(10 * time.Minute) // node-1's lease lapses
+	e.reconcile(chat2)
+	e.reconcile(ch)
+	assert.Equal(t, ids, e.remoteByResource(subscription.ChannelResource), "the chat manager spares the channel subscription")
+	assert.Len(t, e.remoteByResource(subscription.Resource), 1)
+
+	// Turned off: deleted at Graph and forgotten; the chat subscription stays.
+	on.Store(false)
+	e.reconcile(ch)
+	assert.Empty(t, e.remoteByResource(subscription.ChannelResource))
+	assert.Len(t, e.remoteByResource(subscription.Resource), 1)
+	st, _ = e.channelState()
+	assert.Empty(t, st.SubscriptionID)
+	assert.True(t, st.LastGoodAt.IsZero(), "turning it on later starts afresh, without a catch-up of the off time")
+	e.noGap()
+}
+
+func TestChannelSubscriptionWithoutThePermissionIsReportedAndRetriedSlowly(t *testing.T) {
+	e := newEnv(t) // graphsim apps lack ChannelMessage.Read.All by default
+	var on atomic.Bool
+	on.Store(true)
+	ch := e.channelManager("node-1", &on)
+
+	err := ch.Reconcile(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ChannelMessage.Read.All")
+	st, err := ch.Status(context.Background())
+	require.NoError(t, err)
+	assert.True(t, st.PermissionMissing())
+	assert.Contains(t, st.LastError, "admin consent")
+	firstAt := st.LastErrorAt
+
+	// The next checks wait quietly instead of failing every minute.
+	e.clock.Advance(time.Minute)
+	require.NoError(t, ch.Reconcile(context.Background()))
+	st, _ = ch.Status(context.Background())
+	assert.True(t, st.PermissionMissing())
+	assert.Equal(t, firstAt, st.LastErrorAt)
+
+	// Granted, and after the slow retry interval: created.
+	require.NoError(t, e.sim.SetAppRoles(clientID, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	e.graph = e.newGraph() // a token with the new role
+	e.clock.Advance(subscription.DefaultForbiddenRetry)
+	e.reconcile(ch)
+	st, _ = ch.Status(context.Background())
+	assert.False(t, st.PermissionMissing())
+	assert.Empty(t, st.LastError)
+	assert.Len(t, e.remoteByResource(subscription.ChannelResource), 1)
+}
