@@ -41,6 +41,9 @@ type Configuration struct {
 	EvaluationAPI     bool
 	SyncNotifications bool
 	RichNotifications bool
+	// ChannelNotifications subscribes to Teams channel messages as well (issue 17). Off by default: it needs the
+	// application permission ChannelMessage.Read.All, which many tenants have not granted.
+	ChannelNotifications bool
 
 	ConnectedUsersAllowed           int
 	ConnectedUsersMaxPendingInvites int

@@ -102,6 +102,7 @@ func TestDecodeKeepsDefaultsForMissingKeys(t *testing.T) {
 	assert.Equal(t, 1000, c.ConnectedUsersAllowed)
 	assert.Equal(t, 7, c.InviteExpiryDays)
 	assert.True(t, c.SyncNotifications)
+	assert.False(t, c.ChannelNotifications, "channel notifications stay off until the admin turns them on")
 	assert.True(t, c.RichNotifications)
 	assert.Equal(t, CloudCommercial, c.Cloud)
 }
@@ -112,7 +113,7 @@ func TestToMapRoundTrips(t *testing.T) {
 	back, err := FromMap(c.ToMap())
 	require.NoError(t, err)
 	assert.Equal(t, c, back)
-	assert.Len(t, c.ToMap(), 17)
+	assert.Len(t, c.ToMap(), 18)
 }
 
 func TestValidate(t *testing.T) {
@@ -354,6 +355,7 @@ func TestDiff(t *testing.T) {
 		{"webhook secret", base, func(c *Configuration) { c.WebhookSecret = "other" }, Changes{SubscriptionNeedsRecreate: true}},
 		{"rich notifications", base, func(c *Configuration) { c.RichNotifications = false }, Changes{SubscriptionNeedsRecreate: true}},
 		{"sync notifications", base, func(c *Configuration) { c.SyncNotifications = false }, Changes{NotificationsToggled: true}},
+		{"channel notifications", base, func(c *Configuration) { c.ChannelNotifications = true }, Changes{ChannelNotificationsToggled: true}},
 		{"evaluation API is inert", base, func(c *Configuration) { c.EvaluationAPI = true }, Changes{}},
 		{"seats", base, func(c *Configuration) { c.ConnectedUsersAllowed = 5 }, Changes{LimitsChanged: true}},
 		{"proxy addresses", base, func(c *Configuration) { c.AllowProxyAddresses = true }, Changes{LimitsChanged: true}},

@@ -16,13 +16,16 @@ type Changes struct {
 	SubscriptionNeedsRecreate bool
 	// NotificationsToggled: Sync notifications was switched on or off.
 	NotificationsToggled bool
+	// ChannelNotificationsToggled: Teams channel notifications was switched on or off, so the channel
+	// subscription must be created or deleted.
+	ChannelNotificationsToggled bool
 	// LimitsChanged: seat, invitation, whitelist or account-matching (proxy address) rules changed.
 	LimitsChanged bool
 }
 
 // Any reports whether anything the plugin reacts to changed.
 func (c Changes) Any() bool {
-	return c.CredentialsChanged || c.EncryptionKeyChanged || c.SubscriptionNeedsRecreate || c.NotificationsToggled || c.LimitsChanged
+	return c.CredentialsChanged || c.EncryptionKeyChanged || c.SubscriptionNeedsRecreate || c.NotificationsToggled || c.ChannelNotificationsToggled || c.LimitsChanged
 }
 
 // Diff classifies the change from old to new settings.
@@ -48,6 +51,7 @@ func Diff(old, new Configuration) Changes {
 		strings.TrimSpace(old.TenantID) != strings.TrimSpace(new.TenantID) ||
 		strings.TrimSpace(old.ClientID) != strings.TrimSpace(new.ClientID)
 	ch.NotificationsToggled = old.SyncNotifications != new.SyncNotifications
+	ch.ChannelNotificationsToggled = old.ChannelNotifications != new.ChannelNotifications
 	ch.LimitsChanged = old.ConnectedUsersAllowed != new.ConnectedUsersAllowed ||
 		old.ConnectedUsersMaxPendingInvites != new.ConnectedUsersMaxPendingInvites ||
 		old.InviteExpiryDays != new.InviteExpiryDays ||

@@ -26,6 +26,7 @@ var labels = map[string]string{
 	"EvaluationAPI":                   "Use the evaluation API model",
 	"SyncNotifications":               "Sync notifications",
 	"RichNotifications":               "Receive message content with notifications",
+	"ChannelNotifications":            "Teams channel notifications",
 	"ConnectedUsersAllowed":           "Max connected users",
 	"ConnectedUsersMaxPendingInvites": "Max pending invites",
 	"InviteExpiryDays":                "Invitation expiry (days)",
@@ -63,7 +64,7 @@ func (c Configuration) Validate() error {
 		switch key {
 		case "ConnectedUsersAllowed", "ConnectedUsersMaxPendingInvites", "InviteExpiryDays":
 			add("%s must be a whole number.", Label(key))
-		case "EvaluationAPI", "SyncNotifications", "RichNotifications", "ConnectedUsersRestricted", "AllowProxyAddresses":
+		case "EvaluationAPI", "SyncNotifications", "RichNotifications", "ChannelNotifications", "ConnectedUsersRestricted", "AllowProxyAddresses":
 			add("%s must be true or false.", Label(key))
 		default:
 			add("%s could not be read. Enter it again in the System Console.", Label(key))
