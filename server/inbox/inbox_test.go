@@ -633,3 +633,41 @@ func TestChannelChangeKeys(t *testing.T) {
 		t.Fatalf("order keys %q and %q: want the channel for both", oa, ob)
 	}
 }
+
+func TestSinkStoresChannelItemsOnlyWhenAsked(t *testing.T) {
+	s := storetest.NewStore(t)
+	on := false
+	sink := inbox.NewSink(s).AcceptChannels(func() bool { return on })
+	post := webhook.Item{Kind: webhook.KindChannelMessage, ChangeType: "created", TeamID: "t", ChannelID: "19:c@thread.tacv2",
+		MessageID: "100", TenantID: "tenant-1", SubscriptionID: "sub-2", ClientState: "the-webhook-secret"}
+	reply := post
+	reply.MessageID, reply.ReplyID = "100", "101"
+	reply.EncryptedContent = &richnotify.EncryptedContent{Data: "ZGF0YQ==", DataKey: "a2V5", DataSignature: "c2ln", EncryptionCertificateID: "cert-1"}
+	claim := func() []store.InboxItem {
+		items, err := s.ClaimInbox(context.Background(), inbox.QueueChannelChanges, 100, time.Now().Add(time.Minute), time.Minute)
+		require.NoError(t, err)
+		return items
+	}
+
+	require.NoError(t, sink.Accept(context.Background(), []webhook.Item{post, reply}))
+	assert.Empty(t, claim(), "off: nothing stored")
+
+	on = true
+	require.NoError(t, sink.Accept(context.Background(), []webhook.Item{post, reply}))
+	items := claim()
+	require.Len(t, items, 2)
+	var got []inbox.ChannelChange
+	for _, it := range items {
+		assert.NotContains(t, string(it.Payload), "the-webhook-secret")
+		var c inbox.ChannelChange
+		require.NoError(t, json.Unmarshal(it.Payload, &c))
+		assert.Equal(t, c.DedupeKey(), it.DedupeKey)
+		got = append(got, c)
+	}
+	assert.Equal(t, inbox.ChannelChange{ChangeType: "created", TeamID: "t", ChannelID: "19:c@thread.tacv2", MessageID: "100",
+		TenantID: "tenant-1", SubscriptionID: "sub-2", Source: inbox.SourceWebhook, ReceivedAt: got[0].ReceivedAt}, got[0])
+	assert.Equal(t, "101", got[1].MessageID, "a reply is the message")
+	assert.Equal(t, "100", got[1].RootID, "and names its thread's first message")
+	assert.Equal(t, reply.EncryptedContent, got[1].Encrypted, "rich content is kept encrypted")
+	assert.Empty(t, claimChanges(t, s), "nothing on the chat queue")
+}

@@ -17,6 +17,7 @@ import (
 type Sink struct {
 	store    Enqueuer
 	accepted func(at time.Time)
+	channels func() bool
 }
 
 // NewSink stores into s; pass the Runner so that local workers wake up at once.
@@ -31,11 +32,29 @@ func (s *Sink) OnAccepted(f func(at time.Time)) *Sink {
 	return s
 }
 
+// AcceptChannels makes channel message items ChannelChanges on QueueChannelChanges while on() is true (Teams
+// channel notifications, issue 17). Without it, or while it is false, they are skipped as before: the webhook
+// already drops them then, and nothing is stored that no worker handles. Call it before the webhook serves.
+func (s *Sink) AcceptChannels(on func() bool) *Sink {
+	s.channels = on
+	return s
+}
+
 // Accept implements webhook.Sink.
 func (s *Sink) Accept(ctx context.Context, items []webhook.Item) error {
 	now := nowOf(s.store)
 	batch := make([]store.InboxItem, 0, len(items))
 	for _, it := range items {
+		if it.Kind == webhook.KindChannelMessage && s.channels != nil && s.channels() {
+			item, ok, err := channelItem(it, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				batch = append(batch, item)
+			}
+			continue
+		}
 		if it.Kind != webhook.KindChatMessage || it.ChatID == "" || it.MessageID == "" {
 			continue // the webhook drops these already; never store what no worker can handle
 		}
@@ -65,4 +84,32 @@ func (s *Sink) Accept(ctx context.Context, items []webhook.Item) error {
 		s.accepted(now)
 	}
 	return nil
+}
+
+// channelItem turns a channel message item into a ChannelChange on QueueChannelChanges. The webhook keeps such
+// items only while Teams channel notifications are on. For a reply Graph names the thread's first message and
+// then the reply: the reply is the message, the first one its root.
+func channelItem(it webhook.Item, now time.Time) (store.InboxItem, bool, error) {
+	if it.TeamID == "" || it.ChannelID == "" || it.MessageID == "" {
+		return store.InboxItem{}, false, nil // never store what no worker can handle
+	}
+	c := ChannelChange{
+		ChangeType:     it.ChangeType,
+		TeamID:         it.TeamID,
+		ChannelID:      it.ChannelID,
+		MessageID:      it.MessageID,
+		TenantID:       it.TenantID,
+		SubscriptionID: it.SubscriptionID,
+		Encrypted:      it.EncryptedContent,
+		Source:         SourceWebhook,
+		ReceivedAt:     now,
+	}
+	if it.ReplyID != "" {
+		c.MessageID, c.RootID = it.ReplyID, it.MessageID
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return store.InboxItem{}, false, errors.Wrap(err, "encode channel change")
+	}
+	return store.InboxItem{Queue: QueueChannelChanges, DedupeKey: c.DedupeKey(), Payload: raw, EnqueuedAt: now}, true, nil
 }

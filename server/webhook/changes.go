@@ -89,8 +89,11 @@ func (h *ChangesHandler) filter(ctx context.Context, r *http.Request, batch Chan
 		switch {
 		case it.lifecycleEvent != "":
 			drops.add(DropMisrouted, it.SubscriptionID, it.TenantID)
-		case it.Kind == KindChannelMessage:
+		case it.Kind == KindChannelMessage && !h.channelMessages():
 			drops.add(DropUnsupportedResource, it.SubscriptionID, it.TenantID)
+		case it.Kind == KindChannelMessage:
+			it.ClientState = "" // verified; never stored
+			kept = append(kept, it)
 		case it.Kind != KindChatMessage:
 			drops.add(DropUnknownResource, it.SubscriptionID, it.TenantID)
 		default:
@@ -174,6 +177,12 @@ func (h *ChangesHandler) verifyRich(ctx context.Context, tokens []string, kept [
 		"Rich change notifications had no valid validation tokens; fetching their messages from Graph instead. "+TokenFallbackHelp,
 		"items", rich, "error", err.Error())
 	return nil
+}
+
+// channelMessages says whether channel message items are wanted now (the setting is read per batch, so turning
+// it off stops storing at once, even before the subscription is deleted).
+func (h *ChangesHandler) channelMessages() bool {
+	return h.opts.ChannelMessages != nil && h.opts.ChannelMessages()
 }
 
 var tenantGUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

@@ -40,7 +40,7 @@ const (
 // Reasons an item is dropped, as passed to Metrics.ItemsDropped.
 const (
 	DropClientState         = "client_state"         // clientState missing or not ours: forged or stale
-	DropUnsupportedResource = "unsupported_resource" // channel messages: the plugin handles chats only
+	DropUnsupportedResource = "unsupported_resource" // channel messages while Teams channel notifications are off
 	DropUnknownResource     = "unknown_resource"     // resource path not understood
 	DropMisrouted           = "misrouted"            // lifecycle event at the change URL or vice versa
 	DropUnknownSubscription = "unknown_subscription" // plain item of a subscription this plugin did not create
@@ -183,6 +183,9 @@ type Options struct {
 	// TenantID, when set and returning a tenant GUID, refuses plain items of other tenants. A tenant given by
 	// domain name cannot be compared with the GUID Graph sends, so it disables the check.
 	TenantID func() string
+	// ChannelMessages, when set and returning true, keeps channel message items (Teams channel notifications
+	// on, issue 17); otherwise they are acknowledged, counted as DropUnsupportedResource and not stored.
+	ChannelMessages func() bool
 	// Now is the clock of the log rate limit (time.Now when nil).
 	Now func() time.Time
 
@@ -357,7 +360,7 @@ func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, cont
 // dropReasonText explains each drop reason in the log.
 var dropReasonText = map[string]string{
 	DropClientState:         "clientState is missing or does not match (forged, or a subscription from an old secret)",
-	DropUnsupportedResource: "channel messages are not supported; only chats are",
+	DropUnsupportedResource: "channel messages arrive while Teams channel notifications are off",
 	DropUnknownResource:     "resource is not a chat message",
 	DropMisrouted:           "lifecycle and change notifications arrived at each other's URL",
 	DropUnknownSubscription: "subscription is not one this plugin created",
