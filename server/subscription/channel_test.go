@@ -2,6 +2,7 @@ package subscription_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/subscription"
 )
@@ -18,7 +21,11 @@ import (
 // channelManager builds the second, channel-message manager of issue 17 on the env's store.
 func (e *env) channelManager(node string, enabled *atomic.Bool) *subscription.Manager {
 	e.t.Helper()
-	return e.targetManager(node, e.store, subscription.ChannelTarget(enabled.Load))
+	m := e.targetManager(node, e.store, subscription.ChannelTarget(enabled.Load))
+	e.mu.Lock()
+	e.channel = m
+	e.mu.Unlock()
+	return m
 }
 
 func (e *env) targetManager(node string, s subscription.Store, target subscription.Target) *subscription.Manager {
@@ -138,4 +145,56 @@ func TestChannelSubscriptionWithoutThePermissionIsReportedAndRetriedSlowly(t *te
 	assert.False(t, st.PermissionMissing())
 	assert.Empty(t, st.LastError)
 	assert.Len(t, e.remoteByResource(subscription.ChannelResource), 1)
+}
+
+func TestChannelPostAndReplyReachTheInbox(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.sim.SetAppRoles(clientID, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	e.set(func(s *subscription.Settings) { s.RichNotifications = true })
+	e.channelOn.Store(true)
+	chat := e.manager("node-1", e.store)
+	ch := e.channelManager("node-1", &e.channelOn)
+	e.reconcile(chat) // creates the rich notification key the channel subscription shares
+	e.reconcile(ch)
+	ids := e.remoteByResource(subscription.ChannelResource)
+	require.Len(t, ids, 1)
+	for _, s := range e.sim.Changes().Subscriptions() {
+		if s.ID == ids[0] {
+			assert.True(t, s.IncludeResourceData, "rich, with the chat subscription's certificate")
+		}
+	}
+	chSt, _ := e.channelState()
+	assert.Equal(t, e.state().CertificateID, chSt.CertificateID, "the chat subscription's certificate")
+
+	team, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: tenantID, DisplayName: "Team", Members: []string{alice, bob}})
+	require.NoError(t, err)
+	channel, err := e.sim.CreateChannel(team, graphsim.ChannelSpec{DisplayName: "Channel"})
+	require.NoError(t, err)
+	root, err := e.sim.SendChannelMessage(team, channel, graphsim.NewMessage{From: alice, HTML: "<p>hello</p>"})
+	require.NoError(t, err)
+	reply, err := e.sim.ReplyChannelMessage(team, channel, root, graphsim.NewMessage{From: bob, HTML: "<p>hi</p>"})
+	require.NoError(t, err)
+
+	got := map[string]inbox.ChannelChange{}
+	require.Eventually(t, func() bool {
+		items, err := e.store.ClaimInbox(context.Background(), inbox.QueueChannelChanges, 10, time.Now().Add(time.Hour), time.Minute)
+		require.NoError(t, err)
+		for _, it := range items {
+			var c inbox.ChannelChange
+			require.NoError(t, json.Unmarshal(it.Payload, &c))
+			got[c.MessageID] = c
+		}
+		return len(got) == 2
+	}, 20*time.Second, 20*time.Millisecond, "the channel post and the reply never both reached the inbox")
+	for _, id := range []string{root, reply} {
+		c := got[id]
+		assert.Equal(t, "created", c.ChangeType)
+		assert.Equal(t, team, c.TeamID)
+		assert.Equal(t, channel, c.ChannelID)
+		assert.Equal(t, ids[0], c.SubscriptionID)
+		assert.Equal(t, inbox.SourceWebhook, c.Source)
+		assert.NotNil(t, c.Encrypted, "rich content is kept encrypted")
+	}
+	assert.Empty(t, got[root].RootID)
+	assert.Equal(t, root, got[reply].RootID)
 }

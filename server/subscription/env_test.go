@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,9 +60,12 @@ type env struct {
 	mu       sync.Mutex
 	settings subscription.Settings
 	first    *subscription.Manager // receives lifecycle events and hears of accepted notifications
-	gaps     chan time.Time
-	life     chan string
-	counts   countingMetrics
+	channel  *subscription.Manager // the channel message manager, when a test built one (channelManager)
+	// channelOn is the Teams channel notifications setting as the webhook and the sink read it.
+	channelOn atomic.Bool
+	gaps      chan time.Time
+	life      chan string
+	counts    countingMetrics
 	// validator checks the validation tokens of rich batches when set (see useValidator).
 	validator webhook.TokenValidator
 	changes   *webhook.ChangesHandler
@@ -128,11 +132,11 @@ func newEnv(t *testing.T) *env {
 		return webhook.MatchesAny(cs, e.Settings().WebhookSecret)
 	}), Subscriptions: webhook.SubscriptionFunc(func(ctx context.Context, id string) bool {
 		e.mu.Lock()
-		m := e.first
+		m, ch := e.first, e.channel
 		e.mu.Unlock()
-		return m == nil || m.OwnsSubscription(ctx, id)
-	})}
-	sink := inbox.NewSink(e.store).OnAccepted(func(at time.Time) {
+		return m == nil || m.OwnsSubscription(ctx, id) || ch != nil && ch.OwnsSubscription(ctx, id)
+	}), ChannelMessages: e.channelOn.Load}
+	sink := inbox.NewSink(e.store).AcceptChannels(e.channelOn.Load).OnAccepted(func(at time.Time) {
 		e.mu.Lock()
 		m := e.first
 		e.mu.Unlock()
