@@ -37,7 +37,9 @@ func (p *Plugin) setUpOperations() error {
 	p.diag, err = diagnostics.New(diagnostics.Deps{
 		Store:         p.store,
 		Subscriptions: pl.subs,
-		Settings:      p.settings,
+		// Reported only while the ChannelNotifications setting is on.
+		ChannelSubscriptions: pl.chsubs,
+		Settings:             p.settings,
 		AppToken: func(ctx context.Context) (string, error) {
 			return diagnostics.AppTokenFunc(p.graphFactory(), p.settings())(ctx)
 		},

@@ -55,7 +55,10 @@ type Subscriptions interface {
 type Deps struct {
 	Store         Store
 	Subscriptions Subscriptions
-	Settings      func() config.Configuration
+	// ChannelSubscriptions reads the Teams channel message subscription (issue 17); reported only while the
+	// ChannelNotifications setting is on. Optional.
+	ChannelSubscriptions Subscriptions
+	Settings             func() config.Configuration
 	// AppToken obtains an app-only access token (see AppTokenFunc). The token is decoded for its roles and
 	// dropped; it is never stored or shown. Optional: without it the permission check is skipped.
 	AppToken func(ctx context.Context) (string, error)
@@ -126,10 +129,16 @@ type Report struct {
 	SecretError   string            `json:"client_secret_expiry_error,omitempty"`
 	Subscription  *SubscriptionInfo `json:"subscription,omitempty"`
 	SubscriptionE string            `json:"subscription_error,omitempty"`
-	Inbox         []QueueInfo       `json:"inbox"`
-	InboxError    string            `json:"inbox_error,omitempty"`
-	Parked        []ParkedItem      `json:"parked_items"`
-	Users         UserCounts        `json:"users"`
+	// ChannelSubscription is the Teams channel message subscription, while Teams channel notifications are on.
+	ChannelSubscription  *SubscriptionInfo `json:"channel_subscription,omitempty"`
+	ChannelSubscriptionE string            `json:"channel_subscription_error,omitempty"`
+	// ChannelPermissionMissing: channel notifications are on but the app lacks ChannelMessage.Read.All (its
+	// token does not carry the role, or Graph refused the subscription with 403).
+	ChannelPermissionMissing bool         `json:"channel_permission_missing,omitempty"`
+	Inbox                    []QueueInfo  `json:"inbox"`
+	InboxError               string       `json:"inbox_error,omitempty"`
+	Parked                   []ParkedItem `json:"parked_items"`
+	Users                    UserCounts   `json:"users"`
 	// UnverifiedRich is set when rich notifications arrived without valid validation tokens on this node.
 	UnverifiedRich *UnverifiedRichInfo `json:"unverified_rich_notifications,omitempty"`
 	// OfficialImport is the switch from the official MS Teams plugin, when its data was found.
@@ -154,6 +163,7 @@ type SettingsSummary struct {
 	CustomCACertificateSet   bool   `json:"custom_ca_certificate_set"`
 	SyncNotifications        bool   `json:"sync_notifications"`
 	RichNotifications        bool   `json:"rich_notifications"`
+	ChannelNotifications     bool   `json:"channel_notifications"`
 	ConnectedUsersAllowed    int    `json:"connected_users_allowed"`
 	MaxPendingInvites        int    `json:"max_pending_invites"`
 	ConnectedUsersRestricted bool   `json:"connected_users_restricted"`
@@ -266,6 +276,10 @@ func (d *Diagnostics) Report(ctx context.Context) Report {
 				Leader: st.Leader, LeaderUntil: tp(st.LeaderUntil), ThisNode: st.ThisNode,
 			}
 		}
+	}
+
+	if r.Settings.ChannelNotifications {
+		d.channelSubscription(ctx, &r, now, scrub)
 	}
 
 	sctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -414,6 +428,7 @@ func summarize(cfg config.Configuration, scrub scrubber) SettingsSummary {
 		CustomAuthorityURL: scrub.clean(cfg.CustomAuthorityURL), CustomGraphURL: scrub.clean(cfg.CustomGraphURL),
 		CustomCACertificateSet: cfg.CustomCACertificate != "",
 		SyncNotifications:      cfg.SyncNotifications, RichNotifications: cfg.RichNotifications,
+		ChannelNotifications:  cfg.ChannelNotifications,
 		ConnectedUsersAllowed: cfg.ConnectedUsersAllowed, MaxPendingInvites: cfg.ConnectedUsersMaxPendingInvites,
 		ConnectedUsersRestricted: cfg.ConnectedUsersRestricted,
 	}
@@ -425,6 +440,39 @@ func summarize(cfg config.Configuration, scrub scrubber) SettingsSummary {
 	}
 	return s
 }
+
+// channelPermission is what Teams channel notifications need (issue 17).
+const channelPermission = subscription.ChannelPermission
+
+// channelSubscription fills the channel subscription part of r while Teams channel notifications are on.
+func (d *Diagnostics) channelSubscription(ctx context.Context, r *Report, now time.Time, scrub scrubber) {
+	if r.AppToken.Checked && r.AppToken.OK && !slices.Contains(r.AppToken.Roles, channelPermission) {
+		r.ChannelPermissionMissing = true
+	}
+	if d.d.ChannelSubscriptions == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	st, err := d.d.ChannelSubscriptions.Status(cctx)
+	cancel()
+	if err != nil {
+		r.ChannelSubscriptionE = scrub.clean(err.Error())
+		return
+	}
+	r.ChannelPermissionMissing = r.ChannelPermissionMissing || st.PermissionMissing()
+	r.ChannelSubscription = &SubscriptionInfo{
+		ID: st.SubscriptionID, ExpiresAt: tp(st.ExpiresAt), Active: st.SubscriptionID != "" && st.ExpiresAt.After(now),
+		LastRenewedAt: tp(st.LastRenewedAt), LastGoodAt: tp(st.LastGoodAt), LastError: scrub.clean(st.LastError),
+		LastErrorAt: tp(st.LastErrorAt), LastNotificationAt: tp(st.LastNotificationAt),
+		Leader: st.Leader, LeaderUntil: tp(st.LeaderUntil), ThisNode: st.ThisNode,
+	}
+}
+
+// ChannelPermissionHelp says what to grant for Teams channel notifications.
+const ChannelPermissionHelp = "Teams channel notifications are on, but the app lacks the Microsoft Graph application permission " +
+	channelPermission + ", so no channel messages arrive. In the Microsoft Entra admin center, open App registrations > this app > " +
+	"API permissions > Add a permission > Microsoft Graph > Application permissions, add " + channelPermission +
+	", then Grant admin consent. The plugin retries the subscription every few minutes; turn the setting off to stop."
 
 func problems(r Report, now time.Time) []string {
 	var out []string
@@ -455,6 +503,16 @@ func problems(r Report, now time.Time) []string {
 		out = append(out, msg)
 	case r.Subscription != nil && r.Subscription.ExpiresAt != nil && r.Subscription.ExpiresAt.Sub(now) < time.Hour:
 		out = append(out, "The Graph subscription expires within an hour; renewals are failing.")
+	}
+	if r.Settings.ChannelNotifications {
+		switch {
+		case r.ChannelPermissionMissing:
+			out = append(out, ChannelPermissionHelp)
+		case r.ChannelSubscriptionE != "":
+			out = append(out, "The channel subscription state could not be read: "+r.ChannelSubscriptionE)
+		case r.ChannelSubscription != nil && !r.ChannelSubscription.Active && r.ChannelSubscription.LastError != "":
+			out = append(out, "There is no live Graph subscription for Teams channel messages. Last error: "+r.ChannelSubscription.LastError)
+		}
 	}
 	var parked int64
 	for _, q := range r.Inbox {

@@ -83,9 +83,17 @@ func newEnv(t *testing.T, roles []string, secretGiven string) *env {
 	}, subscription.Options{})
 	require.NoError(t, err)
 	e.subs = mgr
+	chMgr, err := subscription.New(subscription.Deps{
+		Target: subscription.ChannelTarget(func() bool { return e.cfg.ChannelNotifications }),
+		Store:  e.st, Graph: func() subscription.Graph { return nil },
+		Settings: func() subscription.Settings { return subscription.Settings{} },
+		Keys:     subscription.NewKeys(e.st, func() subscription.Sealer { return nil }),
+		Logger:   nopLogger{}, NodeID: "node-a",
+	}, subscription.Options{})
+	require.NoError(t, err)
 
 	e.diag, err = diagnostics.New(diagnostics.Deps{
-		Store: e.st, Subscriptions: mgr,
+		Store: e.st, Subscriptions: mgr, ChannelSubscriptions: chMgr,
 		Settings:       func() config.Configuration { return e.cfg },
 		AppToken:       diagnostics.AppTokenFunc(f, cfg),
 		SecretExpiry:   func(ctx context.Context) (time.Time, error) { return f.App().GetApplicationSecretExpiry(ctx) },
@@ -378,4 +386,30 @@ func TestStatusSaysWhetherUsersCanReplyToTeams(t *testing.T) {
 
 	e.replies = &diagnostics.RepliesInfo{Connected: 4, CanReply: 3}
 	assert.Contains(t, e.diag.Report(context.Background()).Markdown(), "is unknown (reading it needs Application.Read.All)")
+}
+
+func TestStatusSaysChannelNotificationsLackTheirPermission(t *testing.T) {
+	e := newEnv(t, []string{"Chat.Read.All", "Presence.Read.All", "User.Read.All", "Application.Read.All"}, plantedSecret)
+	ctx := context.Background()
+
+	r := e.diag.Report(ctx)
+	assert.NotContains(t, strings.Join(r.Problems, "\n"), "ChannelMessage.Read.All", "setting off: not a problem")
+	assert.NotContains(t, r.Markdown(), "channel notifications")
+	assert.Nil(t, r.ChannelSubscription)
+
+	e.cfg.ChannelNotifications = true
+	r = e.diag.Report(ctx)
+	assert.True(t, r.ChannelPermissionMissing, "the app token lacks the role")
+	assert.Contains(t, r.Problems, diagnostics.ChannelPermissionHelp)
+	assert.Contains(t, r.Markdown(), "ChannelMessage.Read.All is missing")
+
+	// Granted in the token, but Graph refused the subscription with 403 (e.g. consent not yet effective).
+	require.NoError(t, e.sim.SetAppRoles(simClient, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	require.NoError(t, e.st.SaveSubscriptionState(ctx, store.SubscriptionState{}, store.SubscriptionState{Name: subscription.ChannelStateName,
+		LastError: subscription.PermissionMissingPrefix + "create the subscription: 403", LastErrorAt: e.now}))
+	r = e.diag.Report(ctx)
+	require.NotNil(t, r.ChannelSubscription)
+	assert.True(t, r.ChannelPermissionMissing)
+	assert.Contains(t, r.Problems, diagnostics.ChannelPermissionHelp)
+	assert.Contains(t, diagnostics.ChannelPermissionHelp, "Grant admin consent")
 }

@@ -47,6 +47,16 @@ func (r Report) Markdown() string {
 		w("| Client secret expires | %s |\n", cell(r.SecretError))
 	}
 	w("| Notifications sync | %s |\n| Rich notifications | %s |\n", onOff(r.Settings.SyncNotifications), onOff(r.Settings.RichNotifications))
+	if r.Settings.ChannelNotifications {
+		channel := "on"
+		switch {
+		case r.ChannelPermissionMissing:
+			channel = "on, but **" + channelPermission + " is missing**"
+		case r.ChannelSubscription != nil && r.ChannelSubscription.Active:
+			channel = "on, subscribed until " + ts(r.ChannelSubscription.ExpiresAt)
+		}
+		w("| Teams channel notifications (preview) | %s |\n", channel)
+	}
 	switch {
 	case !r.AppToken.Checked:
 		w("| App sign-in | not checked |\n")
