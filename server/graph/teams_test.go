@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,53 @@ func TestAgainstGraphsimChannelsWithoutPermission(t *testing.T) {
 	_, err = e.factory.App().TeamMembers(context.Background(), teamID)
 	require.Error(t, err)
 	assert.True(t, IsForbidden(err), "%v", err)
+}
+
+// Catch-up lists a team's channel messages and replies changed after a time, across pages, and says when pages
+// were left at the limit.
+func TestAgainstGraphsimChannelMessagesSince(t *testing.T) {
+	e := newSimEnv(t, Options{MaxRetries: -1})
+	require.NoError(t, e.sim.SetAppRoles(simClient, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	app := e.factory.App()
+	ctx := context.Background()
+	teamID, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: simTenant, DisplayName: "Launch crew", Members: []string{aliceID, bobID}})
+	require.NoError(t, err)
+	chID, err := e.sim.CreateChannel(teamID, graphsim.ChannelSpec{DisplayName: "Ops"})
+	require.NoError(t, err)
+	old, err := e.sim.SendChannelMessage(teamID, chID, graphsim.NewMessage{From: aliceID, HTML: "<p>before</p>"})
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond)
+	since := time.Now()
+	time.Sleep(20 * time.Millisecond)
+
+	want := map[string]bool{}
+	var root string
+	for i := 0; i < 55; i++ {
+		id, err := e.sim.SendChannelMessage(teamID, chID, graphsim.NewMessage{From: aliceID, HTML: "<p>after</p>"})
+		require.NoError(t, err)
+		want[id], root = true, id
+	}
+	reply, err := e.sim.ReplyChannelMessage(teamID, chID, root, graphsim.NewMessage{From: bobID, HTML: "<p>re</p>"})
+	require.NoError(t, err)
+	want[reply] = true
+
+	msgs, more, err := app.ChannelMessagesSince(ctx, teamID, since, 10)
+	require.NoError(t, err)
+	assert.False(t, more)
+	got := map[string]bool{}
+	for _, m := range msgs {
+		got[m.ID] = true
+		assert.Equal(t, teamID, m.TeamID)
+		assert.Equal(t, chID, m.ChannelID)
+		if m.ID == reply {
+			assert.Equal(t, root, m.ReplyToID)
+		}
+	}
+	assert.Equal(t, want, got)
+	assert.False(t, got[old], "changed before since: left out")
+
+	msgs, more, err = app.ChannelMessagesSince(ctx, teamID, since, 1)
+	require.NoError(t, err)
+	assert.True(t, more, "pages left at the limit are reported")
+	assert.Len(t, msgs, 50)
 }
