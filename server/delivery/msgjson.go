@@ -126,3 +126,7 @@ func timeJSON(t time.Time) any {
 	}
 	return t.UTC().Format(time.RFC3339Nano)
 }
+
+// EncodeMessage is encodeMessage for other packages' catch-up (Teams channel messages, issue 17), whose
+// inbox.ChannelChange.Message has the same form.
+func EncodeMessage(m graph.Message) (json.RawMessage, error) { return encodeMessage(m) }
