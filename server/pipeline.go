@@ -15,6 +15,7 @@ import (
 
 	"github.com/teamsnotify/msteams-sync/server/attach"
 	"github.com/teamsnotify/msteams-sync/server/backpressure"
+	"github.com/teamsnotify/msteams-sync/server/channelcatchup"
 	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/graph"
@@ -74,10 +75,13 @@ type pipeline struct {
 	// h-chdel): set it in newPipeline before the runner is built. nil = the queue is not consumed, and
 	// ChannelChanges stored while the setting is on wait in the inbox.
 	ChannelHandler inbox.Handler
-	delivery       *delivery.Processor
-	attach         *attach.Service
-	changes        *webhook.ChangesHandler
-	lifecycle      *webhook.LifecycleHandler
+	// ChannelTeams lists the teams whose channel messages are caught up after a gap of the channel
+	// subscription. INTEGRATION HOOK as well: nil = gaps are logged, not caught up.
+	ChannelTeams func(ctx context.Context) ([]string, error)
+	delivery     *delivery.Processor
+	attach       *attach.Service
+	changes      *webhook.ChangesHandler
+	lifecycle    *webhook.LifecycleHandler
 	// governor holds delivery back while notification POSTs are slow to answer (a saturated machine).
 	governor *backpressure.Governor
 
@@ -415,10 +419,47 @@ func (r lifecycleRouter) AcceptLifecycle(ctx context.Context, events []webhook.L
 	return nil
 }
 
-// channelCatchUp is the channel subscription manager's gap callback. Listing a team's channel messages since
-// the gap needs the teams to list, which the plugin does not know yet (see the report of issue 17): until
-// then the gap is only logged, so the admin knows channel messages of that period may be missed.
+// channelCatchUp is the channel subscription manager's gap callback: like catchUp it returns at once and lists
+// in the background, with the same retries. Which teams to list is not known to this package yet: ChannelTeams
+// is the INTEGRATION HOOK (e.g. the teams of connected users, from channeldelivery's membership cache); while it
+// is nil the gap is only logged, so the admin knows channel messages of that period may be missed.
 func (pl *pipeline) channelCatchUp(_ context.Context, since time.Time) {
-	pl.p.API.LogWarn("Teams channel notifications may have been missed; channel messages are not caught up yet.",
-		"since", since.UTC().Format(time.RFC3339))
+	if pl.ChannelTeams == nil {
+		pl.p.API.LogWarn("Teams channel notifications may have been missed; channel messages are not caught up yet.",
+			"since", since.UTC().Format(time.RFC3339))
+		return
+	}
+	deps := channelcatchup.Deps{
+		Graph: func() channelcatchup.Graph {
+			if c := pl.p.graphFactory().App(); c != nil {
+				return c
+			}
+			return nil
+		},
+		Teams: pl.ChannelTeams,
+		// Through the runner, so this node's workers wake at once.
+		Enqueuer: enqueuerFunc(func(ctx context.Context, items []store.InboxItem) error { return pl.runner.EnqueueInbox(ctx, items) }),
+		Logger:   pl.p.log,
+	}
+	pl.p.runBackground(func(ctx context.Context) {
+		pl.p.API.LogInfo("Catching up on Teams channel messages that may have been missed.", "since", since.UTC().Format(time.RFC3339))
+		for attempt := 1; ; attempt++ {
+			res, err := channelcatchup.Run(ctx, deps, since)
+			if err == nil {
+				pl.p.API.LogInfo("Caught up on Teams channel messages.", "teams", res.Teams, "queued", res.Queued)
+				return
+			}
+			if attempt == catchUpAttempts {
+				pl.p.API.LogError("Catch-up of missed Teams channel messages failed; users may miss channel messages sent while notifications were interrupted.", "attempts", attempt, "error", err.Error())
+				return
+			}
+			wait := inbox.Backoff(30*time.Second, 10*time.Minute, attempt, 0.2)
+			pl.p.API.LogWarn("Catch-up of missed Teams channel messages failed; trying again.", "attempt", attempt, "retry_in", wait.String(), "error", err.Error())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	})
 }
