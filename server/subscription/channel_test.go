@@ -198,3 +198,16 @@ func TestChannelPostAndReplyReachTheInbox(t *testing.T) {
 	assert.Empty(t, got[root].RootID)
 	assert.Equal(t, root, got[reply].RootID)
 }
+
+func TestChannelManagerOffWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	var on atomic.Bool
+	ch := e.channelManager("node-1", &on)
+	e.reconcile(ch)
+	e.reconcile(ch)
+	_, exists := e.channelState()
+	assert.False(t, exists, "no state row")
+	_, err := e.store.GetLease(context.Background(), "channel-subscription-manager")
+	assert.True(t, errors.Is(err, store.ErrNotFound), "no lease taken: %v", err)
+	assert.Empty(t, e.remote())
+}

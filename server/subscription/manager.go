@@ -455,6 +455,9 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	m.tickMu.Lock()
 	defer m.tickMu.Unlock()
 	now := m.deps.Now().UTC()
+	if idle, err := m.disabledAndClean(ctx); err != nil || idle {
+		return err
+	}
 	leader, err := m.deps.Store.AcquireLease(ctx, m.deps.Target.LeaseName, m.deps.NodeID, now, m.opts.LeaderLease)
 	if err != nil {
 		return err
@@ -834,11 +837,31 @@ func (r *reconciler) sharedKey(ctx context.Context) error {
 	return nil
 }
 
+// disabledAndClean says whether this Target is switched off with nothing left to undo: then no node needs to
+// lead, and no lease or state is written, so an installation that never turns it on sees no change at all.
+func (m *Manager) disabledAndClean(ctx context.Context) (bool, error) {
+	if t := m.deps.Target; t.Enabled == nil || t.Enabled() {
+		return false, nil
+	}
+	st, err := m.deps.Store.GetSubscriptionState(ctx, m.deps.Target.StateName)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return nothingToUndo(st), nil
+}
+
+func nothingToUndo(st store.SubscriptionState) bool {
+	return st.SubscriptionID == "" && st.LastError == "" && st.GapSince.IsZero()
+}
+
 // disable deletes the subscription of a Target whose setting is off and forgets it, including when it was last
 // good: turning the setting on later starts afresh, without catching up on the time it was off.
 func (m *Manager) disable(ctx context.Context, g Graph, prev store.SubscriptionState) error {
-	if prev.SubscriptionID == "" && prev.LastError == "" && prev.GapSince.IsZero() {
-		return nil // nothing to undo; writes nothing, so an installation that never enabled it has no row
+	if nothingToUndo(prev) {
+		return nil
 	}
 	if prev.SubscriptionID != "" {
 		cctx, cancel := context.WithTimeout(ctx, graphCallTimeout)
