@@ -211,3 +211,30 @@ func TestChannelManagerOffWritesNothing(t *testing.T) {
 	assert.True(t, errors.Is(err, store.ErrNotFound), "no lease taken: %v", err)
 	assert.Empty(t, e.remote())
 }
+
+func TestRemovedChannelSubscriptionIsRecreatedAndItsGapReported(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.sim.SetAppRoles(clientID, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	var on atomic.Bool
+	on.Store(true)
+	chat := e.manager("node-1", e.store)
+	ch := e.channelManager("node-1", &on)
+	e.reconcile(chat)
+	e.reconcile(ch)
+	first, _ := e.channelState()
+	require.NotEmpty(t, first.SubscriptionID)
+	ctx := context.Background()
+
+	// The chat manager does not take the channel subscription's events; its own subscription is untouched.
+	require.NoError(t, chat.AcceptLifecycle(ctx, lifecycleEvents(first.SubscriptionID, "subscriptionRemoved")))
+	assert.True(t, e.state().RemovedAt.IsZero())
+
+	require.NoError(t, ch.AcceptLifecycle(ctx, lifecycleEvents(first.SubscriptionID, "subscriptionRemoved")))
+	e.clock.Advance(time.Minute)
+	e.reconcile(ch)
+	next, _ := e.channelState()
+	assert.NotEqual(t, first.SubscriptionID, next.SubscriptionID)
+	assert.Equal(t, []string{next.SubscriptionID}, e.remoteByResource(subscription.ChannelResource))
+	assert.Equal(t, first.LastGoodAt, e.waitGap(), "catch-up from the last time it was known live")
+	e.noGap()
+}
