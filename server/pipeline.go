@@ -218,7 +218,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the change notification route")
 	}
-	pl.lifecycle, err = webhook.NewLifecycleHandler(lifecycleRouter{pl: pl, channelsOn: channelsOn}, opts)
+	pl.lifecycle, err = webhook.NewLifecycleHandler(subscription.LifecycleRouter(pl.subs, pl.chsubs, channelsOn), opts)
 	if err != nil {
 		return nil, errors.Wrap(err, "set up the lifecycle notification route")
 	}
@@ -387,36 +387,6 @@ func (pl *pipeline) channelSubscriptions() webhook.SubscriptionChecker {
 	return webhook.SubscriptionFunc(func(ctx context.Context, id string) bool {
 		return pl.p.settings().ChannelNotifications && pl.chsubs.OwnsSubscription(ctx, id)
 	})
-}
-
-// lifecycleRouter hands a lifecycle event of the channel subscription to its manager and every other one to the
-// chat manager, as before. With the setting off everything goes to the chat manager.
-type lifecycleRouter struct {
-	pl         *pipeline
-	channelsOn func() bool
-}
-
-func (r lifecycleRouter) AcceptLifecycle(ctx context.Context, events []webhook.LifecycleEvent) error {
-	if !r.channelsOn() {
-		return r.pl.subs.AcceptLifecycle(ctx, events)
-	}
-	var chat, channel []webhook.LifecycleEvent
-	for _, ev := range events {
-		if r.pl.chsubs.OwnsSubscription(ctx, ev.SubscriptionID) {
-			channel = append(channel, ev)
-		} else {
-			chat = append(chat, ev)
-		}
-	}
-	if len(channel) > 0 {
-		if err := r.pl.chsubs.AcceptLifecycle(ctx, channel); err != nil {
-			return err
-		}
-	}
-	if len(chat) > 0 {
-		return r.pl.subs.AcceptLifecycle(ctx, chat)
-	}
-	return nil
 }
 
 // channelCatchUp is the channel subscription manager's gap callback: like catchUp it returns at once and lists

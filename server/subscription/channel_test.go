@@ -229,7 +229,14 @@ func TestRemovedChannelSubscriptionIsRecreatedAndItsGapReported(t *testing.T) {
 	require.NoError(t, chat.AcceptLifecycle(ctx, lifecycleEvents(first.SubscriptionID, "subscriptionRemoved")))
 	assert.True(t, e.state().RemovedAt.IsZero())
 
-	require.NoError(t, ch.AcceptLifecycle(ctx, lifecycleEvents(first.SubscriptionID, "subscriptionRemoved")))
+	// The /lifecycle router hands each event to the manager of its subscription.
+	router := subscription.LifecycleRouter(chat, ch, on.Load)
+	chatID := e.state().SubscriptionID
+	require.NoError(t, router.AcceptLifecycle(ctx, append(lifecycleEvents(first.SubscriptionID, "subscriptionRemoved"),
+		lifecycleEvents(chatID, "reauthorizationRequired")...)))
+	assert.False(t, e.state().ReauthorizeRequestedAt.IsZero(), "the chat subscription's event reached the chat manager")
+	chSt, _ := e.channelState()
+	assert.False(t, chSt.RemovedAt.IsZero(), "the channel subscription's event reached the channel manager")
 	e.clock.Advance(time.Minute)
 	e.reconcile(ch)
 	next, _ := e.channelState()

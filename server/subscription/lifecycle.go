@@ -82,3 +82,37 @@ func (m *Manager) Status(ctx context.Context) (Status, error) {
 	}
 	return out, nil
 }
+
+// LifecycleRouter is the /lifecycle sink beside a channel subscription: events of the channel subscription go
+// to channel, every other one to chat. While channelOn is false everything goes to chat, as without it.
+func LifecycleRouter(chat, channel *Manager, channelOn func() bool) webhook.LifecycleSink {
+	return lifecycleRouter{chat: chat, channel: channel, on: channelOn}
+}
+
+type lifecycleRouter struct {
+	chat, channel *Manager
+	on            func() bool
+}
+
+func (r lifecycleRouter) AcceptLifecycle(ctx context.Context, events []webhook.LifecycleEvent) error {
+	if !r.on() {
+		return r.chat.AcceptLifecycle(ctx, events)
+	}
+	var chat, channel []webhook.LifecycleEvent
+	for _, ev := range events {
+		if r.channel.OwnsSubscription(ctx, ev.SubscriptionID) {
+			channel = append(channel, ev)
+		} else {
+			chat = append(chat, ev)
+		}
+	}
+	if len(channel) > 0 {
+		if err := r.channel.AcceptLifecycle(ctx, channel); err != nil {
+			return err
+		}
+	}
+	if len(chat) > 0 {
+		return r.chat.AcceptLifecycle(ctx, chat)
+	}
+	return nil
+}
