@@ -1,9 +1,12 @@
 package subscription_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -244,4 +247,49 @@ func TestRemovedChannelSubscriptionIsRecreatedAndItsGapReported(t *testing.T) {
 	assert.Equal(t, []string{next.SubscriptionID}, e.remoteByResource(subscription.ChannelResource))
 	assert.Equal(t, first.LastGoodAt, e.waitGap(), "catch-up from the last time it was known live")
 	e.noGap()
+}
+
+// postChannelItem posts one plain channel notification to the plugin's webhook, as Graph would.
+func (e *env) postChannelItem(subscriptionID, messageID string) int {
+	e.t.Helper()
+	body, err := json.Marshal(map[string]any{"value": []map[string]any{{
+		"subscriptionId": subscriptionID, "changeType": "created", "clientState": e.Settings().WebhookSecret, "tenantId": tenantID,
+		"resource": "teams('t1')/channels('19:c@thread.tacv2')/messages('" + messageID + "')",
+	}}})
+	require.NoError(e.t, err)
+	rec := httptest.NewRecorder()
+	e.changes.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/changes", bytes.NewReader(body)))
+	return rec.Code
+}
+
+func TestChannelItemsOfForgedSubscriptionsOrWhileOffAreNotStored(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.sim.SetAppRoles(clientID, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	var on atomic.Bool
+	on.Store(true)
+	e.channelOn.Store(true)
+	chat := e.manager("node-1", e.store)
+	ch := e.channelManager("node-1", &on)
+	e.reconcile(chat)
+	e.reconcile(ch)
+	st, _ := e.channelState()
+	claim := func() []string {
+		items, err := e.store.ClaimInbox(context.Background(), inbox.QueueChannelChanges, 10, time.Now().Add(time.Hour), time.Minute)
+		require.NoError(t, err)
+		var ids []string
+		for _, it := range items {
+			var c inbox.ChannelChange
+			require.NoError(t, json.Unmarshal(it.Payload, &c))
+			ids = append(ids, c.MessageID)
+		}
+		return ids
+	}
+
+	assert.Equal(t, http.StatusAccepted, e.postChannelItem("forged-subscription", "1"))
+	assert.Equal(t, http.StatusAccepted, e.postChannelItem(st.SubscriptionID, "2"))
+	assert.Equal(t, []string{"2"}, claim(), "only our channel subscription's item is stored")
+
+	e.channelOn.Store(false)
+	assert.Equal(t, http.StatusAccepted, e.postChannelItem(st.SubscriptionID, "3"), "acknowledged")
+	assert.Empty(t, claim(), "setting off: not stored")
 }
