@@ -7,6 +7,9 @@
 // When notifications may have been lost (the subscription was removed, expired or replaced, or no node
 // managed it for a long time) it calls a gap callback with the last time the subscription was known to be
 // live, so that catch-up can fetch what was missed.
+//
+// The same machinery keeps the optional channel message subscription (/teams/getAllMessages, issue 17): a second
+// Manager with ChannelTarget, its own state row and lease, the chat subscription's URLs, secret and key.
 package subscription
 
 import (
@@ -146,8 +149,8 @@ type Target struct {
 // ChannelResource is the tenant-wide channel message subscription's resource (issue 17).
 const ChannelResource = "/teams/getAllMessages"
 
-// ChannelTarget is the Target of the channel message subscription; enabled says whether the admin setting is on,
-// keep spares the chat subscription.
+// ChannelTarget is the Target of the channel message subscription; enabled says whether the admin setting is on.
+// Its stale-subscription sweep spares every other resource (the chat manager sweeps its own).
 func ChannelTarget(enabled func() bool) Target {
 	return Target{
 		Resource:       ChannelResource,
@@ -163,8 +166,8 @@ func ChannelTarget(enabled func() bool) Target {
 }
 
 // ChatTarget is the chat subscription's Target beside a channel one: while channelOn, the chat manager spares the
-// channel subscription when it deletes stale ones at the shared notification URL. With channelOn false it is
-// the zero Target, so nothing changes for installations without channel notifications.
+// channel subscription when it deletes stale ones at the shared notification URL. With channelOn false it behaves
+// exactly as the zero Target, so nothing changes for installations without channel notifications.
 func ChatTarget(channelOn func() bool) Target {
 	return Target{Keep: func(s graph.Subscription) bool {
 		return channelOn() && strings.EqualFold(s.Resource, ChannelResource)
