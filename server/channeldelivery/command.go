@@ -38,7 +38,7 @@ func Subcommands(choices ChoiceStore) []command.Subcommand {
 	c := channelsCommand{choices: choices}
 	return []command.Subcommand{{
 		Name: "channels", Usage: "channels [mentions personal|all] [replies on|off]",
-		Description: "show or choose which Teams channel messages you get: mentions of you, of your teams, channels and tags, replies in your threads",
+		Description:  "show or choose which Teams channel messages you get: mentions of you, of your teams, channels and tags, replies in your threads",
 		Autocomplete: auto, Run: c.run,
 	}}
 }

@@ -178,4 +178,9 @@ func (e *env) notify(changeType, teamID, channelID, messageID, rootID string) {
 	require.NoError(e.t, e.process(inbox.ChannelChange{ChangeType: changeType, TeamID: teamID, ChannelID: channelID, MessageID: messageID, RootID: rootID}))
 }
 
+// inboxChange is a plain change of a channel message.
+func inboxChange(changeType, teamID, channelID, messageID, rootID string) inbox.ChannelChange {
+	return inbox.ChannelChange{ChangeType: changeType, TeamID: teamID, ChannelID: channelID, MessageID: messageID, RootID: rootID}
+}
+
 func (e *env) dms(p person) []*model.Post { return e.mm.dms(p.mmID, botID) }

@@ -189,3 +189,37 @@ func TestTeamMentionOfLargeTeamReadsMembersOnce(t *testing.T) {
 	assert.Contains(t, dms[0].Message, "mentioned the team")
 	assert.Equal(t, 1, e.graph.get("TeamMembers"), "one listing of the team, cached for the next messages and for who reads the channel")
 }
+
+func TestCrashAfterCreateRecoversOneDM(t *testing.T) {
+	w := newWorld(t)
+	id, err := w.sim.SendChannelMessage(w.team, w.channel, graphsim.NewMessage{From: w.ada.teamsID, HTML: `<at id="0">bob</at> hi`, Mentions: []graphsim.Mention{mention(w.bob)}})
+	require.NoError(t, err)
+	w.mm.mu.Lock()
+	w.mm.failAfterCreate = 1 // the post is created, the answer is lost: the row stays reserved
+	w.mm.mu.Unlock()
+	require.Error(t, w.process(inboxChange("created", w.team, w.channel, id, "")))
+	before := w.mm.totalPosts()
+	w.notify("created", w.team, w.channel, id, "")
+	assert.Len(t, w.dms(w.bob), 1)
+	assert.Equal(t, before, w.mm.totalPosts(), "the retry found the DM instead of posting again")
+	rows, err := w.store.GetMessagePosts(context.Background(), w.team+"/"+w.channel, id)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, store.PostPosted, rows[0].State)
+}
+
+func TestDeletedThreadRootStartsANewThread(t *testing.T) {
+	w := newWorld(t)
+	root := w.send(w.channel, w.bob, "Lunch?")
+	w.reply(w.channel, root, w.ada, "Yes")
+	first := w.dms(w.bob)
+	require.Len(t, first, 1)
+	w.mm.deletePost(first[0].Id) // bob deleted the thread's first DM
+
+	w.reply(w.channel, root, w.cy, "Me too")
+	w.reply(w.channel, root, w.ada, "12:30")
+	dms := w.dms(w.bob)
+	require.Len(t, dms, 2)
+	assert.Empty(t, dms[0].RootId, "the DM after the lost root starts a thread")
+	assert.Equal(t, dms[0].Id, dms[1].RootId, "and the next reply continues it")
+}
