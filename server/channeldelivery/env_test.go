@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
@@ -18,6 +19,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/richnotify"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/store/storetest"
 )
@@ -39,12 +41,30 @@ type env struct {
 	graph   *countingGraph
 	proc    *Processor
 	jobs    int64
-	metrics *countingMetrics
+	metrics   *countingMetrics
+	decrypter *fakeDecrypter
+}
+
+// fakeDecrypter stands for the rich notification key store: it "decrypts" any content to plain, or fails.
+type fakeDecrypter struct {
+	mu    sync.Mutex
+	plain []byte
+}
+
+func (d *fakeDecrypter) set(plain []byte) { d.mu.Lock(); d.plain = plain; d.mu.Unlock() }
+
+func (d *fakeDecrypter) Decrypt(context.Context, *richnotify.EncryptedContent) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.plain == nil {
+		return nil, errors.New("no key for this certificate")
+	}
+	return d.plain, nil
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, mm: newFakeMM(), metrics: &countingMetrics{skipped: map[string]int{}}}
+	e := &env{t: t, mm: newFakeMM(), metrics: &countingMetrics{skipped: map[string]int{}}, decrypter: &fakeDecrypter{}}
 	sim, err := graphsim.New(graphsim.Options{DisableThrottling: true})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
@@ -74,7 +94,7 @@ func newEnv(t *testing.T) *env {
 	}, delivery.Options{BotUserID: botID})
 	require.NoError(t, err)
 	e.proc, err = New(Deps{
-		Store: e.store, Graph: func() Graph { return e.graph }, Mattermost: e.mm, Recipients: chats,
+		Store: e.store, Decrypter: e.decrypter, Graph: func() Graph { return e.graph }, Mattermost: e.mm, Recipients: chats,
 		Settings: func() delivery.Settings { return settings }, Metrics: e.metrics,
 	}, Options{BotUserID: botID})
 	require.NoError(t, err)
@@ -98,6 +118,11 @@ func (g *countingGraph) get(name string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.calls[name]
+}
+
+func (g *countingGraph) GetChannelMessage(ctx context.Context, teamID, channelID, messageID, replyID string) (graph.Message, error) {
+	g.count("GetChannelMessage")
+	return g.Graph.GetChannelMessage(ctx, teamID, channelID, messageID, replyID)
 }
 
 func (g *countingGraph) TeamMembers(ctx context.Context, teamID string) ([]string, error) {
