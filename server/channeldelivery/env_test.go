@@ -34,13 +34,13 @@ const (
 // env is one node's channel delivery against an in-process graphsim, a private PostgreSQL database and the
 // in-memory Mattermost of fakeMM. Chat delivery's Processor supplies the recipient rules, as in the plugin.
 type env struct {
-	t       *testing.T
-	sim     *graphsim.Sim
-	store   *store.Store
-	mm      *fakeMM
-	graph   *countingGraph
-	proc    *Processor
-	jobs    int64
+	t         *testing.T
+	sim       *graphsim.Sim
+	store     *store.Store
+	mm        *fakeMM
+	graph     *countingGraph
+	proc      *Processor
+	jobs      int64
 	metrics   *countingMetrics
 	decrypter *fakeDecrypter
 }
