@@ -99,7 +99,7 @@ func (p *Processor) members(ctx context.Context, key string, read func(Graph) ([
 		for _, id := range ids {
 			set[id] = true
 		}
-		p.memberLists.put(key, set, p.o.Now())
+		p.memberLists.put(key, set, len(set), p.o.Now())
 		return set, nil
 	})
 	if err != nil {
@@ -141,7 +141,7 @@ func (p *Processor) channel(ctx context.Context, teamID, channelID string) (chan
 			return nil, errors.Wrap(err, "get team")
 		}
 		info := channelInfo{TeamName: team.DisplayName, ChannelName: ch.DisplayName, MembershipType: ch.MembershipType}
-		p.channels.put(key, info, p.o.Now())
+		p.channels.put(key, info, 1, p.o.Now())
 		return info, nil
 	})
 	if err != nil {

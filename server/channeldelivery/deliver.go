@@ -29,9 +29,15 @@ type target struct {
 // deliver posts the message to the recipients who have not had it and brings earlier DMs up to date.
 func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType string) error {
 	key := chatKey(msg.TeamID, msg.ChannelID)
-	audience, err := p.audience(ctx, msg)
-	if err != nil {
-		return err
+	// An update of an older message (a reaction, a late edit) only edits the DMs already sent: nobody gets it
+	// as new, so its audience, and the Graph calls behind it, are not needed.
+	old := changeType == "updated" && !msg.CreatedAt.IsZero() && msg.CreatedAt.Before(p.o.Now().Add(-p.o.UpdateWindow))
+	var audience []channelaudience.Recipient
+	if !old {
+		var err error
+		if audience, err = p.audience(ctx, msg); err != nil {
+			return err
+		}
 	}
 	var targets []target
 	var ask []string
@@ -56,9 +62,6 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 				targets[i].skip = delivery.SkipActiveInTeams
 			}
 		}
-	}
-	if changeType == "updated" && !msg.CreatedAt.IsZero() && msg.CreatedAt.Before(p.o.Now().Add(-p.o.UpdateWindow)) {
-		targets = nil // an old message's update edits DMs already sent, never sends one as new
 	}
 
 	info, err := p.channel(ctx, msg.TeamID, msg.ChannelID)
@@ -168,7 +171,7 @@ func (p *Processor) threadTitle(ctx context.Context, msg graph.Message, rootID s
 		return ""
 	}
 	t := threadTitle(root)
-	p.threads.put(key, t, p.o.Now())
+	p.threads.put(key, t, 1, p.o.Now())
 	return t
 }
 

@@ -61,9 +61,10 @@ type Deps struct {
 type Options struct {
 	// BotUserID is the plugin bot that sends the DMs. Required.
 	BotUserID string
-	// MemberTTL is how long the members of a team, channel or tag (and a channel's name and membership type)
-	// are reused (default 10 min): a team mention in a 1,000-member team then costs one member listing per TTL,
-	// not one per message. MemberCacheSize bounds the entries (default 1000 lists).
+	// MemberTTL is how long the members of a team, channel or tag (and a channel's name and membership type,
+	// a thread's title) are reused (default 10 min): a team mention in a 1,000-member team then costs one member
+	// listing per TTL, not one per message. MemberCacheSize bounds the member ids kept across all lists (default
+	// 200,000, about 20 MB); a list longer than that is read from Graph each time.
 	MemberTTL       time.Duration
 	MemberCacheSize int
 	// UpdateWindow: an update (an edit adding a mention) sends a first DM only for a message younger than this
@@ -79,7 +80,7 @@ func (o *Options) setDefaults() {
 		o.MemberTTL = 10 * time.Minute
 	}
 	if o.MemberCacheSize <= 0 {
-		o.MemberCacheSize = 1000
+		o.MemberCacheSize = 200000
 	}
 	if o.UpdateWindow <= 0 {
 		o.UpdateWindow = time.Hour

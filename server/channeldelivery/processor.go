@@ -50,10 +50,13 @@ func New(d Deps, o Options) (*Processor, error) {
 	return &Processor{
 		d: d, o: o,
 		memberLists: newTTLCache[map[string]bool](o.MemberCacheSize, o.MemberTTL),
-		channels:    newTTLCache[channelInfo](o.MemberCacheSize, o.MemberTTL),
-		threads:     newTTLCache[string](o.MemberCacheSize, o.MemberTTL),
+		channels:    newTTLCache[channelInfo](smallCacheSize, o.MemberTTL),
+		threads:     newTTLCache[string](smallCacheSize, o.MemberTTL),
 	}, nil
 }
+
+// smallCacheSize bounds the channels and thread titles kept: small entries, one per active channel or thread.
+const smallCacheSize = 10000
 
 // skipped ends a change on purpose: the job is done, and the reason is counted.
 type skipped string

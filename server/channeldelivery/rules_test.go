@@ -84,3 +84,14 @@ func TestReplyEditAndDelete(t *testing.T) {
 	w.notify("deleted", w.team, w.channel, id, root)
 	assert.Contains(t, w.dms(w.bob)[0].Message, "This message was deleted in Teams.")
 }
+
+func TestUpdateOfOldMessageOnlyEditsDMs(t *testing.T) {
+	w := newWorld(t)
+	id := w.send(w.channel, w.ada, `<at id="0">bob</at> v1`, mention(w.bob))
+	w.proc.o.Now = func() time.Time { return time.Now().Add(2 * time.Hour) } // past UpdateWindow
+	require.NoError(t, w.sim.EditChannelMessage(w.team, w.channel, id, `<at id="0">bob</at> v2`))
+	w.notify("updated", w.team, w.channel, id, "")
+	require.Len(t, w.dms(w.bob), 1)
+	assert.Contains(t, w.dms(w.bob)[0].Message, "v2")
+	assert.Contains(t, w.dms(w.bob)[0].Message, "You get this because they mentioned you.", "the header is kept")
+}
