@@ -138,6 +138,14 @@ func (p *Processor) get(ctx context.Context, ch inbox.ChannelChange) (graph.Mess
 // replayed or forged notification must not blank a live message.
 func (p *Processor) confirmDeleted(ctx context.Context, ch inbox.ChannelChange) error {
 	msg, err := p.get(ctx, ch)
+	if graph.IsNotFound(err) && ch.RootID == "" {
+		// A reply is not found by its id alone: a change that lacks the thread's root must not pass for a
+		// deletion. The DMs already sent know the root.
+		if root := p.knownRoot(ctx, ch); root != "" && root != ch.MessageID {
+			ch.RootID = root
+			msg, err = p.get(ctx, ch)
+		}
+	}
 	switch {
 	case graph.IsNotFound(err):
 	case err != nil:
@@ -197,4 +205,23 @@ func (p *Processor) audience(ctx context.Context, msg graph.Message) ([]channela
 		in.ThreadParticipants = ids
 	}
 	return channelaudience.Decide(ctx, in, lookup{p: p, teamID: msg.TeamID, channelID: msg.ChannelID})
+}
+
+// knownRoot returns the thread root recorded on a DM of the message, "" when there is none to read.
+func (p *Processor) knownRoot(ctx context.Context, ch inbox.ChannelChange) string {
+	rows, err := p.d.Store.GetMessagePosts(ctx, chatKey(ch.TeamID, ch.ChannelID), ch.MessageID)
+	if err != nil {
+		return ""
+	}
+	for _, row := range rows {
+		if row.PostID == "" {
+			continue
+		}
+		if post, appErr := p.d.Mattermost.GetPost(row.PostID); appErr == nil {
+			if root, _ := post.GetProp(PropRootID).(string); root != "" {
+				return root
+			}
+		}
+	}
+	return ""
 }

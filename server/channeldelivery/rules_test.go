@@ -95,3 +95,16 @@ func TestUpdateOfOldMessageOnlyEditsDMs(t *testing.T) {
 	assert.Contains(t, w.dms(w.bob)[0].Message, "v2")
 	assert.Contains(t, w.dms(w.bob)[0].Message, "You get this because they mentioned you.", "the header is kept")
 }
+
+func TestReplyDeleteWithoutRootIsConfirmed(t *testing.T) {
+	w := newWorld(t)
+	root := w.send(w.channel, w.bob, "Question")
+	id := w.reply(w.channel, root, w.ada, "answer")
+	require.Len(t, w.dms(w.bob), 1)
+	// A change naming the reply without its root: the reply is still there, so its DM stays.
+	w.notify("deleted", w.team, w.channel, id, "")
+	assert.Contains(t, w.dms(w.bob)[0].Message, "answer")
+	require.NoError(t, w.sim.DeleteChannelMessage(w.team, w.channel, id))
+	w.notify("deleted", w.team, w.channel, id, "")
+	assert.Contains(t, w.dms(w.bob)[0].Message, "This message was deleted in Teams.")
+}
