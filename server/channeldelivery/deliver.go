@@ -39,9 +39,31 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 			return err
 		}
 	}
+	if len(audience) == 0 && changeType == "created" {
+		return skipped(SkipNoAudience) // nothing to post and no earlier DM to edit: no lock to take
+	}
+	// For a repeated or later change, a first look without the lock spares the account and presence reads of
+	// recipients already handled; the decision is taken again under the lock. A "created" change usually finds
+	// no rows: the look would be a wasted query.
+	handled := map[string]bool{}
+	if changeType != "created" {
+		rows, err := p.d.Store.GetMessagePosts(ctx, key, msg.ID)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			handled[row.MMUserID] = true
+		}
+		if handled[""] {
+			return skipped(delivery.SkipDeletedBefore)
+		}
+	}
 	var targets []target
 	var ask []string
 	for _, r := range audience {
+		if handled[r.MMUserID] {
+			continue
+		}
 		skip, _, err := p.d.Recipients.Account(r.MMUserID)
 		if err != nil {
 			return err
@@ -77,13 +99,10 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 	}
 	text := body(msg, res)
 	heads := map[string]string{}
-	for _, t := range targets {
-		heads[t.MMUserID] = header(msg, info, thread, settings.TenantID, t.Reasons)
+	for _, r := range audience { // all of it: a reservation left by an earlier attempt needs its reasons too
+		heads[r.MMUserID] = header(msg, info, thread, settings.TenantID, r.Reasons)
 	}
 	tKey := threadKey(msg.TeamID, msg.ChannelID, rootID)
-	if len(audience) == 0 && changeType == "created" {
-		return skipped(SkipNoAudience) // nothing to post and no earlier DM to edit: no lock to take
-	}
 	var users []string
 	for _, t := range targets {
 		users = append(users, t.MMUserID)
