@@ -1,0 +1,379 @@
+package channeldelivery
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/teamsnotify/msteams-sync/server/channelaudience"
+	"github.com/teamsnotify/msteams-sync/server/delivery"
+	"github.com/teamsnotify/msteams-sync/server/format"
+	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/store"
+)
+
+// recoveryWindow is how far before a reservation the search for an already created DM starts (clock skew).
+const recoveryWindow = 5 * time.Minute
+
+// target is one person the audience names, with the chat rule that stops their DM ("" = deliver).
+type target struct {
+	channelaudience.Recipient
+	skip string
+}
+
+// deliver posts the message to the recipients who have not had it and brings earlier DMs up to date.
+func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType string) error {
+	key := chatKey(msg.TeamID, msg.ChannelID)
+	// An update of an older message (a reaction, a late edit) only edits the DMs already sent: nobody gets it
+	// as new, so its audience, and the Graph calls behind it, are not needed.
+	old := changeType == "updated" && !msg.CreatedAt.IsZero() && msg.CreatedAt.Before(p.o.Now().Add(-p.o.UpdateWindow))
+	var audience []channelaudience.Recipient
+	if !old {
+		var err error
+		if audience, err = p.audience(ctx, msg); err != nil {
+			return err
+		}
+	}
+	if len(audience) == 0 && changeType == "created" {
+		return skipped(SkipNoAudience) // nothing to post and no earlier DM to edit: no lock to take
+	}
+	// For a repeated or later change, a first look without the lock spares the account and presence reads of
+	// recipients already handled; the decision is taken again under the lock. A "created" change usually finds
+	// no rows: the look would be a wasted query.
+	handled := map[string]bool{}
+	if changeType != "created" {
+		rows, err := p.d.Store.GetMessagePosts(ctx, key, msg.ID)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			handled[row.MMUserID] = true
+		}
+		if handled[""] {
+			return skipped(delivery.SkipDeletedBefore)
+		}
+	}
+	var targets []target
+	var ask []string
+	for _, r := range audience {
+		if handled[r.MMUserID] {
+			continue
+		}
+		skip, _, err := p.d.Recipients.Account(r.MMUserID)
+		if err != nil {
+			return err
+		}
+		if skip == delivery.SkipInactiveUser {
+			p.d.Metrics.Skipped(skip)
+			continue
+		}
+		targets = append(targets, target{Recipient: r, skip: skip})
+		if skip == "" {
+			ask = append(ask, r.TeamsUserID)
+		}
+	}
+	if len(ask) > 0 {
+		active := p.d.Recipients.ActiveInTeams(ctx, ask)
+		for i := range targets {
+			if targets[i].skip == "" && active[targets[i].TeamsUserID] {
+				targets[i].skip = delivery.SkipActiveInTeams
+			}
+		}
+	}
+
+	info, err := p.channel(ctx, msg.TeamID, msg.ChannelID)
+	if err != nil {
+		return err
+	}
+	rootID := firstNonEmpty(msg.ReplyToID, msg.ID)
+	thread := p.threadTitle(ctx, msg, rootID)
+	settings := p.d.Settings()
+	res, err := format.Convert(delivery.FormatMessage(msg), format.Options{ResolveUser: p.resolver(ctx, msg), GraphHosts: settings.GraphHosts})
+	if err != nil {
+		return inbox.Park(errors.Wrap(err, "convert message"))
+	}
+	text := body(msg, res)
+	heads := map[string]string{}
+	for _, r := range audience { // all of it: a reservation left by an earlier attempt needs its reasons too
+		heads[r.MMUserID] = header(msg, info, thread, settings.TenantID, r.Reasons)
+	}
+	tKey := threadKey(msg.TeamID, msg.ChannelID, rootID)
+	var users []string
+	for _, t := range targets {
+		users = append(users, t.MMUserID)
+	}
+	// Read outside the lock, as chat delivery does; a failure costs only the threading.
+	threads, err := p.d.Store.ReplyThreads(ctx, tKey, users)
+	if err != nil {
+		p.d.Logger.LogWarn("Could not read channel DM threads; DMs start new threads", "error", err.Error())
+		threads = map[string]string{}
+	}
+
+	posted := 0
+	err = p.d.Store.WithMessageLock(ctx, key, msg.ID, p.o.LockWait, func(ctx context.Context) error {
+		rows, err := p.d.Store.GetMessagePosts(ctx, key, msg.ID)
+		if err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		for _, row := range rows {
+			have[row.MMUserID] = true
+		}
+		if have[""] {
+			return skipped(delivery.SkipDeletedBefore)
+		}
+		for _, row := range rows {
+			switch row.State {
+			case store.PostReserved:
+				head := firstNonEmpty(heads[row.MMUserID], header(msg, info, thread, settings.TenantID, nil))
+				if err := p.recoverReserved(ctx, row, msg, compose(head, text), tKey, threads[row.MMUserID]); err != nil {
+					return err
+				}
+				posted++
+			case store.PostPosted:
+				if err := p.updateIfNewer(ctx, row, msg, text); err != nil {
+					return err
+				}
+			}
+		}
+		for _, t := range targets {
+			if have[t.MMUserID] {
+				continue
+			}
+			if t.skip != "" {
+				if _, err := p.d.Store.InsertPost(ctx, store.DeliveredPost{
+					ChatID: key, MessageID: msg.ID, MMUserID: t.MMUserID, State: store.PostSkipped, Reason: t.skip,
+					MessageCreated: msg.CreatedAt, ReservedAt: p.o.Now(),
+				}); err != nil {
+					return err
+				}
+				p.d.Metrics.Skipped(t.skip)
+				continue
+			}
+			if err := p.post(ctx, t.MMUserID, msg, compose(heads[t.MMUserID], text), tKey, threads[t.MMUserID]); err != nil {
+				return err
+			}
+			posted++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.d.Logger.LogDebug("Teams channel message handled", "team_id", msg.TeamID, "channel_id", msg.ChannelID,
+		"message_id", msg.ID, "new_dms", posted, "audience", len(audience))
+	return nil
+}
+
+// threadTitle names the message's thread: a thread's first message only by its subject (its words follow
+// anyway), a reply by its root's subject or first words (read once per MemberTTL). A failed read only leaves
+// the DM without it.
+func (p *Processor) threadTitle(ctx context.Context, msg graph.Message, rootID string) string {
+	if msg.ReplyToID == "" {
+		return strings.TrimSpace(msg.Subject)
+	}
+	key := threadKey(msg.TeamID, msg.ChannelID, rootID)
+	if t, ok := p.threads.get(key, p.o.Now()); ok {
+		return t
+	}
+	g := p.d.Graph()
+	if g == nil {
+		return ""
+	}
+	root, err := g.GetChannelMessage(ctx, msg.TeamID, msg.ChannelID, rootID, "")
+	if err != nil {
+		return ""
+	}
+	t := threadTitle(root)
+	p.threads.put(key, t, 1, p.o.Now())
+	return t
+}
+
+// resolver maps mentioned Teams users to the usernames of their connected, active Mattermost accounts.
+func (p *Processor) resolver(ctx context.Context, msg graph.Message) func(string) string {
+	var ids []string
+	for _, m := range msg.Mentions {
+		if m.UserID != "" {
+			ids = append(ids, m.UserID)
+		}
+	}
+	users := map[string]store.ChannelListener{}
+	if len(ids) > 0 {
+		if u, err := p.d.Store.ChannelListeners(ctx, ids); err == nil {
+			users = u
+		}
+	}
+	return func(teamsID string) string {
+		u, ok := users[teamsID]
+		if !ok {
+			return ""
+		}
+		skip, name, err := p.d.Recipients.Account(u.MMUserID)
+		if err != nil || skip == delivery.SkipInactiveUser {
+			return ""
+		}
+		return name
+	}
+}
+
+// post reserves the row, then creates the DM, so a crash in between is recognised on retry instead of posting
+// twice.
+func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message, text, tKey, rootPostID string) error {
+	channelID, err := p.d.Recipients.DirectChannel(mmUserID)
+	if err != nil {
+		return err
+	}
+	row := store.DeliveredPost{
+		ChatID: chatKey(msg.TeamID, msg.ChannelID), MessageID: msg.ID, MMUserID: mmUserID, State: store.PostReserved,
+		ChannelID: channelID, LastModified: msg.LastModifiedAt, LastEdited: msg.LastEditedAt, MessageCreated: msg.CreatedAt,
+		ReservedAt: p.o.Now(),
+	}
+	if _, err := p.d.Store.InsertPost(ctx, row); err != nil {
+		return err
+	}
+	return p.create(ctx, row, msg, text, tKey, rootPostID)
+}
+
+// create posts the DM in the user's thread of the Teams thread, or starts that thread with it.
+func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, tKey, rootPostID string) error {
+	post := &model.Post{UserId: p.o.BotUserID, ChannelId: row.ChannelID, Message: text, Props: postProps(msg, row.ChatID), RootId: rootPostID}
+	created, appErr := p.d.Mattermost.CreatePost(post)
+	if appErr != nil && rootPostID != "" && appErr.StatusCode == http.StatusBadRequest {
+		// The thread's root is gone (the user deleted it): this DM starts a new thread.
+		post.RootId, rootPostID = "", ""
+		created, appErr = p.d.Mattermost.CreatePost(post)
+	}
+	if appErr != nil {
+		return errors.Wrap(appErr, "create DM")
+	}
+	row.State, row.PostID = store.PostPosted, created.Id
+	if err := p.d.Store.SavePost(ctx, row); err != nil {
+		return err
+	}
+	if rootPostID == "" {
+		// Later replies of the Teams thread continue this DM's thread; a failure costs only the threading.
+		if err := p.d.Store.SaveReplyThread(ctx, tKey, row.MMUserID, created.Id, p.o.Now()); err != nil {
+			p.d.Logger.LogWarn("Could not record the thread of a channel DM", "user_id", row.MMUserID, "error", err.Error())
+		}
+	}
+	p.d.Metrics.Delivered(p.o.Now().Sub(msg.CreatedAt))
+	return nil
+}
+
+// recoverReserved settles a row an earlier attempt left reserved: it records the DM that attempt created, or
+// creates it now.
+func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, tKey, rootPostID string) error {
+	found, err := p.findPost(row)
+	if err != nil {
+		return err
+	}
+	if found == nil {
+		return p.create(ctx, row, msg, text, tKey, rootPostID)
+	}
+	row.State, row.PostID = store.PostPosted, found.Id
+	return p.d.Store.SavePost(ctx, row)
+}
+
+// findPost looks in the DM channel for a bot post about the row's message created since the reservation.
+func (p *Processor) findPost(row store.DeliveredPost) (*model.Post, error) {
+	list, appErr := p.d.Mattermost.GetPostsSince(row.ChannelID, row.ReservedAt.Add(-recoveryWindow).UnixMilli())
+	if appErr != nil {
+		return nil, errors.Wrap(appErr, "look for an earlier DM")
+	}
+	if list == nil {
+		return nil, nil
+	}
+	for _, post := range list.Posts {
+		if post.UserId == p.o.BotUserID && post.DeleteAt == 0 &&
+			post.GetProp(PropChannelKey) == row.ChatID && post.GetProp(PropMessageID) == row.MessageID {
+			return post, nil
+		}
+	}
+	return nil, nil
+}
+
+// updateIfNewer rewrites a DM when the message was edited after the version it shows; reactions and repeats
+// leave it alone.
+func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) error {
+	if msg.LastEditedAt.IsZero() || !msg.LastEditedAt.UTC().Truncate(time.Microsecond).After(row.LastEdited) {
+		return nil
+	}
+	post, appErr := p.d.Mattermost.GetPost(row.PostID)
+	switch {
+	case appErr != nil && appErr.StatusCode == http.StatusNotFound:
+	case appErr != nil:
+		return errors.Wrap(appErr, "get DM to edit")
+	default:
+		post.Message = rehead(post.Message, text)
+		if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
+			return errors.Wrap(appErr, "edit DM")
+		}
+		p.d.Metrics.Updated("edited")
+	}
+	row.LastModified, row.LastEdited = msg.LastModifiedAt, msg.LastEditedAt
+	return p.d.Store.SavePost(ctx, row)
+}
+
+// deleteMessage marks every DM of the message deleted in Teams and leaves a tombstone, so that a late or
+// reordered notification never delivers it.
+func (p *Processor) deleteMessage(ctx context.Context, key, messageID string) error {
+	return p.d.Store.WithMessageLock(ctx, key, messageID, p.o.LockWait, func(ctx context.Context) error {
+		rows, err := p.d.Store.GetMessagePosts(ctx, key, messageID)
+		if err != nil {
+			return err
+		}
+		if _, err := p.d.Store.InsertPost(ctx, store.DeliveredPost{ChatID: key, MessageID: messageID, State: store.PostDeleted, ReservedAt: p.o.Now()}); err != nil {
+			return err
+		}
+		dms := 0
+		for _, row := range rows {
+			if row.MMUserID == "" {
+				continue
+			}
+			switch row.State {
+			case store.PostReserved:
+				found, err := p.findPost(row)
+				if err != nil {
+					return err
+				}
+				if found == nil {
+					row.State, row.Reason = store.PostSkipped, delivery.SkipDeletedBefore
+					if err := p.d.Store.SavePost(ctx, row); err != nil {
+						return err
+					}
+					continue
+				}
+				row.PostID = found.Id
+			case store.PostPosted:
+			default:
+				continue
+			}
+			dms++
+			post, appErr := p.d.Mattermost.GetPost(row.PostID)
+			switch {
+			case appErr != nil && appErr.StatusCode == http.StatusNotFound:
+			case appErr != nil:
+				return errors.Wrap(appErr, "get DM of deleted message")
+			default:
+				post.Message = delivery.DeletedText(post.Message)
+				if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
+					return errors.Wrap(appErr, "mark DM deleted")
+				}
+				p.d.Metrics.Updated("deleted")
+			}
+			row.State = store.PostDeleted
+			if err := p.d.Store.SavePost(ctx, row); err != nil {
+				return err
+			}
+		}
+		if dms == 0 {
+			return skipped(delivery.SkipDeletedBefore)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,225 @@
+package channeldelivery
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/store"
+)
+
+// world is a team "Research" with a standard channel "General talk" and a private channel "Secret", both with
+// ada (the usual sender), bob and cy; dan is in the team but not the private channel, and in tag "On call"
+// with bob.
+type world struct {
+	*env
+	ada, bob, cy, dan           person
+	team, channel, private, tag string
+}
+
+func newWorld(t *testing.T) *world {
+	e := newEnv(t)
+	w := &world{env: e, ada: e.addPerson("ada", true), bob: e.addPerson("bob", true), cy: e.addPerson("cy", true), dan: e.addPerson("dan", true)}
+	var err error
+	w.team, err = e.sim.CreateTeam(graphsim.TeamSpec{TenantID: testTenant, DisplayName: "Research", Members: ids(w.ada, w.bob, w.cy, w.dan)})
+	require.NoError(t, err)
+	w.channel, err = e.sim.CreateChannel(w.team, graphsim.ChannelSpec{DisplayName: "General talk"})
+	require.NoError(t, err)
+	w.private, err = e.sim.CreateChannel(w.team, graphsim.ChannelSpec{DisplayName: "Secret", MembershipType: "private", Members: ids(w.ada, w.bob, w.cy)})
+	require.NoError(t, err)
+	w.tag, err = e.sim.CreateTag(w.team, graphsim.TagSpec{DisplayName: "On call", Members: ids(w.bob, w.dan)})
+	require.NoError(t, err)
+	return w
+}
+
+func mention(p person) graphsim.Mention {
+	return graphsim.Mention{ID: 0, MentionText: p.name, UserID: p.teamsID}
+}
+
+// send posts a thread's first message in channel and notifies it.
+func (w *world) send(channel string, from person, html string, mentions ...graphsim.Mention) string {
+	id, err := w.sim.SendChannelMessage(w.team, channel, graphsim.NewMessage{From: from.teamsID, HTML: html, Mentions: mentions})
+	require.NoError(w.t, err)
+	w.notify("created", w.team, channel, id, "")
+	return id
+}
+
+func (w *world) reply(channel, root string, from person, html string, mentions ...graphsim.Mention) string {
+	id, err := w.sim.ReplyChannelMessage(w.team, channel, root, graphsim.NewMessage{From: from.teamsID, HTML: html, Mentions: mentions})
+	require.NoError(w.t, err)
+	w.notify("created", w.team, channel, id, root)
+	return id
+}
+
+func TestPersonalMentionNamesTeamAndChannel(t *testing.T) {
+	w := newWorld(t)
+	w.send(w.channel, w.ada, `Hello <at id="0">bob</at>, the results are in`, mention(w.bob))
+
+	dms := w.dms(w.bob)
+	require.Len(t, dms, 1)
+	text := dms[0].Message
+	assert.Contains(t, text, "**ada Example** wrote in **Research** › **General talk**")
+	assert.Contains(t, text, "[Open in Teams](")
+	assert.NotContains(t, text, "Thread:", "a thread's first message is its own title")
+	assert.Contains(t, text, "You get this because they mentioned you.")
+	assert.Contains(t, text, "the results are in")
+	assert.Equal(t, w.team+"/"+w.channel, dms[0].GetProp(PropChannelKey))
+	assert.Empty(t, w.dms(w.cy), "not mentioned, no group mention choice")
+	assert.Empty(t, w.dms(w.ada), "the sender")
+}
+
+func TestTagMentionFollowsTheChoice(t *testing.T) {
+	w := newWorld(t)
+	tag := graphsim.Mention{ID: 0, MentionText: "On call", TagID: w.tag}
+	w.send(w.channel, w.ada, `<at id="0">On call</at> the build is red`, tag)
+	assert.Empty(t, w.dms(w.bob), "group mentions are off by default")
+
+	require.NoError(t, w.store.SetChannelGroupMentions(context.Background(), w.bob.mmID, true))
+	require.NoError(t, w.store.SetChannelGroupMentions(context.Background(), w.cy.mmID, true))
+	w.send(w.channel, w.ada, `<at id="0">On call</at> still red`, tag)
+	dms := w.dms(w.bob)
+	require.Len(t, dms, 1)
+	assert.Contains(t, dms[0].Message, "mentioned a tag you are in")
+	assert.Empty(t, w.dms(w.cy), "cy follows group mentions but is not in the tag")
+	assert.Empty(t, w.dms(w.dan), "dan is in the tag but did not choose group mentions")
+}
+
+func TestThreadReplyReachesParticipantsOnce(t *testing.T) {
+	w := newWorld(t)
+	root := w.send(w.channel, w.bob, `Plan for <b>Friday</b>`)
+	w.reply(w.channel, root, w.cy, "I can do the morning")
+	// ada replies mentioning bob: bob has two reasons, one DM; cy is a participant; ada, the replier, nothing.
+	w.reply(w.channel, root, w.ada, `<at id="0">bob</at> and I take the afternoon`, mention(w.bob))
+
+	bob := w.dms(w.bob)
+	require.Len(t, bob, 2, "cy's reply and ada's")
+	assert.Contains(t, bob[1].Message, "You get this because they mentioned you and replied in a thread you are in.")
+	assert.Contains(t, bob[1].Message, "Thread: **Plan for Friday**")
+	assert.Equal(t, bob[0].Id, bob[1].RootId, "replies continue one Mattermost thread")
+	cy := w.dms(w.cy)
+	require.Len(t, cy, 1, "ada's reply; cy's own is not sent to cy")
+	assert.Contains(t, cy[0].Message, "replied in a thread you are in")
+	assert.Empty(t, w.dms(w.ada))
+	assert.Empty(t, w.dms(w.dan), "not in the thread")
+
+	// Thread replies turned off: only the mention counts.
+	require.NoError(t, w.store.SetChannelThreadReplies(context.Background(), w.cy.mmID, false))
+	w.reply(w.channel, root, w.bob, "Thanks both")
+	assert.Len(t, w.dms(w.cy), 1)
+	assert.Len(t, w.dms(w.ada), 1, "ada replied, so she is a participant now")
+}
+
+func TestPrivateChannelNonMemberGetsNothing(t *testing.T) {
+	w := newWorld(t)
+	w.send(w.private, w.ada, `<at id="0">dan</at> look at this`, mention(w.dan))
+	assert.Empty(t, w.dms(w.dan), "dan cannot read the private channel")
+	w.send(w.private, w.ada, `<at id="0">bob</at> look at this`, mention(w.bob))
+	assert.Len(t, w.dms(w.bob), 1)
+}
+
+func TestEditUpdatesAndDeleteMarksTheDM(t *testing.T) {
+	w := newWorld(t)
+	id := w.send(w.channel, w.ada, `<at id="0">bob</at> draft one`, mention(w.bob))
+	require.NoError(t, w.sim.EditChannelMessage(w.team, w.channel, id, `<at id="0">bob</at> draft two`))
+	w.notify("updated", w.team, w.channel, id, "")
+	dms := w.dms(w.bob)
+	require.Len(t, dms, 1)
+	assert.Contains(t, dms[0].Message, "draft two")
+	assert.Contains(t, dms[0].Message, "*(edited)*")
+	assert.Contains(t, dms[0].Message, "You get this because they mentioned you.", "the header stays")
+
+	// A delete the message's Graph copy does not confirm leaves the DM alone.
+	w.notify("deleted", w.team, w.channel, id, "")
+	assert.Contains(t, w.dms(w.bob)[0].Message, "draft two")
+	require.NoError(t, w.sim.DeleteChannelMessage(w.team, w.channel, id))
+	w.notify("deleted", w.team, w.channel, id, "")
+	dms = w.dms(w.bob)
+	require.Len(t, dms, 1)
+	assert.Contains(t, dms[0].Message, "This message was deleted in Teams.")
+	assert.NotContains(t, dms[0].Message, "draft two")
+	assert.Contains(t, dms[0].Message, "**Research** › **General talk**")
+
+	// A late "created" never delivers it again.
+	w.notify("created", w.team, w.channel, id, "")
+	assert.Len(t, w.dms(w.bob), 1)
+}
+
+func TestSameJobTwiceOneDM(t *testing.T) {
+	w := newWorld(t)
+	id := w.send(w.channel, w.ada, `<at id="0">bob</at> hi`, mention(w.bob))
+	w.notify("created", w.team, w.channel, id, "")
+	w.notify("updated", w.team, w.channel, id, "")
+	assert.Len(t, w.dms(w.bob), 1)
+	rows, err := w.store.GetMessagePosts(context.Background(), w.team+"/"+w.channel, id)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, store.PostPosted, rows[0].State)
+}
+
+func TestTeamMentionOfLargeTeamReadsMembersOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 1,000 users")
+	}
+	e := newEnv(t)
+	sender, listener := e.addPerson("ada", true), e.addPerson("bob", true)
+	members := []string{sender.teamsID, listener.teamsID}
+	for i := 0; i < 998; i++ {
+		p := person{teamsID: fmt.Sprintf("00009999-2222-4222-8222-%012d", i)}
+		require.NoError(t, e.sim.AddUser(graphsim.User{ID: p.teamsID, TenantID: testTenant, DisplayName: fmt.Sprintf("User %d", i)}))
+		members = append(members, p.teamsID)
+	}
+	team, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: testTenant, DisplayName: "Everyone", Members: members})
+	require.NoError(t, err)
+	channel, err := e.sim.CreateChannel(team, graphsim.ChannelSpec{DisplayName: "Announcements"})
+	require.NoError(t, err)
+	require.NoError(t, e.store.SetChannelGroupMentions(context.Background(), listener.mmID, true))
+
+	for i := 0; i < 3; i++ {
+		id, err := e.sim.SendChannelMessage(team, channel, graphsim.NewMessage{From: sender.teamsID,
+			HTML: fmt.Sprintf(`<at id="0">Everyone</at> news %d`, i), Mentions: []graphsim.Mention{{ID: 0, MentionText: "Everyone", TeamID: team}}})
+		require.NoError(t, err)
+		e.notify("created", team, channel, id, "")
+	}
+	dms := e.dms(listener)
+	require.Len(t, dms, 3)
+	assert.Contains(t, dms[0].Message, "mentioned the team")
+	assert.Equal(t, 1, e.graph.get("TeamMembers"), "one listing of the team, cached for the next messages and for who reads the channel")
+}
+
+func TestCrashAfterCreateRecoversOneDM(t *testing.T) {
+	w := newWorld(t)
+	id, err := w.sim.SendChannelMessage(w.team, w.channel, graphsim.NewMessage{From: w.ada.teamsID, HTML: `<at id="0">bob</at> hi`, Mentions: []graphsim.Mention{mention(w.bob)}})
+	require.NoError(t, err)
+	w.mm.mu.Lock()
+	w.mm.failAfterCreate = 1 // the post is created, the answer is lost: the row stays reserved
+	w.mm.mu.Unlock()
+	require.Error(t, w.process(inboxChange("created", w.team, w.channel, id, "")))
+	before := w.mm.totalPosts()
+	w.notify("created", w.team, w.channel, id, "")
+	assert.Len(t, w.dms(w.bob), 1)
+	assert.Equal(t, before, w.mm.totalPosts(), "the retry found the DM instead of posting again")
+	rows, err := w.store.GetMessagePosts(context.Background(), w.team+"/"+w.channel, id)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, store.PostPosted, rows[0].State)
+}
+
+func TestDeletedThreadRootStartsANewThread(t *testing.T) {
+	w := newWorld(t)
+	root := w.send(w.channel, w.bob, "Lunch?")
+	w.reply(w.channel, root, w.ada, "Yes")
+	first := w.dms(w.bob)
+	require.Len(t, first, 1)
+	w.mm.deletePost(first[0].Id) // bob deleted the thread's first DM
+
+	w.reply(w.channel, root, w.cy, "Me too")
+	w.reply(w.channel, root, w.ada, "12:30")
+	dms := w.dms(w.bob)
+	require.Len(t, dms, 2)
+	assert.Empty(t, dms[0].RootId, "the DM after the lost root starts a thread")
+	assert.Equal(t, dms[0].Id, dms[1].RootId, "and the next reply continues it")
+}
