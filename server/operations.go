@@ -22,7 +22,7 @@ func (p *Plugin) setUpOperations() error {
 	col, err := p.metrics.NewCollector(metrics.CollectorOptions{
 		Stats:        p.store,
 		Subscription: subscription.StateName,
-		Queues:       []string{inbox.QueueChanges, inbox.QueueAttachments},
+		Queues:       []string{inbox.QueueChanges, inbox.QueueAttachments, inbox.QueueChannelChanges},
 		Limits: func() metrics.Limits {
 			c := p.settings()
 			return metrics.Limits{ConnectedUsersAllowed: c.ConnectedUsersAllowed, MaxPendingInvites: c.ConnectedUsersMaxPendingInvites}
@@ -48,6 +48,7 @@ func (p *Plugin) setUpOperations() error {
 		AfterRequeue: func(string) {
 			pl.runner.Wake(inbox.QueueChanges)
 			pl.runner.Wake(inbox.QueueAttachments)
+			pl.runner.Wake(inbox.QueueChannelChanges)
 			col.Invalidate()
 		},
 		Version:        version,

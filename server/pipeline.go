@@ -16,6 +16,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/attach"
 	"github.com/teamsnotify/msteams-sync/server/backpressure"
 	"github.com/teamsnotify/msteams-sync/server/channelcatchup"
+	"github.com/teamsnotify/msteams-sync/server/channeldelivery"
 	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/graph"
@@ -71,9 +72,7 @@ type pipeline struct {
 	// chsubs keeps the Teams channel message subscription (issue 17) while the ChannelNotifications setting is
 	// on, and deletes it when it goes off.
 	chsubs *subscription.Manager
-	// ChannelHandler consumes queue channel_changes. INTEGRATION HOOK for package channeldelivery (branch
-	// h-chdel): set it in newPipeline before the runner is built. nil = the queue is not consumed, and
-	// ChannelChanges stored while the setting is on wait in the inbox.
+	// ChannelHandler consumes queue channel_changes (package channeldelivery); nil = the queue is not consumed.
 	ChannelHandler inbox.Handler
 	// ChannelTeams lists the teams whose channel messages are caught up after a gap of the channel
 	// subscription. INTEGRATION HOOK as well: nil = gaps are logged, not caught up.
@@ -145,7 +144,23 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		return nil, errors.Wrap(err, "set up delivery")
 	}
 
-	// INTEGRATION (h-chdel): pl.ChannelHandler = <channeldelivery processor> goes here.
+	channels, err := channeldelivery.New(channeldelivery.Deps{
+		Store:      st,
+		Graph:      func() channeldelivery.Graph { return app() },
+		Decrypter:  pl.keys,
+		Mattermost: p.metrics.WrapAPI(p.API),
+		Recipients: pl.delivery, // shares the account and presence caches (and Forget) with chats
+		Settings: func() delivery.Settings {
+			cfg := p.settings()
+			return delivery.Settings{SyncNotifications: cfg.SyncNotifications && cfg.ChannelNotifications, GraphHosts: pl.graphHosts(), TenantID: cfg.TenantID}
+		},
+		Logger:  p.log,
+		Metrics: p.metrics,
+	}, channeldelivery.Options{BotUserID: p.botID})
+	if err != nil {
+		return nil, errors.Wrap(err, "set up channel delivery")
+	}
+	pl.ChannelHandler = channels
 	pl.governor = backpressure.New(backpressure.Options{Max: changeWorkers})
 	queues := []inbox.QueueOptions{
 		{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder, Limit: pl.governor.Limit},

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/teamsnotify/msteams-sync/server/api"
+	"github.com/teamsnotify/msteams-sync/server/channeldelivery"
 	"github.com/teamsnotify/msteams-sync/server/command"
 	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/connect"
@@ -169,6 +170,9 @@ func (p *Plugin) OnActivate() error {
 
 	p.commands = command.New(p.connect, mm, p.API)
 	muting := p.setUpMute()
+	for _, s := range channeldelivery.Subcommands(p.store) {
+		p.commands.Register(s)
+	}
 
 	tookOver := p.takeOverOfficialPlugin(ctx, cfg, p.currentKeyring())
 
