@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamsnotify/msteams-sync/e2e/harness"
+	"github.com/teamsnotify/msteams-sync/graphsim"
+)
+
+// channelRoles are the application permissions Teams channel notifications need on top of the chat ones.
+var channelRoles = []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Read.All", "User.Read.All", "Files.Read.All",
+	"Application.Read.All", "ChannelMessage.Read.All", "Team.ReadBasic.All", "Channel.ReadBasic.All",
+	"ChannelMember.Read.All", "TeamMember.Read.All", "TeamworkTag.Read.All"}
+
+// TestChannelNotifications, on a real server with the real bundle: while the "Teams channel notifications"
+// setting is off, a channel post that mentions Alice delivers nothing and stores nothing. Once an admin turns it
+// on (the app holding ChannelMessage.Read.All), the plugin subscribes to /teams/getAllMessages and:
+//   - a personal mention reaches Alice as a DM naming the team and the channel, and an edit follows it;
+//   - replies in a thread Alice started reach her, continuing one Mattermost thread; the replier gets nothing;
+//   - a mention in a private channel Alice is not in tells her nothing.
+func TestChannelNotifications(t *testing.T) {
+	s := harness.Start(t, newestVersion())
+	tm := harness.StartTeams(t, s.URL)
+	// Granted before the plugin's first app token, as an admin who consented before installing.
+	require.NoError(t, tm.Sim.SetAppRoles(harness.TeamsClientID, channelRoles))
+	s.UploadPlugin(harness.BundlePath(t))
+	s.PatchPluginConfig(tm.PluginSettings())
+	s.EnablePlugin()
+	w := &world{Stack: &harness.Stack{Server: s, Teams: tm, Bot: s.Bot("msteams")}}
+	w.alice = w.NewPair(t, "alice", "Alice Adams")
+	w.bob = w.NewPair(t, "bob", "Bob Brown")
+	w.carol = w.NewPair(t, "carol", "Carol Clark")
+	w.oneOnOne = tm.Chat(t, "", w.bob.Teams, w.alice.Teams)
+	w.connect(t, w.alice)
+	w.connect(t, w.bob)
+
+	sim := tm.Sim
+	teamID, err := sim.CreateTeam(graphsim.TeamSpec{TenantID: harness.TeamsTenantID, DisplayName: "Rocket Team",
+		Members:  []string{w.alice.Teams.ID, w.bob.Teams.ID, w.carol.Teams.ID},
+		Channels: []graphsim.ChannelSpec{{DisplayName: "Launch pad"}, {DisplayName: "Board room", MembershipType: "private", Members: []string{w.bob.Teams.ID, w.carol.Teams.ID}}}})
+	require.NoError(t, err)
+	var launchPad, boardRoom string
+	for _, team := range sim.Teams() {
+		for _, c := range team.Channels {
+			switch c.DisplayName {
+			case "Launch pad":
+				launchPad = c.ID
+			case "Board room":
+				boardRoom = c.ID
+			}
+		}
+	}
+	require.NotEmpty(t, launchPad)
+	require.NotEmpty(t, boardRoom)
+	mentionAlice := func(text string) graphsim.NewMessage {
+		return graphsim.NewMessage{From: w.bob.Teams.ID, HTML: `<p><at id="0">Alice Adams</at> ` + text + `</p>`,
+			Mentions: []graphsim.Mention{{ID: 0, MentionText: "Alice Adams", UserID: w.alice.Teams.ID}}}
+	}
+
+	// Off: nothing delivered, nothing stored, and no channel subscription.
+	_, err = sim.SendChannelMessage(teamID, launchPad, mentionAlice("before the switch"))
+	require.NoError(t, err)
+	w.settle(t, w.oneOnOne, w.bob.Teams, w.alice.MM, "chats still flow")
+	require.Zero(t, w.botPostsContaining(w.alice.MM, "before the switch"))
+	require.Zero(t, channelInboxRows(t, s.DSN), "nothing of a channel is stored while the setting is off")
+	require.False(t, hasChannelSubscription(sim))
+
+	s.PatchPluginConfig(map[string]any{"ChannelNotifications": true})
+	deadline := time.Now().Add(90 * time.Second)
+	for !hasChannelSubscription(sim) {
+		require.True(t, time.Now().Before(deadline), "no /teams/getAllMessages subscription 90 s after the setting went on")
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	// A personal mention, then its edit.
+	rootID, err := sim.SendChannelMessage(teamID, launchPad, mentionAlice("please check the fuel numbers"))
+	require.NoError(t, err)
+	dm := w.waitForPost(t, w.alice.MM, "please check the fuel numbers")
+	require.Contains(t, dm.Message, "Rocket Team")
+	require.Contains(t, dm.Message, "Launch pad")
+	require.NoError(t, sim.EditChannelMessage(teamID, launchPad, rootID, `<p><at id="0">Alice Adams</at> please check the oxygen numbers</p>`))
+	w.waitForPost(t, w.alice.MM, "oxygen numbers")
+
+	// Replies in Alice's thread: both reach her, in one Mattermost thread; Bob, who replies, gets nothing of his own.
+	aliceRoot, err := sim.SendChannelMessage(teamID, launchPad, graphsim.NewMessage{From: w.alice.Teams.ID, HTML: "<p>T-minus plan attached</p>"})
+	require.NoError(t, err)
+	_, err = sim.ReplyChannelMessage(teamID, launchPad, aliceRoot, graphsim.NewMessage{From: w.bob.Teams.ID, HTML: "<p>looks good to me</p>"})
+	require.NoError(t, err)
+	first := w.waitForPost(t, w.alice.MM, "looks good to me")
+	_, err = sim.ReplyChannelMessage(teamID, launchPad, aliceRoot, graphsim.NewMessage{From: w.carol.Teams.ID, HTML: "<p>agreed, go</p>"})
+	require.NoError(t, err)
+	second := w.waitForPost(t, w.alice.MM, "agreed, go")
+	threadOf := func(id, root string) string {
+		if root != "" {
+			return root
+		}
+		return id
+	}
+	require.Equal(t, threadOf(first.Id, first.RootId), threadOf(second.Id, second.RootId), "replies to one Teams thread continue one Mattermost thread")
+	require.Zero(t, w.botPostsContaining(w.bob.MM, "looks good to me"), "the replier is not told of his own reply")
+
+	// A private channel Alice is not in: a mention of her there tells her nothing.
+	_, err = sim.SendChannelMessage(teamID, boardRoom, mentionAlice("salary talk"))
+	require.NoError(t, err)
+	_, err = sim.SendChannelMessage(teamID, launchPad, mentionAlice("public marker"))
+	require.NoError(t, err)
+	w.waitForPost(t, w.alice.MM, "public marker")
+	time.Sleep(2 * time.Second)
+	require.Zero(t, w.botPostsContaining(w.alice.MM, "salary talk"), "nobody hears of a channel they cannot read")
+}
+
+func hasChannelSubscription(sim *graphsim.Sim) bool {
+	for _, sub := range sim.Changes().Subscriptions() {
+		if strings.EqualFold(sub.Resource, "/teams/getAllMessages") || strings.EqualFold(sub.Resource, "teams/getAllMessages") {
+			return true
+		}
+	}
+	return false
+}
+
+// channelInboxRows counts the channel changes stored in the plugin's inbox (queued or parked).
+func channelInboxRows(t *testing.T, dsn string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM msteamsnotify_inbox WHERE queue = 'channel_changes'`).Scan(&n))
+	return n
+}
