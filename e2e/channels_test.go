@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,8 @@ var channelRoles = []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Re
 // on (the app holding ChannelMessage.Read.All), the plugin subscribes to /teams/getAllMessages and:
 //   - a personal mention reaches Alice as a DM naming the team and the channel, and an edit follows it;
 //   - replies in a thread Alice started reach her, continuing one Mattermost thread; the replier gets nothing;
-//   - a mention in a private channel Alice is not in tells her nothing.
+//   - a mention in a private channel Alice is not in tells her nothing;
+//   - a message said while Graph had dropped the subscription is caught up once the plugin made a new one.
 func TestChannelNotifications(t *testing.T) {
 	s := harness.Start(t, newestVersion())
 	tm := harness.StartTeams(t, s.URL)
@@ -113,16 +116,29 @@ func TestChannelNotifications(t *testing.T) {
 	w.waitForPost(t, w.alice.MM, "public marker")
 	time.Sleep(2 * time.Second)
 	require.Zero(t, w.botPostsContaining(w.alice.MM, "salary talk"), "nobody hears of a channel they cannot read")
+
+	// Graph drops the channel subscription; what is said before the plugin has a new one is caught up.
+	subID := channelSubscriptionID(sim)
+	require.NoError(t, sim.Changes().FireLifecycle(subID, "subscriptionRemoved"))
+	_, err = sim.SendChannelMessage(teamID, launchPad, mentionAlice("said during the gap"))
+	require.NoError(t, err)
+	w.waitForPost(t, w.alice.MM, "said during the gap")
+	require.NotEqual(t, subID, channelSubscriptionID(sim), "the plugin made a new channel subscription")
+	logText, err := os.ReadFile(filepath.Join(s.Dir, "logs", "mattermost.log"))
+	require.NoError(t, err)
+	require.Contains(t, string(logText), "Catching up on Teams channel messages", "the message came through the catch-up")
 }
 
-func hasChannelSubscription(sim *graphsim.Sim) bool {
+func channelSubscriptionID(sim *graphsim.Sim) string {
 	for _, sub := range sim.Changes().Subscriptions() {
-		if strings.EqualFold(sub.Resource, "/teams/getAllMessages") || strings.EqualFold(sub.Resource, "teams/getAllMessages") {
-			return true
+		if strings.EqualFold(strings.TrimPrefix(sub.Resource, "/"), "teams/getAllMessages") {
+			return sub.ID
 		}
 	}
-	return false
+	return ""
 }
+
+func hasChannelSubscription(sim *graphsim.Sim) bool { return channelSubscriptionID(sim) != "" }
 
 // channelInboxRows counts the channel changes stored in the plugin's inbox (queued or parked).
 func channelInboxRows(t *testing.T, dsn string) int {

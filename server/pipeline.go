@@ -75,7 +75,7 @@ type pipeline struct {
 	// ChannelHandler consumes queue channel_changes (package channeldelivery); nil = the queue is not consumed.
 	ChannelHandler inbox.Handler
 	// ChannelTeams lists the teams whose channel messages are caught up after a gap of the channel
-	// subscription. INTEGRATION HOOK as well: nil = gaps are logged, not caught up.
+	// subscription; nil = gaps are logged, not caught up.
 	ChannelTeams func(ctx context.Context) ([]string, error)
 	delivery     *delivery.Processor
 	attach       *attach.Service
@@ -161,6 +161,12 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		return nil, errors.Wrap(err, "set up channel delivery")
 	}
 	pl.ChannelHandler = channels
+	// After a gap, the teams whose channel messages concerned a connected user within the delivery records'
+	// retention are caught up: the plugin has no tenant-wide list of teams, and a team whose messages never
+	// concerned anyone here would cost a listing for nothing.
+	pl.ChannelTeams = func(ctx context.Context) ([]string, error) {
+		return st.ChannelTeamsSince(ctx, time.Now().Add(-delivery.PostsRetention))
+	}
 	pl.governor = backpressure.New(backpressure.Options{Max: changeWorkers})
 	queues := []inbox.QueueOptions{
 		{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder, Limit: pl.governor.Limit},
@@ -405,9 +411,8 @@ func (pl *pipeline) channelSubscriptions() webhook.SubscriptionChecker {
 }
 
 // channelCatchUp is the channel subscription manager's gap callback: like catchUp it returns at once and lists
-// in the background, with the same retries. Which teams to list is not known to this package yet: ChannelTeams
-// is the INTEGRATION HOOK (e.g. the teams of connected users, from channeldelivery's membership cache); while it
-// is nil the gap is only logged, so the admin knows channel messages of that period may be missed.
+// in the background, with the same retries, the teams ChannelTeams names; while it is nil the gap is only
+// logged, so the admin knows channel messages of that period may be missed.
 func (pl *pipeline) channelCatchUp(_ context.Context, since time.Time) {
 	if pl.ChannelTeams == nil {
 		pl.p.API.LogWarn("Teams channel notifications may have been missed; channel messages are not caught up yet.",
