@@ -24,6 +24,7 @@ var channelRoles = []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Re
 // setting is off, a channel post that mentions Alice delivers nothing and stores nothing. Once an admin turns it
 // on (the app holding ChannelMessage.Read.All), the plugin subscribes to /teams/getAllMessages and:
 //   - a personal mention reaches Alice as a DM naming the team and the channel, and an edit follows it;
+//   - a tag mention reaches her only after /msteams channels mentions all; a deleted message marks its DM;
 //   - replies in a thread Alice started reach her, continuing one Mattermost thread; the replier gets nothing;
 //   - a mention in a private channel Alice is not in tells her nothing;
 //   - a message said while Graph had dropped the subscription is caught up once the plugin made a new one.
@@ -46,10 +47,14 @@ func TestChannelNotifications(t *testing.T) {
 	sim := tm.Sim
 	teamID, err := sim.CreateTeam(graphsim.TeamSpec{TenantID: harness.TeamsTenantID, DisplayName: "Rocket Team",
 		Members:  []string{w.alice.Teams.ID, w.bob.Teams.ID, w.carol.Teams.ID},
-		Channels: []graphsim.ChannelSpec{{DisplayName: "Launch pad"}, {DisplayName: "Board room", MembershipType: "private", Members: []string{w.bob.Teams.ID, w.carol.Teams.ID}}}})
+		Channels: []graphsim.ChannelSpec{{DisplayName: "Launch pad"}, {DisplayName: "Board room", MembershipType: "private", Members: []string{w.bob.Teams.ID, w.carol.Teams.ID}}},
+		Tags:     []graphsim.TagSpec{{DisplayName: "launchers", Members: []string{w.alice.Teams.ID, w.carol.Teams.ID}}}})
 	require.NoError(t, err)
-	var launchPad, boardRoom string
+	var launchPad, boardRoom, tagID string
 	for _, team := range sim.Teams() {
+		if team.ID == teamID && len(team.Tags) > 0 {
+			tagID = team.Tags[0].ID
+		}
 		for _, c := range team.Channels {
 			switch c.DisplayName {
 			case "Launch pad":
@@ -89,6 +94,38 @@ func TestChannelNotifications(t *testing.T) {
 	require.Contains(t, dm.Message, "Launch pad")
 	require.NoError(t, sim.EditChannelMessage(teamID, launchPad, rootID, `<p><at id="0">Alice Adams</at> please check the oxygen numbers</p>`))
 	w.waitForPost(t, w.alice.MM, "oxygen numbers")
+
+	// A tag mention reaches Alice only once she chose team, channel and tag mentions.
+	tagMessage := func(text string) graphsim.NewMessage {
+		return graphsim.NewMessage{From: w.bob.Teams.ID, HTML: `<p><at id="0">launchers</at> ` + text + `</p>`,
+			Mentions: []graphsim.Mention{{ID: 0, MentionText: "launchers", TagID: tagID}}}
+	}
+	_, err = sim.SendChannelMessage(teamID, launchPad, tagMessage("tag before opting in"))
+	require.NoError(t, err)
+	_, err = sim.SendChannelMessage(teamID, launchPad, mentionAlice("tag marker one"))
+	require.NoError(t, err)
+	w.waitForPost(t, w.alice.MM, "tag marker one")
+	require.Zero(t, w.botPostsContaining(w.alice.MM, "tag before opting in"), "personal mentions only by default")
+	require.Contains(t, w.Command(t, w.alice.MM, "/msteams channels mentions all"), "Mentions of a team, channel or tag you are in: **on**")
+	_, err = sim.SendChannelMessage(teamID, launchPad, tagMessage("tag after opting in"))
+	require.NoError(t, err)
+	w.waitForPost(t, w.alice.MM, "tag after opting in")
+
+	// A deleted channel message marks its DM.
+	doomed, err := sim.SendChannelMessage(teamID, launchPad, mentionAlice("this will vanish"))
+	require.NoError(t, err)
+	vanishing := w.waitForPost(t, w.alice.MM, "this will vanish")
+	require.NoError(t, sim.DeleteChannelMessage(teamID, launchPad, doomed))
+	deadline = time.Now().Add(deliveryWait)
+	for {
+		p, _, err := w.alice.MM.Client.GetPost(context.Background(), vanishing.Id, "")
+		require.NoError(t, err)
+		if strings.Contains(p.Message, "deleted in Teams") {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the DM of a deleted channel message is not marked: %q", p.Message)
+		time.Sleep(300 * time.Millisecond)
+	}
 
 	// Replies in Alice's thread: both reach her, in one Mattermost thread; Bob, who replies, gets nothing of his own.
 	aliceRoot, err := sim.SendChannelMessage(teamID, launchPad, graphsim.NewMessage{From: w.alice.Teams.ID, HTML: "<p>T-minus plan attached</p>"})
