@@ -15,6 +15,9 @@ import (
 const (
 	propMessageID     = "msteams_message_id"
 	propAttachmentsOf = "msteams_attachments_of" // "chatID|messageID"
+	// The message id of a channel message's DM (server/channeldelivery); graphsim's ids are unique across chats
+	// and channels.
+	propChannelMessageID = "msteams_channel_message_id"
 )
 
 // Sent is one Teams message the bench sent and the Mattermost users who must each get exactly one DM for it.
@@ -187,7 +190,7 @@ func (r *PostReader) CountSince(ctx context.Context, t time.Time) (n int, err er
 
 func (r *PostReader) since(ctx context.Context, conn *pgx.Conn, t time.Time) ([]Observed, error) {
 	rows, err := conn.Query(ctx, `
-		SELECT COALESCE(p.props->>'`+propMessageID+`', ''), COALESCE(p.props->>'`+propAttachmentsOf+`', ''),
+		SELECT COALESCE(p.props->>'`+propMessageID+`', p.props->>'`+propChannelMessageID+`', ''), COALESCE(p.props->>'`+propAttachmentsOf+`', ''),
 		       c.name, p.createat
 		  FROM posts p JOIN channels c ON c.id = p.channelid
 		 WHERE p.userid = $1 AND c.type = 'D' AND p.createat >= $2 AND p.deleteat = 0`,

@@ -31,20 +31,24 @@ type Chat struct {
 
 // Env is the running stack plus everything the bench measures it with.
 type Env struct {
-	Stack    *harness.Stack
-	Sim      *graphsim.Sim
-	Ack      *AckTimer
-	DB       DB // Mattermost's database, which the plugin shares
-	Posts    *PostReader
-	Proc     *ProcSampler
-	People   []Person
-	OneOne   []Chat
-	Groups   []Chat
-	rng      *rand.Rand
-	rngMu    sync.Mutex
-	note     string
-	runSince time.Time                 // posts created since belong to the current run
-	clients  map[string]*model.Client4 // each person's signed-in Mattermost client, by Mattermost user id
+	Stack  *harness.Stack
+	Sim    *graphsim.Sim
+	Ack    *AckTimer
+	DB     DB // Mattermost's database, which the plugin shares
+	Posts  *PostReader
+	Proc   *ProcSampler
+	People []Person
+	OneOne []Chat
+	Groups []Chat
+	Team   Team // every person is a member; channel traffic goes to its standard channels
+	rng    *rand.Rand
+	rngMu  sync.Mutex
+	// channelSeq counts channel messages sent (under rngMu): every tenth mentions someone.
+	channelSeq int
+	big        *bigTeam // the team of Load.TeamMembers, made on first use
+	note       string
+	runSince   time.Time                 // posts created since belong to the current run
+	clients    map[string]*model.Client4 // each person's signed-in Mattermost client, by Mattermost user id
 }
 
 func (e *Env) setNote(s string) {
@@ -74,7 +78,9 @@ func Setup(t harness.T, version string, people, groups int) *Env {
 	}
 	tm := &harness.Teams{Sim: sim}
 	s.UploadPlugin(harness.BundlePath(t))
-	s.PatchPluginConfig(tm.PluginSettings())
+	settings := tm.PluginSettings()
+	settings["ChannelNotifications"] = true
+	s.PatchPluginConfig(settings)
 	s.EnablePlugin()
 	st := &harness.Stack{Server: s, Teams: tm, Bot: s.Bot("msteams")}
 
@@ -108,6 +114,7 @@ func Setup(t harness.T, version string, people, groups int) *Env {
 		members := e.rng.Perm(people)[:n]
 		e.Groups = append(e.Groups, e.chat(t, fmt.Sprintf("bench group %d", g), members...))
 	}
+	e.Team = e.team(t, 3)
 	if err := e.waitSubscription(60 * time.Second); err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -131,6 +138,39 @@ func (e *Env) chat(t harness.T, topic string, members ...int) Chat {
 	return Chat{ID: id, Members: members}
 }
 
+// Team is the bench's Teams team and its standard channels.
+type Team struct {
+	ID       string
+	Channels []string
+}
+
+// team creates a team of every person with n standard channels besides General.
+func (e *Env) team(t harness.T, n int) Team {
+	spec := graphsim.TeamSpec{TenantID: harness.TeamsTenantID, DisplayName: "Bench team"}
+	for _, p := range e.People {
+		spec.Members = append(spec.Members, p.TeamsID)
+	}
+	for i := 0; i < n; i++ {
+		spec.Channels = append(spec.Channels, graphsim.ChannelSpec{DisplayName: fmt.Sprintf("bench channel %d", i)})
+	}
+	id, err := e.Sim.CreateTeam(spec)
+	if err != nil {
+		t.Fatalf("create team: %v", err)
+	}
+	tm := Team{ID: id}
+	for _, info := range e.Sim.Teams() {
+		if info.ID != id {
+			continue
+		}
+		for _, c := range info.Channels {
+			if strings.HasPrefix(c.DisplayName, "bench channel") {
+				tm.Channels = append(tm.Channels, c.ID)
+			}
+		}
+	}
+	return tm
+}
+
 // startSim is harness.StartTeams with the notification client wrapped by the ack timer.
 func startSim(t harness.T, siteURL string, ack *AckTimer) (*graphsim.Sim, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -150,30 +190,36 @@ func startSim(t harness.T, siteURL string, ack *AckTimer) (*graphsim.Sim, error)
 		TenantID: harness.TeamsTenantID, ClientID: harness.TeamsClientID, ClientSecret: harness.TeamsClientSecret,
 		DisplayName:  "Mattermost MS Teams (bench)",
 		RedirectURIs: []string{strings.TrimRight(siteURL, "/") + harness.RedirectPath},
-		AppRoles:     []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Read.All", "User.Read.All", "Files.Read.All", "Application.Read.All"},
+		// The channel permissions too: the plugin runs with Teams channel notifications on (issue 17).
+		AppRoles: []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Read.All", "User.Read.All", "Files.Read.All", "Application.Read.All",
+			"ChannelMessage.Read.All", "Team.ReadBasic.All", "Channel.ReadBasic.All", "ChannelMember.Read.All", "TeamMember.Read.All", "TeamworkTag.Read.All"},
 	})
 	return sim, errors.Wrap(err, "register the app")
 }
 
-// waitSubscription waits until the plugin holds a live subscription in graphsim.
+// waitSubscription waits until the plugin holds live subscriptions in graphsim: chats, and channels.
 func (e *Env) waitSubscription(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if len(e.Sim.Changes().Subscriptions()) > 0 {
+		if e.SubscriptionID() != "" && e.subscriptionOf("teams/getAllMessages") != "" {
 			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return errors.Errorf("the plugin created no subscription within %s", timeout)
+	return errors.Errorf("the plugin created no chat and channel subscriptions within %s", timeout)
 }
 
-// SubscriptionID is the plugin's current subscription ("" when none).
-func (e *Env) SubscriptionID() string {
-	subs := e.Sim.Changes().Subscriptions()
-	if len(subs) == 0 {
-		return ""
+// SubscriptionID is the plugin's current chat subscription ("" when none).
+func (e *Env) SubscriptionID() string { return e.subscriptionOf("chats/getAllMessages") }
+
+func (e *Env) subscriptionOf(resource string) string {
+	id := ""
+	for _, sub := range e.Sim.Changes().Subscriptions() {
+		if strings.EqualFold(strings.TrimPrefix(sub.Resource, "/"), resource) {
+			id = sub.ID
+		}
 	}
-	return subs[len(subs)-1].ID
+	return id
 }
 
 // recovered runs f, turning a harness Fatal (a panic in programs) on this goroutine into an error.

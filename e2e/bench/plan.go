@@ -20,6 +20,10 @@ func BenchPlan(s Scale, profileDir string) []Load {
 		// The same load again with one answer from Mattermost per ten messages: the difference from rate50 is
 		// what replies cost delivery (issue 16).
 		{Name: "replies", Rate: 50, Duration: s.d(20 * time.Second), GroupShare: 0.2, ReplyShare: 0.1},
+		// A fifth of the messages in Teams channels, one in ten of those mentioning someone (issue 17).
+		{Name: "channels", Rate: 100, Duration: s.d(20 * time.Second), GroupShare: 0.2, ChannelShare: 0.2},
+		// Ten mentions of a 10,000-member team with one listener, one per second: Graph calls and DMs it costs.
+		{Name: "team-mention", Rate: 1, Duration: 10 * time.Second, TeamMembers: 10000},
 		{Name: "rate200", Rate: 200, Duration: s.d(30 * time.Second), GroupShare: 0.2},
 		{Name: "rate500", Rate: 500, Duration: s.d(20 * time.Second), GroupShare: 0.2},
 		{Name: "attachments", Rate: 100, Duration: s.d(30 * time.Second), GroupShare: 0.2, ImageShare: 0.05},

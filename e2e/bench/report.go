@@ -205,6 +205,7 @@ func PrintSummary(w io.Writer, r *Report) {
 	}
 	line("plugin_rss_under_150mb", "plugin peak RSS", r.PluginRSSMB, "MB", "< 150")
 	printReplies(w, r.Runs)
+	printChannels(w, r.Runs)
 	fmt.Fprintf(w, "   %-38s %10d\n   %-38s %10d\n", "lost (all runs)", r.Lost, "duplicated (all runs)", r.Duplicated)
 }
 
@@ -228,5 +229,17 @@ func printReplies(w io.Writer, runs []Result) {
 	if base != nil && base.Delivery.P99MS > 0 && base.Delivery.P50MS > 0 {
 		fmt.Fprintf(w, "   %-38s %10.2f       p50 ratio %.2f (same load without replies = 1)\n", "delivery p99 with replies / without",
 			with.Delivery.P99MS/base.Delivery.P99MS, with.Delivery.P50MS/base.Delivery.P50MS)
+	}
+}
+
+// printChannels sums up the channel runs: the exact count of the mixed run, and what mentions of a big team cost.
+func printChannels(w io.Writer, runs []Result) {
+	for _, r := range runs {
+		switch r.Name {
+		case "channels":
+			fmt.Fprintf(w, "   %-38s %10d lost, %d duplicated, %d unexpected of %d DMs\n", "chats + channels (20% channel)", r.Count.Lost, r.Count.Duplicated, r.Count.Unexpected, r.Count.Expected)
+		case "team-mention":
+			fmt.Fprintf(w, "   %-38s %10d Graph calls for %d messages, %d DMs (%.1f calls per message)\n", "10,000-member team mentions", r.GraphCalls, r.Messages, r.Count.Delivered, float64(r.GraphCalls)/float64(max(r.Messages, 1)))
+		}
 	}
 }

@@ -28,6 +28,12 @@ type Load struct {
 	GroupShare float64
 	// ImageShare is the share of messages carrying a small inline image.
 	ImageShare float64
+	// ChannelShare is the share of messages posted in Teams channels instead of chats (issue 17); one channel
+	// message in ten mentions someone, who must get one DM; the others must give no DM at all.
+	ChannelShare float64
+	// TeamMembers, when set, makes every message a mention of a whole team of that many members, of whom one
+	// connected user chose to hear of team mentions (issue 17's cost of a big team mention).
+	TeamMembers int
 	// ReplyShare: alongside this share of the messages sent, a user answers a DM of the previous run in its
 	// thread from Mattermost (issue 16); each answer must reach the chat's other members as a DM.
 	ReplyShare float64
@@ -83,6 +89,41 @@ var tinyPNG = func() []byte {
 	return b.Bytes()
 }()
 
+// chance draws true with probability p.
+func (e *Env) chance(p float64) bool {
+	e.rngMu.Lock()
+	defer e.rngMu.Unlock()
+	return e.rng.Float64() < p
+}
+
+// sendChannel posts in one of the team's channels; every tenth channel message mentions another person, the
+// only one who must get a DM of it (nobody opted into team or channel mentions, and no thread is replied to).
+func (e *Env) sendChannel(l *Load, seq int, ledger *Ledger) error {
+	e.rngMu.Lock()
+	channel := e.Team.Channels[e.rng.IntN(len(e.Team.Channels))]
+	from := e.rng.IntN(len(e.People))
+	to := (from + 1 + e.rng.IntN(len(e.People)-1)) % len(e.People)
+	mention := e.channelSeq%10 == 0
+	e.channelSeq++
+	e.rngMu.Unlock()
+	m := graphsim.NewMessage{From: e.People[from].TeamsID, HTML: "<p>bench " + l.Name + " channel message " + strconv.Itoa(seq) + "</p>"}
+	if mention {
+		m.HTML = `<p><at id="0">` + e.People[to].Name + `</at> bench ` + l.Name + " channel message " + strconv.Itoa(seq) + "</p>"
+		m.Mentions = []graphsim.Mention{{ID: 0, MentionText: e.People[to].Name, UserID: e.People[to].TeamsID}}
+	}
+	sentAt := time.Now()
+	id, err := e.Sim.SendChannelMessage(e.Team.ID, channel, m)
+	if err != nil {
+		return errors.Wrap(err, "send Teams channel message")
+	}
+	s := Sent{ChatID: e.Team.ID + "/" + channel, MessageID: id, Created: sentAt}
+	if mention {
+		s.Recipients = []string{e.People[to].MMID}
+	}
+	ledger.Add(s)
+	return nil
+}
+
 // pick chooses a chat and a sender.
 func (e *Env) pick(groupShare float64) (Chat, int) {
 	e.rngMu.Lock()
@@ -97,6 +138,12 @@ func (e *Env) pick(groupShare float64) (Chat, int) {
 }
 
 func (e *Env) send(l *Load, seq int, ledger *Ledger) error {
+	if l.TeamMembers > 0 {
+		return e.sendTeamMention(context.Background(), l, seq, ledger)
+	}
+	if l.ChannelShare > 0 && e.chance(l.ChannelShare) {
+		return e.sendChannel(l, seq, ledger)
+	}
 	c, from := e.pick(l.GroupShare)
 	m := graphsim.NewMessage{From: e.People[from].TeamsID, HTML: "<p>bench " + l.Name + " message " + strconv.Itoa(seq) + "</p>"}
 	withImage := l.ImageShare > 0 && seq%int(1/l.ImageShare) == 0
