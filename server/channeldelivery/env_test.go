@@ -19,6 +19,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/internal/mmfake"
 	"github.com/teamsnotify/msteams-sync/server/richnotify"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/store/storetest"
@@ -37,7 +38,7 @@ type env struct {
 	t         *testing.T
 	sim       *graphsim.Sim
 	store     *store.Store
-	mm        *fakeMM
+	mm        *mmfake.Mattermost
 	graph     *countingGraph
 	proc      *Processor
 	jobs      int64
@@ -64,7 +65,7 @@ func (d *fakeDecrypter) Decrypt(context.Context, *richnotify.EncryptedContent) (
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, mm: newFakeMM(), metrics: &countingMetrics{skipped: map[string]int{}}, decrypter: &fakeDecrypter{}}
+	e := &env{t: t, mm: mmfake.New(), metrics: &countingMetrics{skipped: map[string]int{}}, decrypter: &fakeDecrypter{}}
 	sim, err := graphsim.New(graphsim.Options{DisableThrottling: true})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
@@ -87,7 +88,7 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	e.graph = &countingGraph{Graph: factory.App(), calls: map[string]int{}}
 
-	e.mm.putUser(&model.User{Id: botID, Username: "msteams", IsBot: true})
+	e.mm.PutUser(&model.User{Id: botID, Username: "msteams", IsBot: true})
 	chats, err := delivery.New(delivery.Deps{
 		Store: e.store, Graph: func() delivery.Graph { return factory.App() }, Mattermost: e.mm,
 		Settings: func() delivery.Settings { return settings },
@@ -170,8 +171,8 @@ func (e *env) addPerson(name string, connected bool) person {
 		return p
 	}
 	p.mmID = fmt.Sprintf("mm%s%022d", name, n)[:26]
-	e.mm.putUser(&model.User{Id: p.mmID, Username: name, Email: name + "@example.com"})
-	e.mm.setPref(p.mmID, "pp_com.mattermost.msteams-sync", "notifications", "on")
+	e.mm.PutUser(&model.User{Id: p.mmID, Username: name, Email: name + "@example.com"})
+	e.mm.SetPref(p.mmID, "pp_com.mattermost.msteams-sync", "notifications", "on")
 	require.NoError(e.t, e.store.SaveConnection(context.Background(), store.Connection{
 		MMUserID: p.mmID, TeamsUserID: p.teamsID, Token: []byte("sealed"), TokenKeyID: "k", ConnectedAt: time.Now().Add(-time.Hour),
 	}))
@@ -208,4 +209,4 @@ func inboxChange(changeType, teamID, channelID, messageID, rootID string) inbox.
 	return inbox.ChannelChange{ChangeType: changeType, TeamID: teamID, ChannelID: channelID, MessageID: messageID, RootID: rootID}
 }
 
-func (e *env) dms(p person) []*model.Post { return e.mm.dms(p.mmID, botID) }
+func (e *env) dms(p person) []*model.Post { return e.mm.DMs(p.mmID, botID) }

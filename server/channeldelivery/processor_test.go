@@ -194,14 +194,12 @@ func TestCrashAfterCreateRecoversOneDM(t *testing.T) {
 	w := newWorld(t)
 	id, err := w.sim.SendChannelMessage(w.team, w.channel, graphsim.NewMessage{From: w.ada.teamsID, HTML: `<at id="0">bob</at> hi`, Mentions: []graphsim.Mention{mention(w.bob)}})
 	require.NoError(t, err)
-	w.mm.mu.Lock()
-	w.mm.failAfterCreate = 1 // the post is created, the answer is lost: the row stays reserved
-	w.mm.mu.Unlock()
+	w.mm.FailNextCreates(1) // the post is created, the answer is lost: the row stays reserved
 	require.Error(t, w.process(inboxChange("created", w.team, w.channel, id, "")))
-	before := w.mm.totalPosts()
+	before := w.mm.TotalPosts()
 	w.notify("created", w.team, w.channel, id, "")
 	assert.Len(t, w.dms(w.bob), 1)
-	assert.Equal(t, before, w.mm.totalPosts(), "the retry found the DM instead of posting again")
+	assert.Equal(t, before, w.mm.TotalPosts(), "the retry found the DM instead of posting again")
 	rows, err := w.store.GetMessagePosts(context.Background(), w.team+"/"+w.channel, id)
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
@@ -214,7 +212,7 @@ func TestDeletedThreadRootStartsANewThread(t *testing.T) {
 	w.reply(w.channel, root, w.ada, "Yes")
 	first := w.dms(w.bob)
 	require.Len(t, first, 1)
-	w.mm.deletePost(first[0].Id) // bob deleted the thread's first DM
+	w.mm.DeletePost(first[0].Id) // bob deleted the thread's first DM
 
 	w.reply(w.channel, root, w.cy, "Me too")
 	w.reply(w.channel, root, w.ada, "12:30")

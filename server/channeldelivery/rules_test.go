@@ -49,7 +49,7 @@ func TestRichContentSparesTheFetch(t *testing.T) {
 
 func TestChatRulesApply(t *testing.T) {
 	w := newWorld(t)
-	w.mm.setPref(w.cy.mmID, "pp_com.mattermost.msteams-sync", "notifications", "off")
+	w.mm.SetPref(w.cy.mmID, "pp_com.mattermost.msteams-sync", "notifications", "off")
 	require.NoError(t, w.sim.SetPresence(w.dan.teamsID, graphsim.Presence{Availability: "Available", Activity: "Available"}))
 	id := w.send(w.channel, w.ada, `<at id="0">bob</at> <at id="1">cy</at> <at id="2">dan</at> standup`,
 		mention(w.bob), graphsim.Mention{ID: 1, MentionText: "cy", UserID: w.cy.teamsID}, graphsim.Mention{ID: 2, MentionText: "dan", UserID: w.dan.teamsID})

@@ -20,6 +20,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/internal/mmfake"
 	"github.com/teamsnotify/msteams-sync/server/richnotify"
 	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/store/storetest"
@@ -40,7 +41,7 @@ type env struct {
 	sim      *graphsim.Sim
 	store    *store.Store
 	dsn      string // the database, for a second node's store
-	mm       *fakeMM
+	mm       *mmfake.Mattermost
 	factory  *graph.Factory
 	proc     *Processor
 	attacher *fakeAttacher
@@ -57,7 +58,7 @@ type envOption func(*Options, *graphsim.Options)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, mm: newFakeMM(), attacher: &fakeAttacher{}, metrics: newCountingMetrics(), settings: Settings{SyncNotifications: true, TenantID: testTenant}}
+	e := &env{t: t, mm: mmfake.New(), attacher: &fakeAttacher{}, metrics: newCountingMetrics(), settings: Settings{SyncNotifications: true, TenantID: testTenant}}
 	o := Options{BotUserID: botID}
 	gopts := graphsim.Options{DisableThrottling: true, Now: func() time.Time { return time.Now().Add(time.Duration(e.simShift.Load())) }}
 	for _, opt := range opts {
@@ -90,7 +91,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.keys, err = richnotify.NewKeyring(kp)
 	require.NoError(t, err)
 
-	e.mm.putUser(&model.User{Id: botID, Username: "msteams", IsBot: true})
+	e.mm.PutUser(&model.User{Id: botID, Username: "msteams", IsBot: true})
 	e.proc = e.newProcessor(e.store, o)
 	return e
 }
@@ -180,9 +181,9 @@ func (e *env) addPerson(name string, opts ...personOption) person {
 		p.mmID = ""
 		return p
 	}
-	e.mm.putUser(u)
+	e.mm.PutUser(u)
 	if pref != "" {
-		e.mm.setPref(p.mmID, preferenceCategory, preferenceNotifications, pref)
+		e.mm.SetPref(p.mmID, preferenceCategory, preferenceNotifications, pref)
 	}
 	require.NoError(e.t, e.store.SaveConnection(context.Background(), store.Connection{
 		MMUserID: p.mmID, TeamsUserID: p.teamsID, Token: []byte("sealed"), TokenKeyID: "k", ConnectedAt: time.Now().Add(-30 * 24 * time.Hour),
@@ -227,7 +228,7 @@ func (e *env) notify(changeType, chatID, messageID string) error {
 	return e.process(inbox.Change{ChangeType: changeType, ChatID: chatID, MessageID: messageID, TenantID: testTenant})
 }
 
-func (e *env) dms(p person) []*model.Post { return e.mm.dms(p.mmID, botID) }
+func (e *env) dms(p person) []*model.Post { return e.mm.DMs(p.mmID, botID) }
 
 // richFeed subscribes to every chat message with rich notifications (encrypted to e.keys) and collects the
 // changes Graph delivers to a test endpoint, parsed by the real webhook parser.

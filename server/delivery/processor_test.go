@@ -80,7 +80,7 @@ func TestGroupMessageReachesOnlyEligibleMembers(t *testing.T) {
 	for _, p := range []person{alice, erin, frank, grace} {
 		assert.Empty(t, e.dms(p), p.name)
 	}
-	assert.Equal(t, 0, e.mm.totalPosts()-3, "nobody else got anything (dave is not connected)")
+	assert.Equal(t, 0, e.mm.TotalPosts()-3, "nobody else got anything (dave is not connected)")
 	assert.Equal(t, 1, e.metrics.skips(SkipNotificationsOff))
 	assert.Equal(t, 1, e.metrics.skips(SkipActiveInTeams))
 	assert.Equal(t, 1, e.metrics.skips(SkipInactiveUser))
@@ -89,7 +89,7 @@ func TestGroupMessageReachesOnlyEligibleMembers(t *testing.T) {
 	require.NoError(t, e.sim.SetPresence(grace.teamsID, graphsim.Presence{Availability: "Away", Activity: "Away"}))
 	require.NoError(t, e.notify("created", chatID, msgID))
 	assert.Empty(t, e.dms(grace))
-	assert.Equal(t, 3, e.mm.totalPosts())
+	assert.Equal(t, 3, e.mm.TotalPosts())
 }
 
 func TestMentionsResolveToUsernamesAndNeverNotifyEveryone(t *testing.T) {
@@ -158,7 +158,7 @@ func TestBotAndSystemMessagesAreSkipped(t *testing.T) {
 	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: "1700000000001",
 		Message: []byte(botJSON), Source: inbox.SourceCatchup}))
 	assert.Equal(t, 1, e.metrics.skips(SkipBotSender))
-	assert.Zero(t, e.mm.totalPosts())
+	assert.Zero(t, e.mm.TotalPosts())
 }
 
 func TestDuplicateAndReorderedNotificationsGiveOneDMEach(t *testing.T) {
@@ -182,7 +182,7 @@ func TestDuplicateAndReorderedNotificationsGiveOneDMEach(t *testing.T) {
 		assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nfirst"))
 		assert.True(t, strings.HasSuffix(dms[1].Message, "\n\nsecond"))
 	}
-	assert.Zero(t, e.mm.calls["UpdatePost"])
+	assert.Zero(t, e.mm.Calls("UpdatePost"))
 }
 
 func TestEditsReactionsAndDeletesReachTheDM(t *testing.T) {
@@ -197,7 +197,7 @@ func TestEditsReactionsAndDeletesReachTheDM(t *testing.T) {
 	require.NoError(t, e.sim.React(chatID, msgID, bob.teamsID, "like"))
 	require.NoError(t, e.notify("updated", chatID, msgID))
 	assert.Equal(t, original, e.dms(bob)[0].Message)
-	assert.Zero(t, e.mm.calls["UpdatePost"])
+	assert.Zero(t, e.mm.Calls("UpdatePost"))
 	assert.Equal(t, 1, e.metrics.skips(SkipUnchanged))
 
 	require.NoError(t, e.sim.EditMessage(chatID, msgID, "<p>meet at 4</p>"))
@@ -206,11 +206,11 @@ func TestEditsReactionsAndDeletesReachTheDM(t *testing.T) {
 	require.Len(t, dms, 1)
 	head, _, _ := strings.Cut(original, "\n\n")
 	assert.Equal(t, head+"\n\nmeet at 4\n\n*(edited)*", dms[0].Message)
-	assert.Equal(t, 1, e.mm.calls["UpdatePost"])
+	assert.Equal(t, 1, e.mm.Calls("UpdatePost"))
 
 	// The same edit notified again changes nothing.
 	require.NoError(t, e.notify("updated", chatID, msgID))
-	assert.Equal(t, 1, e.mm.calls["UpdatePost"])
+	assert.Equal(t, 1, e.mm.Calls("UpdatePost"))
 
 	require.NoError(t, e.sim.DeleteMessage(chatID, msgID))
 	e.sim.ResetCalls()
@@ -335,7 +335,7 @@ func TestCrashBetweenCreatePostAndRecordingDoesNotPostTwice(t *testing.T) {
 	alice, bob := e.addPerson("alice"), e.addPerson("bob")
 	chatID := e.chat("oneOnOne", "", alice, bob)
 	msgID := e.send(chatID, alice, "once")
-	e.mm.failAfterCreate = 1
+	e.mm.FailNextCreates(1)
 
 	require.Error(t, e.notify("created", chatID, msgID), "the post exists but was never recorded")
 	require.Len(t, e.dms(bob), 1)
@@ -449,11 +449,9 @@ func TestBusyChatReadsEachRecipientOnce(t *testing.T) {
 
 	require.Len(t, e.dms(bob), 10)
 	require.Len(t, e.dms(carol), 10)
-	e.mm.mu.Lock()
-	defer e.mm.mu.Unlock()
-	assert.Equal(t, 2, e.mm.calls["GetUser"], "one account read per recipient")
-	assert.Equal(t, 2, e.mm.calls["GetPreferenceForUser"], "one preference read per recipient")
-	assert.Equal(t, 2, e.mm.calls["GetDirectChannel"], "one DM channel lookup per recipient")
+	assert.Equal(t, 2, e.mm.Calls("GetUser"), "one account read per recipient")
+	assert.Equal(t, 2, e.mm.Calls("GetPreferenceForUser"), "one preference read per recipient")
+	assert.Equal(t, 2, e.mm.Calls("GetDirectChannel"), "one DM channel lookup per recipient")
 }
 
 // Turning notifications off holds for the very next message: the plugin tells delivery to forget what it knew.
@@ -464,12 +462,12 @@ func TestForgetMakesAPreferenceChangeHoldAtOnce(t *testing.T) {
 	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>one</p>")))
 	require.Len(t, e.dms(bob), 1)
 
-	e.mm.setPref(bob.mmID, preferenceCategory, preferenceNotifications, "off")
+	e.mm.SetPref(bob.mmID, preferenceCategory, preferenceNotifications, "off")
 	e.proc.Forget(bob.mmID)
 	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>two</p>")))
 	assert.Len(t, e.dms(bob), 1, "no DM once notifications are off")
 
-	e.mm.setPref(bob.mmID, preferenceCategory, preferenceNotifications, "on")
+	e.mm.SetPref(bob.mmID, preferenceCategory, preferenceNotifications, "on")
 	e.proc.Forget(bob.mmID)
 	require.NoError(t, e.notify("created", chatID, e.send(chatID, alice, "<p>three</p>")))
 	assert.Len(t, e.dms(bob), 2, "DMs again once they are back on")
@@ -573,7 +571,7 @@ func TestConcurrentWorkersOnOneMessageGiveOneDMEach(t *testing.T) {
 		require.Len(t, dms, 1, p.name)
 		assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nhello again\n\n*(edited)*"))
 	}
-	assert.Zero(t, e.mm.calls["UpdatePost"], "the first DM already showed the edited text")
+	assert.Zero(t, e.mm.Calls("UpdatePost"), "the first DM already showed the edited text")
 }
 
 func TestPresenceFailureStillNotifiesAndChatNotFoundIsDone(t *testing.T) {
@@ -623,7 +621,7 @@ func TestLogsNameIDsButNeverMessageText(t *testing.T) {
 	msgID := e.send(chatID, alice, "<p>the launch code is 0000</p>")
 	raw, ok := e.sim.MessageJSON(chatID, msgID)
 	require.True(t, ok)
-	e.mm.failAfterCreate = 1
+	e.mm.FailNextCreates(1)
 
 	require.Error(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: msgID, Message: raw}))
 	require.NoError(t, e.process(inbox.Change{ChangeType: "created", ChatID: chatID, MessageID: msgID,
@@ -658,7 +656,7 @@ func TestReorderedRichSnapshotsNeverRollBackAnEdit(t *testing.T) {
 	dms := e.dms(bob)
 	require.Len(t, dms, 1)
 	assert.True(t, strings.HasSuffix(dms[0].Message, "\n\nv2\n\n*(edited)*"), dms[0].Message)
-	assert.Zero(t, e.mm.calls["UpdatePost"])
+	assert.Zero(t, e.mm.Calls("UpdatePost"))
 	assert.Zero(t, e.sim.CallCount(routeGetMessage))
 }
 

@@ -52,7 +52,7 @@ func TestLaterDMsContinueTheThreadTheUserAnsweredIn(t *testing.T) {
 	assert.Empty(t, e.dms(carol)[1].RootId, "carol never answered: her DMs stay top-level")
 
 	// alice deleted the thread's root: the next DM goes on its own and the thread is forgotten.
-	e.mm.deletePost(root.Id)
+	e.mm.DeletePost(root.Id)
 	third := e.send(chatID, bob, "<p>Anyone?</p>")
 	require.NoError(t, e.notify("created", chatID, third))
 	dms = e.dms(alice)

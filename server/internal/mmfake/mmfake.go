@@ -1,4 +1,7 @@
-package delivery
+// Package mmfake is an in-memory Mattermost for the plugin API calls delivery makes (users, preferences, bot DM
+// channels, posts), shared by the tests of the packages that post DMs. Only tests import it; Graph and PostgreSQL
+// stay real in those tests.
+package mmfake
 
 import (
 	"net/http"
@@ -10,9 +13,8 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 )
 
-// fakeMM is an in-memory Mattermost for the calls delivery makes: users, preferences, bot DM channels and posts.
-// Everything else (Graph, PostgreSQL) is real in these tests.
-type fakeMM struct {
+// Mattermost holds users, preferences, bot DM channels and posts, and counts the calls made to it.
+type Mattermost struct {
 	mu       sync.Mutex
 	users    map[string]*model.User
 	prefs    map[string]string // userID|category|name → value
@@ -26,8 +28,9 @@ type fakeMM struct {
 	failAfterCreate int
 }
 
-func newFakeMM() *fakeMM {
-	return &fakeMM{users: map[string]*model.User{}, prefs: map[string]string{}, channels: map[string]*model.Channel{},
+// New returns an empty Mattermost.
+func New() *Mattermost {
+	return &Mattermost{users: map[string]*model.User{}, prefs: map[string]string{}, channels: map[string]*model.Channel{},
 		posts: map[string]*model.Post{}, calls: map[string]int{}}
 }
 
@@ -35,20 +38,22 @@ func appErr(status int, where string) *model.AppError {
 	return model.NewAppError(where, "fake."+where, nil, "", status)
 }
 
-func (m *fakeMM) putUser(u *model.User) {
+// PutUser adds or replaces a user.
+func (m *Mattermost) PutUser(u *model.User) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cp := *u
 	m.users[u.Id] = &cp
 }
 
-func (m *fakeMM) setPref(userID, category, name, value string) {
+// SetPref sets one preference of a user.
+func (m *Mattermost) SetPref(userID, category, name, value string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.prefs[userID+"|"+category+"|"+name] = value
 }
 
-func (m *fakeMM) GetUser(userID string) (*model.User, *model.AppError) {
+func (m *Mattermost) GetUser(userID string) (*model.User, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["GetUser"]++
@@ -60,7 +65,7 @@ func (m *fakeMM) GetUser(userID string) (*model.User, *model.AppError) {
 	return &cp, nil
 }
 
-func (m *fakeMM) GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError) {
+func (m *Mattermost) GetPreferenceForUser(userID, category, name string) (model.Preference, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["GetPreferenceForUser"]++
@@ -72,7 +77,7 @@ func (m *fakeMM) GetPreferenceForUser(userID, category, name string) (model.Pref
 	return model.Preference{UserId: userID, Category: category, Name: name, Value: v}, nil
 }
 
-func (m *fakeMM) GetPreferencesForUser(userID string) ([]model.Preference, *model.AppError) {
+func (m *Mattermost) GetPreferencesForUser(userID string) ([]model.Preference, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["GetPreferencesForUser"]++
@@ -86,7 +91,7 @@ func (m *fakeMM) GetPreferencesForUser(userID string) ([]model.Preference, *mode
 	return out, nil
 }
 
-func (m *fakeMM) GetDirectChannel(a, b string) (*model.Channel, *model.AppError) {
+func (m *Mattermost) GetDirectChannel(a, b string) (*model.Channel, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["GetDirectChannel"]++
@@ -103,7 +108,7 @@ func (m *fakeMM) GetDirectChannel(a, b string) (*model.Channel, *model.AppError)
 	return &cp, nil
 }
 
-func (m *fakeMM) CreatePost(post *model.Post) (*model.Post, *model.AppError) {
+func (m *Mattermost) CreatePost(post *model.Post) (*model.Post, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["CreatePost"]++
@@ -124,7 +129,7 @@ func (m *fakeMM) CreatePost(post *model.Post) (*model.Post, *model.AppError) {
 	return cp.Clone(), nil
 }
 
-func (m *fakeMM) UpdatePost(post *model.Post) (*model.Post, *model.AppError) {
+func (m *Mattermost) UpdatePost(post *model.Post) (*model.Post, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["UpdatePost"]++
@@ -141,7 +146,7 @@ func (m *fakeMM) UpdatePost(post *model.Post) (*model.Post, *model.AppError) {
 	return cp.Clone(), nil
 }
 
-func (m *fakeMM) GetPost(postID string) (*model.Post, *model.AppError) {
+func (m *Mattermost) GetPost(postID string) (*model.Post, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.posts[postID]
@@ -151,7 +156,7 @@ func (m *fakeMM) GetPost(postID string) (*model.Post, *model.AppError) {
 	return p.Clone(), nil
 }
 
-func (m *fakeMM) GetPostsSince(channelID string, since int64) (*model.PostList, *model.AppError) {
+func (m *Mattermost) GetPostsSince(channelID string, since int64) (*model.PostList, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["GetPostsSince"]++
@@ -165,8 +170,8 @@ func (m *fakeMM) GetPostsSince(channelID string, since int64) (*model.PostList, 
 	return list, nil
 }
 
-// dms returns the posts in the DM between user and bot, oldest first.
-func (m *fakeMM) dms(userID, botID string) []*model.Post {
+// DMs returns the posts of the DM channel between a user and the bot, oldest first.
+func (m *Mattermost) DMs(userID, botID string) []*model.Post {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := "dm-" + model.GetDMNameFromIds(userID, botID)
@@ -185,15 +190,31 @@ func (m *fakeMM) dms(userID, botID string) []*model.Post {
 	return out
 }
 
-func (m *fakeMM) totalPosts() int {
+// TotalPosts counts every post.
+func (m *Mattermost) TotalPosts() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.posts)
 }
 
-// deletePost removes a post as a user deleting it would.
-func (m *fakeMM) deletePost(postID string) {
+// DeletePost removes a post, as a user deleting it would.
+func (m *Mattermost) DeletePost(postID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.posts, postID)
+}
+
+// Calls returns how many times the named API method was called.
+func (m *Mattermost) Calls(method string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[method]
+}
+
+// FailNextCreates makes the next n CreatePost calls store the post and then report an error, as if the process
+// died between Mattermost creating the post and the caller recording it.
+func (m *Mattermost) FailNextCreates(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failAfterCreate = n
 }
