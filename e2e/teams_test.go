@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -107,13 +108,22 @@ func dump(posts []*model.Post) string {
 	return b.String()
 }
 
+// fileNames reads the names of a post's files. Mattermost links a file to its post's channel just after the post
+// is stored, so a post read at once may name a file whose info still answers 404 for a moment: that is retried.
 func fileNames(t *testing.T, c *model.Client4, p *model.Post) []string {
 	t.Helper()
 	var names []string
 	for _, id := range p.FileIds {
-		info, _, err := c.GetFileInfo(context.Background(), id)
-		require.NoError(t, err)
-		names = append(names, info.Name)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			info, resp, err := c.GetFileInfo(context.Background(), id)
+			if err == nil {
+				names = append(names, info.Name)
+				break
+			}
+			require.True(t, resp != nil && resp.StatusCode == http.StatusNotFound && time.Now().Before(deadline), "file %s: %v", id, err)
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	return names
 }
