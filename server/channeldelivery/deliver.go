@@ -17,9 +17,6 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
-// recoveryWindow is how far before a reservation the search for an already created DM starts (clock skew).
-const recoveryWindow = 5 * time.Minute
-
 // target is one person the audience names, with the chat rule that stops their DM ("" = deliver).
 type target struct {
 	channelaudience.Recipient
@@ -268,7 +265,7 @@ func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg gra
 // recoverReserved settles a row an earlier attempt left reserved: it records the DM that attempt created, or
 // creates it now.
 func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, tKey, rootPostID string) error {
-	found, err := p.findPost(row)
+	found, err := p.records.FindPost(row)
 	if err != nil {
 		return err
 	}
@@ -277,24 +274,6 @@ func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost
 	}
 	row.State, row.PostID = store.PostPosted, found.Id
 	return p.d.Store.SavePost(ctx, row)
-}
-
-// findPost looks in the DM channel for a bot post about the row's message created since the reservation.
-func (p *Processor) findPost(row store.DeliveredPost) (*model.Post, error) {
-	list, appErr := p.d.Mattermost.GetPostsSince(row.ChannelID, row.ReservedAt.Add(-recoveryWindow).UnixMilli())
-	if appErr != nil {
-		return nil, errors.Wrap(appErr, "look for an earlier DM")
-	}
-	if list == nil {
-		return nil, nil
-	}
-	for _, post := range list.Posts {
-		if post.UserId == p.o.BotUserID && post.DeleteAt == 0 &&
-			post.GetProp(PropChannelKey) == row.ChatID && post.GetProp(PropMessageID) == row.MessageID {
-			return post, nil
-		}
-	}
-	return nil, nil
 }
 
 // updateIfNewer rewrites a DM when the message was edited after the version it shows; reactions and repeats
@@ -319,61 +298,14 @@ func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, 
 	return p.d.Store.SavePost(ctx, row)
 }
 
-// deleteMessage marks every DM of the message deleted in Teams and leaves a tombstone, so that a late or
-// reordered notification never delivers it.
+// deleteMessage marks every DM of the message deleted in Teams (delivery.DMRecords.MarkDeleted).
 func (p *Processor) deleteMessage(ctx context.Context, key, messageID string) error {
-	return p.d.Store.WithMessageLock(ctx, key, messageID, p.o.LockWait, func(ctx context.Context) error {
-		rows, err := p.d.Store.GetMessagePosts(ctx, key, messageID)
-		if err != nil {
-			return err
-		}
-		if _, err := p.d.Store.InsertPost(ctx, store.DeliveredPost{ChatID: key, MessageID: messageID, State: store.PostDeleted, ReservedAt: p.o.Now()}); err != nil {
-			return err
-		}
-		dms := 0
-		for _, row := range rows {
-			if row.MMUserID == "" {
-				continue
-			}
-			switch row.State {
-			case store.PostReserved:
-				found, err := p.findPost(row)
-				if err != nil {
-					return err
-				}
-				if found == nil {
-					row.State, row.Reason = store.PostSkipped, delivery.SkipDeletedBefore
-					if err := p.d.Store.SavePost(ctx, row); err != nil {
-						return err
-					}
-					continue
-				}
-				row.PostID = found.Id
-			case store.PostPosted:
-			default:
-				continue
-			}
-			dms++
-			post, appErr := p.d.Mattermost.GetPost(row.PostID)
-			switch {
-			case appErr != nil && appErr.StatusCode == http.StatusNotFound:
-			case appErr != nil:
-				return errors.Wrap(appErr, "get DM of deleted message")
-			default:
-				post.Message = delivery.DeletedText(post.Message)
-				if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
-					return errors.Wrap(appErr, "mark DM deleted")
-				}
-				p.d.Metrics.Updated("deleted")
-			}
-			row.State = store.PostDeleted
-			if err := p.d.Store.SavePost(ctx, row); err != nil {
-				return err
-			}
-		}
-		if dms == 0 {
-			return skipped(delivery.SkipDeletedBefore)
-		}
-		return nil
-	})
+	dms, err := p.records.MarkDeleted(ctx, key, messageID)
+	if err != nil {
+		return err
+	}
+	if dms == 0 {
+		return skipped(delivery.SkipDeletedBefore)
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ type Processor struct {
 	memberLists *ttlCache[map[string]bool]
 	channels    *ttlCache[channelInfo]
 	threads     *ttlCache[string] // thread title by thread key: replies name their thread without a Graph call
+	records     delivery.DMRecords
 	fetches     singleflight.Group
 }
 
@@ -52,6 +53,8 @@ func New(d Deps, o Options) (*Processor, error) {
 		memberLists: newTTLCache[map[string]bool](o.MemberCacheSize, o.MemberTTL),
 		channels:    newTTLCache[channelInfo](smallCacheSize, o.MemberTTL),
 		threads:     newTTLCache[string](smallCacheSize, o.MemberTTL),
+		records: delivery.DMRecords{Store: d.Store, Mattermost: d.Mattermost, Metrics: d.Metrics, BotUserID: o.BotUserID,
+			ChatProp: PropChannelKey, MessageProp: PropMessageID, LockWait: o.LockWait, Now: o.Now},
 	}, nil
 }
 

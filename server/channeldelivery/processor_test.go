@@ -161,9 +161,6 @@ func TestSameJobTwiceOneDM(t *testing.T) {
 }
 
 func TestTeamMentionOfLargeTeamReadsMembersOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates 1,000 users")
-	}
 	e := newEnv(t)
 	sender, listener := e.addPerson("ada", true), e.addPerson("bob", true)
 	members := []string{sender.teamsID, listener.teamsID}

@@ -56,6 +56,7 @@ type Processor struct {
 	presence *ttlCache[graph.Presence]
 	accounts *ttlCache[account]
 	channels *ttlCache[string] // bot DM channel id by Mattermost user id
+	records  DMRecords
 	fetches  singleflight.Group
 	marks    deliveryMarks
 	// presenceDownUntil (unix ns) is when presence may be asked again after a failure; presenceDown remembers
@@ -93,6 +94,8 @@ func New(d Deps, o Options) (*Processor, error) {
 		presence: newTTLCache[graph.Presence](o.PresenceCacheSize, o.PresenceTTL),
 		accounts: newTTLCache[account](o.PresenceCacheSize, o.RecipientTTL),
 		channels: newTTLCache[string](o.PresenceCacheSize, directChannelTTL),
+		records: DMRecords{Store: d.Store, Mattermost: d.Mattermost, Metrics: d.Metrics, BotUserID: o.BotUserID,
+			ChatProp: PropChatID, MessageProp: PropMessageID, LockWait: o.LockWait, Now: o.Now},
 	}, nil
 }
 
@@ -712,7 +715,7 @@ func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg gra
 // recoverReserved settles a row left reserved by an earlier attempt: if that attempt created the DM, the DM is
 // recorded; otherwise it is created now. created reports the latter.
 func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, rootID string) (store.DeliveredPost, bool, error) {
-	found, err := p.findPost(row)
+	found, err := p.records.FindPost(row)
 	if err != nil {
 		return row, false, err
 	}
@@ -727,24 +730,6 @@ func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost
 	}
 	p.d.Metrics.Delivered(p.o.Now().Sub(msg.CreatedAt))
 	return row, false, nil
-}
-
-// findPost looks in the DM channel for a bot post about the row's message created since the reservation.
-func (p *Processor) findPost(row store.DeliveredPost) (*model.Post, error) {
-	list, appErr := p.d.Mattermost.GetPostsSince(row.ChannelID, row.ReservedAt.Add(-recoveryWindow).UnixMilli())
-	if appErr != nil {
-		return nil, errors.Wrap(appErr, "look for an earlier DM")
-	}
-	if list == nil {
-		return nil, nil
-	}
-	for _, post := range list.Posts {
-		if post.UserId == p.o.BotUserID && post.DeleteAt == 0 &&
-			post.GetProp(PropChatID) == row.ChatID && post.GetProp(PropMessageID) == row.MessageID {
-			return post, nil
-		}
-	}
-	return nil, nil
 }
 
 // updateIfNewer rewrites a DM when the message was edited after the version it shows. Reactions change
@@ -770,63 +755,14 @@ func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, 
 	return p.d.Store.SavePost(ctx, row)
 }
 
-// deleteMessage marks every DM of a message as deleted in Teams and leaves a tombstone, so that a late or
-// reordered notification never delivers it.
+// deleteMessage marks every DM of a message as deleted in Teams (DMRecords.MarkDeleted).
 func (p *Processor) deleteMessage(ctx context.Context, chatID, messageID string) error {
-	return p.d.Store.WithMessageLock(ctx, chatID, messageID, p.o.LockWait, func(ctx context.Context) error {
-		rows, err := p.d.Store.GetMessagePosts(ctx, chatID, messageID)
-		if err != nil {
-			return err
-		}
-		if _, err := p.d.Store.InsertPost(ctx, store.DeliveredPost{
-			ChatID: chatID, MessageID: messageID, State: store.PostDeleted, ReservedAt: p.o.Now(),
-		}); err != nil {
-			return err
-		}
-		dms := 0
-		for _, row := range rows {
-			if row.MMUserID == "" {
-				continue
-			}
-			switch row.State {
-			case store.PostReserved:
-				found, err := p.findPost(row)
-				if err != nil {
-					return err
-				}
-				if found == nil {
-					row.State, row.Reason = store.PostSkipped, SkipDeletedBefore
-					if err := p.d.Store.SavePost(ctx, row); err != nil {
-						return err
-					}
-					continue
-				}
-				row.PostID = found.Id
-			case store.PostPosted:
-			default:
-				continue
-			}
-			dms++
-			post, appErr := p.d.Mattermost.GetPost(row.PostID)
-			switch {
-			case appErr != nil && appErr.StatusCode == http.StatusNotFound:
-			case appErr != nil:
-				return errors.Wrap(appErr, "get DM of deleted message")
-			default:
-				post.Message = deletedText(post.Message)
-				if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
-					return errors.Wrap(appErr, "mark DM deleted")
-				}
-				p.d.Metrics.Updated("deleted")
-			}
-			row.State = store.PostDeleted
-			if err := p.d.Store.SavePost(ctx, row); err != nil {
-				return err
-			}
-		}
-		if dms == 0 {
-			return skipped(SkipDeletedBefore)
-		}
-		return nil
-	})
+	dms, err := p.records.MarkDeleted(ctx, chatID, messageID)
+	if err != nil {
+		return err
+	}
+	if dms == 0 {
+		return skipped(SkipDeletedBefore)
+	}
+	return nil
 }
