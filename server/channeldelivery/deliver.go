@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
@@ -276,26 +275,9 @@ func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost
 	return p.d.Store.SavePost(ctx, row)
 }
 
-// updateIfNewer rewrites a DM when the message was edited after the version it shows; reactions and repeats
-// leave it alone.
+// updateIfNewer rewrites a DM when the message was edited after the version it shows, keeping the DM's header.
 func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) error {
-	if msg.LastEditedAt.IsZero() || !msg.LastEditedAt.UTC().Truncate(time.Microsecond).After(row.LastEdited) {
-		return nil
-	}
-	post, appErr := p.d.Mattermost.GetPost(row.PostID)
-	switch {
-	case appErr != nil && appErr.StatusCode == http.StatusNotFound:
-	case appErr != nil:
-		return errors.Wrap(appErr, "get DM to edit")
-	default:
-		post.Message = rehead(post.Message, text)
-		if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
-			return errors.Wrap(appErr, "edit DM")
-		}
-		p.d.Metrics.Updated("edited")
-	}
-	row.LastModified, row.LastEdited = msg.LastModifiedAt, msg.LastEditedAt
-	return p.d.Store.SavePost(ctx, row)
+	return p.records.EditIfNewer(ctx, row, msg, func(shown string) string { return rehead(shown, text) })
 }
 
 // deleteMessage marks every DM of the message deleted in Teams (delivery.DMRecords.MarkDeleted).

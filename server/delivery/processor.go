@@ -732,27 +732,9 @@ func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost
 	return row, false, nil
 }
 
-// updateIfNewer rewrites a DM when the message was edited after the version it shows. Reactions change
-// lastModifiedDateTime only, so they leave DMs alone, as do stale or repeated notifications.
+// updateIfNewer rewrites a DM with text when the message was edited after the version it shows.
 func (p *Processor) updateIfNewer(ctx context.Context, row store.DeliveredPost, msg graph.Message, text string) error {
-	if !newerEdit(msg, row) {
-		return nil
-	}
-	post, appErr := p.d.Mattermost.GetPost(row.PostID)
-	switch {
-	case appErr != nil && appErr.StatusCode == http.StatusNotFound:
-		// The DM is gone (deleted by the user); remember the version so it is not tried again.
-	case appErr != nil:
-		return errors.Wrap(appErr, "get DM to edit")
-	default:
-		post.Message = text
-		if _, appErr := p.d.Mattermost.UpdatePost(post); appErr != nil {
-			return errors.Wrap(appErr, "edit DM")
-		}
-		p.d.Metrics.Updated("edited")
-	}
-	row.LastModified, row.LastEdited = msg.LastModifiedAt, msg.LastEditedAt
-	return p.d.Store.SavePost(ctx, row)
+	return p.records.EditIfNewer(ctx, row, msg, func(string) string { return text })
 }
 
 // deleteMessage marks every DM of a message as deleted in Teams (DMRecords.MarkDeleted).

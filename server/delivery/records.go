@@ -8,6 +8,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
+	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
@@ -114,4 +115,27 @@ func (r DMRecords) markPost(postID string) error {
 	}
 	r.Metrics.Updated("deleted")
 	return nil
+}
+
+// EditIfNewer rewrites a DM when the message was edited after the version it shows; rewrite gets the DM's text and
+// returns the new one. Reactions change lastModifiedDateTime only, so they leave DMs alone, as do stale or
+// repeated notifications. A DM its user deleted is not tried again.
+func (r DMRecords) EditIfNewer(ctx context.Context, row store.DeliveredPost, msg graph.Message, rewrite func(shown string) string) error {
+	if !newerEdit(msg, row) {
+		return nil
+	}
+	post, appErr := r.Mattermost.GetPost(row.PostID)
+	switch {
+	case appErr != nil && appErr.StatusCode == http.StatusNotFound:
+	case appErr != nil:
+		return errors.Wrap(appErr, "get DM to edit")
+	default:
+		post.Message = rewrite(post.Message)
+		if _, appErr := r.Mattermost.UpdatePost(post); appErr != nil {
+			return errors.Wrap(appErr, "edit DM")
+		}
+		r.Metrics.Updated("edited")
+	}
+	row.LastModified, row.LastEdited = msg.LastModifiedAt, msg.LastEditedAt
+	return r.Store.SavePost(ctx, row)
 }
