@@ -370,6 +370,14 @@ func TestOnlyPlainUserPostsAreCandidates(t *testing.T) {
 	} {
 		assert.False(t, e.svc.Relevant(p), name)
 	}
+
+	// Once a channel is known not to be the author's DM with the bot, its posts start no work at all.
+	e.mm.addChannel(&model.Channel{Id: "town-square", Name: "town-square", Type: model.ChannelTypeOpen})
+	elsewhere := &model.Post{UserId: "alice", ChannelId: "town-square", Message: "hi"}
+	assert.True(t, e.svc.Relevant(elsewhere), "an unknown channel must be looked at once")
+	e.svc.MessagePosted(context.Background(), elsewhere)
+	assert.False(t, e.svc.Relevant(elsewhere), "then it is known not to be a bot DM")
+	assert.True(t, e.svc.Relevant(user), "the bot DM itself stays relevant")
 }
 
 func TestADisconnectedUserIsToldToConnect(t *testing.T) {

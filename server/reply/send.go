@@ -25,7 +25,7 @@ const (
 )
 
 // Relevant tells, without any call, whether a post may be for the package: the hook sees every post of the
-// server, and most are not.
+// server, and most are not. A post in a channel not yet seen is relevant until MessagePosted looks it up.
 func (s *Service) Relevant(post *model.Post) bool {
 	switch {
 	case post == nil, post.UserId == "", post.UserId == s.o.BotUserID:
@@ -37,6 +37,11 @@ func (s *Service) Relevant(post *model.Post) bool {
 	case post.GetProp("from_bot") != nil || post.GetProp("from_plugin") != nil || post.GetProp("from_webhook") != nil:
 		return false
 	case post.IsRemote():
+		return false
+	}
+	// A channel already known not to be this user's DM with the bot (the common case: every other post of the
+	// server) is settled here, without starting any work.
+	if owner, known := s.channels.get(post.ChannelId); known && owner != post.UserId {
 		return false
 	}
 	return true
