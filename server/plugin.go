@@ -207,6 +207,9 @@ func (p *Plugin) OnActivate() error {
 		Settings:    p.connectSettings,
 		Logger:      p.log,
 		Now:         time.Now,
+		Channels:    st,
+		// As channel delivery reads it: nothing of a channel reaches anyone unless both are on.
+		ChannelNotificationsOn: func() bool { cfg := p.settings(); return cfg.SyncNotifications && cfg.ChannelNotifications },
 	}))
 	p.router = mux
 

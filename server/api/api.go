@@ -71,6 +71,11 @@ type Deps struct {
 	Settings    func() connect.Settings
 	Logger      Logger
 	Now         func() time.Time
+
+	// Channels keeps the users' Teams channel choices; nil: no channel-notifications routes.
+	Channels ChannelChoices
+	// ChannelNotificationsOn says whether Teams channel messages are delivered at all (the admin settings).
+	ChannelNotificationsOn func() bool
 }
 
 type handler struct {
@@ -93,6 +98,9 @@ func New(d Deps) http.Handler {
 	mux.Handle("POST /api/v1/me/invite", h.user(h.invite))
 	if d.Muting != nil {
 		h.muteRoutes(mux)
+	}
+	if d.Channels != nil {
+		h.channelChoiceRoutes(mux)
 	}
 
 	mux.Handle("GET /api/v1/admin/connected-users", h.admin(h.connectedUsers))
