@@ -34,6 +34,10 @@ export type MutedChat = {chat_id: string; title: string; muted_at: string};
 
 export type MessageMode = 'all' | 'mentions';
 
+// ChannelChoices: whether the system admin turned Teams channel notifications on, and which channel messages
+// the user gets besides mentions of them by name (the choices of /msteams channels).
+export type ChannelChoices = {enabled: boolean; group_mentions: boolean; thread_replies: boolean};
+
 export type LineError = {line: number; message: string};
 
 export type Stats = {
@@ -113,6 +117,10 @@ export function newClient(getState: () => SiteState | undefined) {
             request<{unmuted: boolean}>(url(`/api/v1/me/muted-chats/${encodeURIComponent(chatId)}`), {method: 'DELETE'}),
         getMessageMode: () => request<{mode: MessageMode}>(url('/api/v1/me/message-mode')),
         setMessageMode: (mode: MessageMode) => putJSON<{mode: MessageMode}>(url('/api/v1/me/message-mode'), {mode}),
+        getChannelChoices: () => request<ChannelChoices>(url('/api/v1/me/channel-notifications')),
+        // Either choice alone: the server keeps the one left out.
+        setChannelChoices: (choices: Partial<Pick<ChannelChoices, 'group_mentions' | 'thread_replies'>>) =>
+            putJSON<ChannelChoices>(url('/api/v1/me/channel-notifications'), choices),
         getStats: () => request<Stats>(url('/api/v1/admin/stats')),
         // The CSV goes as the request body (the server also takes a multipart "file" field); a text body is
         // read the same by every browser and needs no multipart boundary handling.

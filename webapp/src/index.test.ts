@@ -30,7 +30,7 @@ describe('plugin registration', () => {
         const [[settings]] = registered.userSettings as [[{id: string; uiName: string; sections: Array<{title: string}>}]];
         expect(settings.id).toBe('com.mattermost.msteams-sync');
         expect(settings.uiName).toBe('MS Teams');
-        expect(settings.sections.map((s) => s.title)).toEqual(['Microsoft Teams', 'Muted chats and mentions']);
+        expect(settings.sections.map((s) => s.title)).toEqual(['Microsoft Teams', 'Muted chats and mentions', 'Teams channels']);
         expect((registered.postMenu as unknown[][]).map((a) => a[0])).toEqual(['Mute this Teams chat']);
         expect(registered.root).toHaveLength(1);
         expect((registered.adminSetting as unknown[][]).map((a) => a[0])).toEqual(['ConnectedUsersWhitelist', 'ConnectedUsersReportDownload', 'MicrosoftAccountLinks']);

@@ -1,10 +1,12 @@
-// Webapp half of the MS Teams plugin: the user's Settings section (connection and notifications) and the System
-// Console controls (whitelist, connected-users report, status). Registered through Mattermost's plugin registry.
+// Webapp half of the MS Teams plugin: the user's Settings sections (connection and notifications, muted chats and
+// mentions, Teams channels) and the System Console controls (whitelist, connected-users report, status).
+// Registered through Mattermost's plugin registry.
 import type {Store} from 'redux';
 
 import {loadMe} from './actions';
 import {newClient} from './client';
 import AccountLinksSetting from './components/account_links_setting';
+import ChannelSettings from './components/channel_settings';
 import ConnectionSettings from './components/connection_settings';
 import MuteSettings from './components/mute_settings';
 import ReportSetting from './components/report_setting';
@@ -34,6 +36,7 @@ export class Plugin {
             sections: [
                 {title: t('settings.sectionTitle'), component: ConnectionSettings},
                 {title: t('mute.sectionTitle'), component: MuteSettings},
+                {title: t('channels.sectionTitle'), component: ChannelSettings},
             ],
         });
         registerMute(registry, () => store.getState(), client);
