@@ -27,12 +27,13 @@ func (s *Sim) serveShare(w http.ResponseWriter, r *http.Request, ti TokenInfo, s
 	}
 	s.mu.Lock()
 	f, ok := s.files[string(raw)]
+	readable := ok && f.readableBy(ti)
 	s.mu.Unlock()
 	if !ok {
 		writeODataError(w, r, http.StatusNotFound, "itemNotFound", "The sharing link no longer exists, or you do not have permission to access it.")
 		return
 	}
-	if !f.readableBy(ti) {
+	if !readable {
 		writeODataError(w, r, http.StatusForbidden, "accessDenied", "Access denied")
 		return
 	}

@@ -105,8 +105,19 @@ func (s *Sim) renderTeam(t *team) map[string]any {
 		"isArchived":                  false,
 		"isMembershipLimitedToOwners": false,
 		"tenantId":                    t.tenantID,
-		"summary":                     map[string]any{"ownersCount": countOwners(t.members), "membersCount": len(t.members) - countOwners(t.members), "guestsCount": 0},
+		"summary":                     s.teamSummary(t),
 	}
+}
+
+// teamSummary counts owners, guests and the other members, each member once.
+func (s *Sim) teamSummary(t *team) map[string]any {
+	owners, guests := countOwners(t.members), 0
+	for _, m := range t.members {
+		if u, ok := s.users[m.userID]; ok && u.Guest {
+			guests++
+		}
+	}
+	return map[string]any{"ownersCount": owners, "membersCount": len(t.members) - owners - guests, "guestsCount": guests}
 }
 
 func countOwners(ms []member) int {

@@ -24,6 +24,7 @@ func TestRouteNamesReplaceIDsAndKeepLiterals(t *testing.T) {
 		"/7c3e1f2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b/oauth2/v2.0/token":        "GET /{tenant}/oauth2/v2.0/token",
 		"/common/discovery/instance":                                     "GET /common/discovery/instance",
 		"/personal/x/Documents/Microsoft%20Teams%20Chat%20Files/a_b.pdf": "GET /personal/{file}",
+		"/sites/Research/Shared%20Documents/General/a_b.pdf":             "GET /sites/{file}",
 	}
 	for path, want := range cases {
 		assert.Equal(t, want, routeName("GET", path), path)

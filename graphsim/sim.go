@@ -5,7 +5,7 @@
 // to script Teams activity. Change notifications live in graphsim/changes.
 //
 // One listener serves every path: identity under /{tenant}/..., /common/...,
-// Graph under /v1.0/, the SharePoint-like file host under /personal/, and the
+// Graph under /v1.0/, the SharePoint-like file host under /personal/ and /sites/, and the
 // control API under /_sim/.
 package graphsim
 
@@ -255,6 +255,7 @@ func (s *Sim) buildHandler() http.Handler {
 	// Notification faults, lifecycle events and delivery stats belong to the changes manager.
 	root.Handle("/_sim/changes/", s.changes.ControlHandler())
 	root.HandleFunc("/personal/", s.serveFileDownload)
+	root.HandleFunc("/sites/", s.serveFileDownload) // a team's (or private channel's) SharePoint site
 	root.HandleFunc("/", s.serveIdentity)
 	return s.middleware(root)
 }

@@ -209,12 +209,21 @@ type storedFile struct {
 	created     time.Time
 	// readers are the users a delegated token may read the file as; nil means every user of the tenant.
 	readers map[string]bool
+	// canRead, when set, replaces readers: a channel's file follows the channel's membership at the time of
+	// the read, as the team's SharePoint site does. Called with Sim.mu held.
+	canRead func(userID string) bool
 }
 
 // readableBy says whether a caller may read the file: app-only tokens (Files.Read.All application) read
-// everything, delegated callers only what is shared with them.
+// everything, delegated callers only what is shared with them. Called with Sim.mu held.
 func (f *storedFile) readableBy(ti TokenInfo) bool {
-	return ti.AppOnly || f.readers == nil || f.readers[ti.UserID]
+	switch {
+	case ti.AppOnly:
+		return true
+	case f.canRead != nil:
+		return f.canRead(ti.UserID)
+	}
+	return f.readers == nil || f.readers[ti.UserID]
 }
 
 func (c *chat) hasMember(userID string) bool {
@@ -411,7 +420,7 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 		content, _ := jsonString(map[string]any{"messageId": parent.id, "messagePreview": stripTags(preview), "messageSender": sender})
 		msg.attachments = append(msg.attachments, Attachment{ID: parent.id, ContentType: "messageReference", Content: content})
 		msg.html = `<attachment id="` + parent.id + `"></attachment>` + msg.html
-	})
+	}, nil)
 	msg.chatID = chatID
 	s.seq++
 	msg.seq = s.seq
@@ -426,8 +435,9 @@ func (s *Sim) SendMessage(chatID string, m NewMessage) (string, error) {
 
 // buildMessageLocked turns a NewMessage into a stored message (id, defaults, hosted contents, code
 // snippets, files) for a chat or a channel; the caller files it. beforeFiles (a chat's quoting) runs
-// before the file attachments are added, so attachments keep their historical order.
-func (s *Sim) buildMessageLocked(tenantID string, m NewMessage, now time.Time, beforeFiles func(*message)) *message {
+// before the file attachments are added, so attachments keep their historical order. site, for a channel
+// message, is where its uploaded files live (nil: the sender's OneDrive, as in chats).
+func (s *Sim) buildMessageLocked(tenantID string, m NewMessage, now time.Time, beforeFiles func(*message), site *fileSite) *message {
 	// The id is the creation time in epoch ms (as in Teams), moved forward in a
 	// burst so ids stay unique; createdDateTime is the real time, so a client
 	// measuring delay from it is not misled by the id's shift.
@@ -471,7 +481,7 @@ func (s *Sim) buildMessageLocked(tenantID string, m NewMessage, now time.Time, b
 		beforeFiles(msg)
 	}
 	for _, f := range m.Files {
-		sf := s.storeFileLocked(tenantID, m.From, f, now)
+		sf := s.storeFileLocked(tenantID, m.From, f, now, site)
 		id := strings.ToUpper(strings.ReplaceAll(sf.id, "-", ""))
 		msg.attachments = append(msg.attachments, Attachment{ID: id, ContentType: "reference", ContentURL: sf.url, Name: sf.name})
 		msg.html += `<attachment id="` + id + `"></attachment>`
@@ -615,11 +625,26 @@ func reactionDisplayName(t string) string {
 	return t
 }
 
-func (s *Sim) storeFileLocked(tenantID, owner string, f FileRef, now time.Time) *storedFile {
+// fileSite is where a channel's files live: a folder of the team's SharePoint site (a private or shared
+// channel's own site), readable by whoever can see the channel.
+type fileSite struct {
+	path    string // "/sites/{site}/Shared%20Documents/{channel}/", escaped
+	canRead func(userID string) bool
+}
+
+// storeFileLocked stores an uploaded file: in site when given, unless the file is shared with named people
+// only (a link to a file of the sender's OneDrive), else in the sender's OneDrive.
+func (s *Sim) storeFileLocked(tenantID, owner string, f FileRef, now time.Time, site *fileSite) *storedFile {
 	if f.ContentType == "" {
 		f.ContentType = "application/octet-stream"
 	}
 	id := newID()
+	if site != nil && len(f.SharedWith) == 0 {
+		u := s.baseURL() + site.path + pathEscape(id[:8]+"_"+f.Name)
+		sf := &storedFile{id: id, url: u, name: f.Name, contentType: f.ContentType, bytes: f.Bytes, created: now, canRead: site.canRead}
+		s.files[u] = sf
+		return sf
+	}
 	// A SharePoint-like personal OneDrive path, served by graphsim itself.
 	u := s.baseURL() + "/personal/" + strings.ReplaceAll(tenantID, "-", "") + "/Documents/Microsoft%20Teams%20Chat%20Files/" + pathEscape(id[:8]+"_"+f.Name)
 	sf := &storedFile{id: id, url: u, name: f.Name, contentType: f.ContentType, bytes: f.Bytes, created: now}

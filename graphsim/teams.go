@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pkg/errors"
 
@@ -532,7 +533,7 @@ func (s *Sim) postChannel(teamID, channelID, parentID string, m NewMessage) (str
 		return "", err
 	}
 	now := s.now().UTC()
-	msg := s.buildMessageLocked(t.tenantID, m, now, nil)
+	msg := s.buildMessageLocked(t.tenantID, m, now, nil, channelSite(t, c))
 	msg.replyToID = parentID
 	s.seq++
 	msg.seq = s.seq
@@ -544,6 +545,34 @@ func (s *Sim) postChannel(teamID, channelID, parentID string, m NewMessage) (str
 	s.mu.Unlock()
 	s.publish(ev)
 	return msg.id, nil
+}
+
+// channelSite is where Teams keeps a channel's files: a folder named after the channel in the team's site, or
+// for a private or shared channel the channel's own site. Whoever can see the channel reads them, as its
+// membership is at the time of the read.
+func channelSite(t *team, c *channel) *fileSite {
+	site := siteName(t.displayName)
+	if c.membershipType != "standard" {
+		site += "-" + siteName(c.displayName)
+	}
+	return &fileSite{
+		path:    "/sites/" + site + "/Shared%20Documents/" + pathEscape(c.displayName) + "/",
+		canRead: func(userID string) bool { return t.canSee(c, userID) },
+	}
+}
+
+// siteName is a SharePoint site URL name: the display name without spaces and punctuation.
+func siteName(displayName string) string {
+	var b strings.Builder
+	for _, r := range displayName {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "team"
+	}
+	return b.String()
 }
 
 func (s *Sim) channelEventLocked(changeType string, t *team, c *channel, m *message) *changes.Event {

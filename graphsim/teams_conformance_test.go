@@ -392,3 +392,56 @@ func TestChannelImagesAreHostedUnderTheChannelPath(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, png, b)
 }
+
+// A file uploaded to a channel message lives in the team's site, as in Teams, and is readable with a delegated
+// token by whoever can see the channel at the time of the read; a file linked from the sender's OneDrive keeps
+// its own sharing. Guests carry the "guest" role on team members.
+func TestChannelFilesFollowTheChannelAndGuestsAreMarked(t *testing.T) {
+	e := newTeamEnv(t)
+	ctx := context.Background()
+	id, err := e.sim.SendChannelMessage(e.team, e.private, graphsim.NewMessage{From: aliceID, HTML: "<p>files</p>",
+		Files: []graphsim.FileRef{{Name: "leads.xlsx", Bytes: []byte("channel")}, {Name: "mine.docx", Bytes: []byte("own"), SharedWith: []string{carolID}}}})
+	require.NoError(t, err)
+	msg, err := e.appClient(t).Teams().ByTeamId(e.team).Channels().ByChannelId(e.private).Messages().ByChatMessageId(id).Get(ctx, nil)
+	require.NoError(t, err)
+	urls := map[string]string{}
+	for _, a := range msg.GetAttachments() {
+		urls[*a.GetName()] = *a.GetContentUrl()
+	}
+	assert.Contains(t, urls["leads.xlsx"], "/sites/Contoso-Leads/Shared%20Documents/Leads/", "the private channel's own site")
+	assert.Contains(t, urls["mine.docx"], "/personal/", "a link to the sender's OneDrive")
+
+	canRead := func(user, name string) bool {
+		_, err := e.delegatedClient(t, user).Shares().BySharedDriveItemId(graphsim.ShareID(urls[name])).DriveItem().Get(ctx, nil)
+		if err == nil {
+			return true
+		}
+		status, code, _ := odataErr(t, err)
+		require.Equal(t, http.StatusForbidden, status, "%v", err)
+		require.Equal(t, "accessDenied", code)
+		return false
+	}
+	assert.True(t, canRead(bobID, "leads.xlsx"), "a channel member")
+	assert.False(t, canRead(carolID, "leads.xlsx"), "a team member outside the private channel")
+	assert.False(t, canRead(bobID, "mine.docx"), "not shared with bob")
+	assert.True(t, canRead(carolID, "mine.docx"), "shared with carol")
+	require.NoError(t, e.sim.RemoveChannelMember(e.team, e.private, bobID))
+	assert.False(t, canRead(bobID, "leads.xlsx"), "access ends with the membership")
+
+	const guestID = "99999999-0000-4000-8000-000000000009"
+	require.NoError(t, e.sim.AddUser(graphsim.User{ID: guestID, TenantID: tenantID, DisplayName: "Gus", Guest: true, Mail: "gus@fabrikam.test", UserPrincipalName: "gus_fabrikam.test#EXT#@contoso.test"}))
+	require.NoError(t, e.sim.AddTeamMember(e.team, guestID, false))
+	members, err := e.appClient(t).Teams().ByTeamId(e.team).Members().Get(ctx, nil)
+	require.NoError(t, err)
+	roles := map[string][]string{}
+	for _, m := range members.GetValue() {
+		if u, ok := m.(interface{ GetUserId() *string }); ok {
+			roles[*u.GetUserId()] = m.GetRoles()
+		}
+	}
+	assert.Equal(t, []string{"guest"}, roles[guestID])
+	assert.NotContains(t, roles[bobID], "guest")
+	team, err := e.appClient(t).Teams().ByTeamId(e.team).Get(ctx, nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, *team.GetSummary().GetGuestsCount())
+}

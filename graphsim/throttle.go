@@ -311,7 +311,8 @@ func teamOf(path string) string {
 }
 
 func isIdentityRoute(route string) bool {
-	return strings.Contains(route, "/{tenant}/") || strings.Contains(route, "/common/") || strings.Contains(route, "/personal/")
+	return strings.Contains(route, "/{tenant}/") || strings.Contains(route, "/common/") || strings.Contains(route, "/personal/") ||
+		strings.Contains(route, "/sites/")
 }
 
 // graphLiterals are path segments kept verbatim in route names; every other
@@ -347,6 +348,8 @@ func routeName(method, escapedPath string) string {
 		}
 	case segs[0] == "personal":
 		return method + " /personal/{file}"
+	case segs[0] == "sites":
+		return method + " /sites/{file}"
 	case segs[0] == "common":
 	default:
 		segs[0] = "{tenant}"
