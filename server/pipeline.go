@@ -150,6 +150,7 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		Decrypter:  pl.keys,
 		Mattermost: p.metrics.WrapAPI(p.API),
 		Recipients: pl.delivery, // shares the account and presence caches (and Forget) with chats
+		Attacher:   pl.attach,
 		Settings: func() delivery.Settings {
 			cfg := p.settings()
 			return delivery.Settings{SyncNotifications: cfg.SyncNotifications && cfg.ChannelNotifications, GraphHosts: pl.graphHosts(), TenantID: cfg.TenantID}
@@ -387,6 +388,10 @@ type appGraph struct{ app func() *graph.Client }
 
 func (a appGraph) GetHostedContent(ctx context.Context, chatID, messageID, hostedContentID string, maxBytes int64) (graph.HostedContent, error) {
 	return a.app().GetHostedContent(ctx, chatID, messageID, hostedContentID, maxBytes)
+}
+
+func (a appGraph) GetChannelHostedContent(ctx context.Context, teamID, channelID, rootID, messageID, hostedContentID string, maxBytes int64) (graph.HostedContent, error) {
+	return a.app().GetChannelHostedContent(ctx, teamID, channelID, rootID, messageID, hostedContentID, maxBytes)
 }
 
 // inboxClaimer names this node by its host name, which survives a plugin restart (kill -9, then the server

@@ -55,11 +55,38 @@ type Target struct {
 
 // Job is the payload of queue "attachments": the files of one Teams message and the DMs they go to.
 type Job struct {
+	// ChatID keys the job's records: a chat's id, or for a channel message the posts map's "teamID/channelID".
 	ChatID        string
 	MessageID     string
 	SenderTeamsID string
-	Files         []format.FileRef
-	Targets       []Target
+	// Channel locates a channel message in Graph; nil for a chat message.
+	Channel *ChannelMessage `json:",omitempty"`
+	// Link is the message in Teams, named next to files that could not be attached (default: the chat link
+	// Options.TeamsLink builds).
+	Link    string `json:",omitempty"`
+	Files   []format.FileRef
+	Targets []Target
+}
+
+// ChannelMessage is where a channel message lives: its team and channel, and for a reply its thread's first
+// message. Its inline images are that message's hosted contents, nobody else's.
+type ChannelMessage struct {
+	TeamID    string
+	ChannelID string
+	RootID    string `json:",omitempty"`
+}
+
+// hostedPrefix is the Graph path of the job's message, as alternating names and ids: a hosted content of the
+// message is this path followed by hostedContents/{id}/$value.
+func (j Job) hostedPrefix() []string {
+	if c := j.Channel; c != nil {
+		p := []string{"teams", c.TeamID, "channels", c.ChannelID, "messages"}
+		if c.RootID != "" && c.RootID != j.MessageID {
+			return append(p, c.RootID, "replies", j.MessageID)
+		}
+		return append(p, j.MessageID)
+	}
+	return []string{"chats", j.ChatID, "messages", j.MessageID}
 }
 
 // MessageKey names the job's Teams message: "chatID|messageID".
@@ -90,10 +117,11 @@ type Mattermost interface {
 	GetPostThread(postID string) (*model.PostList, *model.AppError)
 }
 
-// AppGraph fetches hosted contents (inline images, code snippets) as the application; *graph.Client from
-// Factory.App satisfies it.
+// AppGraph fetches hosted contents (inline images, code snippets) of chat and channel messages as the
+// application; *graph.Client from Factory.App satisfies it.
 type AppGraph interface {
 	GetHostedContent(ctx context.Context, chatID, messageID, hostedContentID string, maxBytes int64) (graph.HostedContent, error)
+	GetChannelHostedContent(ctx context.Context, teamID, channelID, rootID, messageID, hostedContentID string, maxBytes int64) (graph.HostedContent, error)
 }
 
 // UserGraph runs fn with a delegated Graph client acting as a connected Mattermost user: shared files need
@@ -275,6 +303,9 @@ func (s *Service) EnqueueJob(ctx context.Context, j Job) error {
 	}
 	if j.ChatID == "" || j.MessageID == "" {
 		return errors.New("enqueue attachments: chat and message ids are required")
+	}
+	if c := j.Channel; c != nil && (c.TeamID == "" || c.ChannelID == "") {
+		return errors.New("enqueue attachments: a channel message needs its team and channel ids")
 	}
 	return errors.Wrap(inbox.Enqueue(ctx, s.d.Store, inbox.QueueAttachments, j.DedupeKey(), j), "enqueue attachments")
 }

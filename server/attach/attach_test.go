@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -504,4 +505,101 @@ func TestTwoJobsOfOneMessageShareOneDownloadAndUpload(t *testing.T) {
 		require.Len(t, posts, 1)
 		assert.Equal(t, []string{"image-1.png"}, e.mm.fileNames(posts[0]))
 	}
+}
+
+// A channel message's files follow the channel, as in Teams: its inline image comes from the message under its
+// team and channel (once for everyone the message went to), a file uploaded to the channel reaches those whose
+// own account can read the channel's files now, and a file linked from someone's OneDrive only those it is
+// shared with. The note for the others links to the message in its channel.
+func TestChannelMessageFilesFollowTheReadersRights(t *testing.T) {
+	e := newEnv(t, attach.Options{})
+	require.NoError(t, e.sim.SetAppRoles(clientID, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	inChannel, alsoInChannel, notInChannel := e.targets[0], e.targets[1], e.targets[2]
+	team, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: tenant, DisplayName: "Research", Members: append([]string{senderID}, teamsUsers...)})
+	require.NoError(t, err)
+	channel, err := e.sim.CreateChannel(team, graphsim.ChannelSpec{DisplayName: "Budget", MembershipType: "private",
+		Members: []string{senderID, teamsUsers[0], teamsUsers[1]}})
+	require.NoError(t, err)
+	id, err := e.sim.SendChannelMessage(team, channel, graphsim.NewMessage{From: senderID, HTML: "<p>numbers</p>",
+		Hosted: []graphsim.HostedContent{{ContentType: "image/png", Bytes: pngBytes(t, 4, 4)}},
+		Files: []graphsim.FileRef{
+			{Name: "budget.xlsx", Bytes: []byte("channel file")},
+			{Name: "draft.docx", Bytes: []byte("personal file"), SharedWith: []string{teamsUsers[0]}},
+		}})
+	require.NoError(t, err)
+	msg, err := e.factory.App().GetChannelMessage(context.Background(), team, channel, id, "")
+	require.NoError(t, err)
+	fm := format.Message{Body: msg.BodyHTML, BodyType: msg.BodyType}
+	for _, a := range msg.Attachments {
+		fm.Attachments = append(fm.Attachments, format.Attachment{ID: a.ID, ContentType: a.ContentType, ContentURL: a.ContentURL, Name: a.Name})
+	}
+	u, err := url.Parse(e.sim.GraphURL())
+	require.NoError(t, err)
+	res, err := format.Convert(fm, format.Options{GraphHosts: []string{u.Host}})
+	require.NoError(t, err)
+	require.Len(t, res.Files, 3)
+	const link = "https://teams.microsoft.com/l/message/19%3Abudget/1?groupId=team"
+	j := attach.Job{ChatID: team + "/" + channel, MessageID: id, SenderTeamsID: senderID, Files: res.Files, Targets: e.targets,
+		Channel: &attach.ChannelMessage{TeamID: team, ChannelID: channel}, Link: link}
+	e.sim.ResetCalls()
+
+	require.NoError(t, e.process(j, 1))
+
+	assert.Equal(t, 1, e.sim.CallCount("GET /teams/{id}/channels/{id}/messages/{id}/hostedContents/{id}/$value"), "the image is read once, from its channel")
+	assert.Zero(t, e.hostedCalls(), "nothing is read as a chat's")
+	want := map[attach.Target][]string{
+		inChannel:     {"image-1.png", "budget.xlsx", "draft.docx"},
+		alsoInChannel: {"image-1.png", "budget.xlsx"},
+		notInChannel:  {"image-1.png"},
+	}
+	for tg, files := range want {
+		posts := e.mm.followUps(tg.ChannelID)
+		require.Len(t, posts, 1)
+		assert.ElementsMatch(t, files, e.mm.fileNames(posts[0]), tg.MMUserID)
+	}
+	assert.Contains(t, e.mm.followUps(alsoInChannel.ChannelID)[0].Message, "- **draft.docx**: shared in Teams, but your Microsoft account has no access to it")
+	note := e.mm.followUps(notInChannel.ChannelID)[0].Message
+	assert.Contains(t, note, "- **budget.xlsx**: shared in Teams, but your Microsoft account has no access to it")
+	assert.Contains(t, note, "[open the message in Teams]("+link+")", "the channel message's own link")
+}
+
+// A reply's image is read under its thread, and an image URL that points at another channel's message is not
+// fetched with the app's token.
+func TestChannelReplyImageIsReadUnderItsThreadAndNoOtherChannels(t *testing.T) {
+	e := newEnv(t, attach.Options{})
+	require.NoError(t, e.sim.SetAppRoles(clientID, []string{"Chat.Read.All", "ChannelMessage.Read.All"}))
+	team, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: tenant, DisplayName: "Research", Members: append([]string{senderID}, teamsUsers...)})
+	require.NoError(t, err)
+	var general string
+	for _, tm := range e.sim.Teams() {
+		if tm.ID == team {
+			general = tm.Channels[0].ID
+		}
+	}
+	other, err := e.sim.CreateChannel(team, graphsim.ChannelSpec{DisplayName: "Other"})
+	require.NoError(t, err)
+	root, err := e.sim.SendChannelMessage(team, general, graphsim.NewMessage{From: senderID, HTML: "<p>root</p>"})
+	require.NoError(t, err)
+	reply, err := e.sim.ReplyChannelMessage(team, general, root, graphsim.NewMessage{From: senderID, HTML: "<p>pic</p>",
+		Hosted: []graphsim.HostedContent{{ID: "img1", ContentType: "image/png", Bytes: pngBytes(t, 2, 2)}}})
+	require.NoError(t, err)
+	otherMsg, err := e.sim.SendChannelMessage(team, other, graphsim.NewMessage{From: senderID, HTML: "<p>elsewhere</p>",
+		Hosted: []graphsim.HostedContent{{ID: "img9", ContentType: "image/png", Bytes: pngBytes(t, 2, 2)}}})
+	require.NoError(t, err)
+	base := e.sim.GraphURL() + "/teams/" + team + "/channels/"
+	files := []format.FileRef{
+		{Kind: format.FileHostedContent, URL: base + general + "/messages/" + root + "/replies/" + reply + "/hostedContents/img1/$value", Name: "image"},
+		{Kind: format.FileHostedContent, URL: base + other + "/messages/" + otherMsg + "/hostedContents/img9/$value", Name: "image"},
+	}
+	j := attach.Job{ChatID: team + "/" + general, MessageID: reply, Files: files, Targets: e.targets[:1],
+		Channel: &attach.ChannelMessage{TeamID: team, ChannelID: general, RootID: root}}
+	e.sim.ResetCalls()
+
+	require.NoError(t, e.process(j, 1))
+
+	assert.Equal(t, 1, e.sim.CallCount("GET /teams/{id}/channels/{id}/messages/{id}/replies/{id}/hostedContents/{id}/$value"))
+	assert.Zero(t, e.sim.CallCount("GET /teams/{id}/channels/{id}/messages/{id}/hostedContents/{id}/$value"), "the other channel's image is never asked for")
+	posts := e.mm.followUps(e.targets[0].ChannelID)
+	require.Len(t, posts, 1)
+	assert.Equal(t, []string{"image-1.png"}, e.mm.fileNames(posts[0]))
 }

@@ -76,12 +76,13 @@ func (s *Service) classifyGraph(err error, what string) error {
 }
 
 // ownHostedContent returns the hosted content id of an inline image or code snippet when its URL is exactly
-// {Graph base URL}/chats/{job's chat}/messages/{job's message}/hostedContents/{id}/$value. Hosted contents are
-// fetched with the app-only token, which reads every chat of the tenant: a message must not be able to pull
-// another chat's content (or send the request anywhere else) by naming it in its HTML. Anything else is
-// ProblemForeign, logged once since the outcome is recorded.
+// {Graph base URL}/{the job's message}/hostedContents/{id}/$value, the message being
+// chats/{chat}/messages/{message} or teams/{team}/channels/{channel}/messages/{message} (…/{root}/replies/{message}
+// for a reply). Hosted contents are fetched with the app-only token, which reads every chat and channel of the
+// tenant: a message must not be able to pull another conversation's content (or send the request anywhere else)
+// by naming it in its HTML. Anything else is ProblemForeign, logged once since the outcome is recorded.
 func (s *Service) ownHostedContent(j Job, f format.FileRef) (string, error) {
-	id, ok := hostedContentOf(f.URL, s.opt.GraphBaseURL(), j.ChatID, j.MessageID)
+	id, ok := hostedContentOf(f.URL, s.opt.GraphBaseURL(), j.hostedPrefix())
 	if !ok {
 		s.d.Logger.LogWarn("Not fetching a hosted content that is not this message's",
 			"chat_id", j.ChatID, "message_id", j.MessageID, "kind", string(f.Kind))
@@ -90,8 +91,17 @@ func (s *Service) ownHostedContent(j Job, f format.FileRef) (string, error) {
 	return id, nil
 }
 
-// hostedContentOf is ownHostedContent's check, against the base URL base.
-func hostedContentOf(raw, base, chatID, messageID string) (string, bool) {
+// hostedContent fetches the job's own hosted content id, from its chat or its channel.
+func (s *Service) hostedContent(ctx context.Context, j Job, id string, maxBytes int64) (graph.HostedContent, error) {
+	if c := j.Channel; c != nil {
+		return s.d.App.GetChannelHostedContent(ctx, c.TeamID, c.ChannelID, c.RootID, j.MessageID, id, maxBytes)
+	}
+	return s.d.App.GetHostedContent(ctx, j.ChatID, j.MessageID, id, maxBytes)
+}
+
+// hostedContentOf is ownHostedContent's check, against the base URL base and the message path prefix, whose
+// even elements are Graph's names (compared without case) and odd ones ids (compared exactly).
+func hostedContentOf(raw, base string, prefix []string) (string, bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", false
@@ -102,7 +112,7 @@ func hostedContentOf(raw, base, chatID, messageID string) (string, bool) {
 	}
 	segs, ok := pathSegments(u)
 	baseSegs, baseOK := pathSegments(b)
-	if !ok || !baseOK || len(segs) != len(baseSegs)+7 {
+	if !ok || !baseOK || len(segs) != len(baseSegs)+len(prefix)+3 {
 		return "", false
 	}
 	for i, bs := range baseSegs {
@@ -111,10 +121,18 @@ func hostedContentOf(raw, base, chatID, messageID string) (string, bool) {
 		}
 	}
 	rest := segs[len(baseSegs):]
-	id := rest[5]
-	if !strings.EqualFold(rest[0], "chats") || rest[1] != chatID || !strings.EqualFold(rest[2], "messages") ||
-		rest[3] != messageID || !strings.EqualFold(rest[4], "hostedContents") || rest[6] != "$value" ||
-		id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
+	for i, want := range prefix {
+		name := i%2 == 0
+		if name && !strings.EqualFold(rest[i], want) || !name && (want == "" || rest[i] != want) {
+			return "", false
+		}
+	}
+	tail := rest[len(prefix):]
+	if !strings.EqualFold(tail[0], "hostedContents") || tail[2] != "$value" {
+		return "", false
+	}
+	id := tail[1]
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
 		return "", false
 	}
 	return id, true

@@ -37,10 +37,45 @@ func TestOnlyTheJobsOwnHostedContentsOnTheConfiguredGraphAreFetched(t *testing.T
 		{url: base + "/chats/19:x/../19:abc@thread.v2/messages/1712/hostedContents/h/$value"},
 		{url: "::not a url"},
 	} {
-		id, ok := hostedContentOf(tc.url, base, chat, msg)
+		id, ok := hostedContentOf(tc.url, base, Job{ChatID: chat, MessageID: msg}.hostedPrefix())
 		assert.Equal(t, tc.hosted != "", ok, tc.url)
 		assert.Equal(t, tc.hosted, id, tc.url)
 	}
+}
+
+func TestAChannelMessageFetchesOnlyItsOwnHostedContents(t *testing.T) {
+	const (
+		base    = "https://graph.microsoft.com/v1.0"
+		team    = "5f6e-team"
+		channel = "19:general@thread.tacv2"
+		root    = "1700"
+		reply   = "1712"
+	)
+	post := Job{ChatID: team + "/" + channel, MessageID: root, Channel: &ChannelMessage{TeamID: team, ChannelID: channel}}
+	answer := Job{ChatID: team + "/" + channel, MessageID: reply, Channel: &ChannelMessage{TeamID: team, ChannelID: channel, RootID: root}}
+	for _, tc := range []struct {
+		name   string
+		job    Job
+		url    string
+		hosted string
+	}{
+		{"a post's image", post, base + "/teams/5f6e-team/channels/19:general@thread.tacv2/messages/1700/hostedContents/aWQ9/$value", "aWQ9"},
+		{"escaped ids, other case for names", post, base + "/Teams/5f6e-team/Channels/19%3Ageneral%40thread.tacv2/Messages/1700/HostedContents/h/$value", "h"},
+		{"a reply's image", answer, base + "/teams/5f6e-team/channels/19:general@thread.tacv2/messages/1700/replies/1712/hostedContents/h/$value", "h"},
+		{"the reply's thread root, not the reply", answer, base + "/teams/5f6e-team/channels/19:general@thread.tacv2/messages/1700/hostedContents/h/$value", ""},
+		{"a reply named as a post", answer, base + "/teams/5f6e-team/channels/19:general@thread.tacv2/messages/1712/hostedContents/h/$value", ""},
+		{"another team", post, base + "/teams/other/channels/19:general@thread.tacv2/messages/1700/hostedContents/h/$value", ""},
+		{"another channel", post, base + "/teams/5f6e-team/channels/19:private@thread.tacv2/messages/1700/hostedContents/h/$value", ""},
+		{"a chat's image", post, base + "/chats/19:general@thread.tacv2/messages/1700/hostedContents/h/$value", ""},
+		{"another reply of the thread", answer, base + "/teams/5f6e-team/channels/19:general@thread.tacv2/messages/1700/replies/1713/hostedContents/h/$value", ""},
+	} {
+		id, ok := hostedContentOf(tc.url, base, tc.job.hostedPrefix())
+		assert.Equal(t, tc.hosted != "", ok, tc.name)
+		assert.Equal(t, tc.hosted, id, tc.name)
+	}
+	chatJob := Job{ChatID: "19:general@thread.tacv2", MessageID: root}
+	_, ok := hostedContentOf(base+"/teams/5f6e-team/channels/19:general@thread.tacv2/messages/1700/hostedContents/h/$value", base, chatJob.hostedPrefix())
+	assert.False(t, ok, "a chat message never fetches a channel's image")
 }
 
 func TestSpoolKeepsSmallInMemoryAndLargeOnDisk(t *testing.T) {

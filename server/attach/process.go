@@ -241,7 +241,7 @@ func (s *Service) resolve(ctx context.Context, j Job, f format.FileRef, imageNo 
 		if err != nil {
 			return err
 		}
-		hc, err := s.d.App.GetHostedContent(ctx, j.ChatID, j.MessageID, hostedID, s.opt.MaxSnippetBytes)
+		hc, err := s.hostedContent(ctx, j, hostedID, s.opt.MaxSnippetBytes)
 		if err != nil {
 			return s.classifyGraph(err, "get code snippet")
 		}
@@ -254,7 +254,7 @@ func (s *Service) resolve(ctx context.Context, j Job, f format.FileRef, imageNo 
 			return err
 		}
 		maxBytes := min(s.opt.MaxHostedBytes, lim.maxFileSize)
-		hc, err := s.d.App.GetHostedContent(ctx, j.ChatID, j.MessageID, hostedID, maxBytes)
+		hc, err := s.hostedContent(ctx, j, hostedID, maxBytes)
 		if err != nil {
 			return s.classifyGraph(err, "get hosted content")
 		}
@@ -550,7 +550,11 @@ func (s *Service) followUpText(j Job, t Target, files []fileResult) string {
 	if len(missing) == 0 {
 		return body
 	}
-	notes := "Not attached, [open the message in Teams](" + s.opt.TeamsLink(j.ChatID, j.MessageID) + ") to see:\n" + strings.Join(missing, "\n")
+	link := j.Link
+	if link == "" {
+		link = s.opt.TeamsLink(j.ChatID, j.MessageID)
+	}
+	notes := "Not attached, [open the message in Teams](" + link + ") to see:\n" + strings.Join(missing, "\n")
 	if body == "" {
 		return notes
 	}

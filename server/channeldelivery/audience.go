@@ -47,11 +47,21 @@ func (l lookup) GroupListeners(ctx context.Context) ([]channelaudience.Person, e
 func (l lookup) Members(ctx context.Context, m channelaudience.Mention) (map[string]bool, error) {
 	switch m.Kind {
 	case channelaudience.KindTeam:
-		return l.p.members(ctx, "team:"+m.ID, func(g Graph) ([]string, error) { return g.TeamMembers(ctx, m.ID) })
+		set, err := l.p.members(ctx, "team:"+m.ID, func(g Graph) ([]graph.TeamMember, error) { return g.TeamMembers(ctx, m.ID) })
+		return set.ids, err
 	case channelaudience.KindChannel:
-		return l.p.readers(ctx, l.teamID, m.ID)
+		set, err := l.p.readers(ctx, l.teamID, m.ID)
+		return set.ids, err
 	case channelaudience.KindTag:
-		return l.p.members(ctx, "tag:"+l.teamID+"/"+m.ID, func(g Graph) ([]string, error) { return g.TagMembers(ctx, l.teamID, m.ID) })
+		set, err := l.p.members(ctx, "tag:"+l.teamID+"/"+m.ID, func(g Graph) ([]graph.TeamMember, error) {
+			ids, err := g.TagMembers(ctx, l.teamID, m.ID)
+			out := make([]graph.TeamMember, len(ids))
+			for i, id := range ids {
+				out[i] = graph.TeamMember{UserID: id}
+			}
+			return out, err
+		})
+		return set.ids, err
 	}
 	return nil, errors.Errorf("no members for a %s mention", m.Kind)
 }
@@ -63,26 +73,31 @@ func (l lookup) Readers(ctx context.Context, ids []string) (map[string]bool, err
 	}
 	out := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		out[id] = all[id]
+		out[id] = all.ids[id]
 	}
 	return out, nil
 }
 
+// memberSet is a member list: who is in it, and which of them are the tenant's guests.
+type memberSet struct {
+	ids, guests map[string]bool
+}
+
 // readers are who can read a channel: the team's members for a standard channel, the channel's own members for
 // a private or shared one.
-func (p *Processor) readers(ctx context.Context, teamID, channelID string) (map[string]bool, error) {
+func (p *Processor) readers(ctx context.Context, teamID, channelID string) (memberSet, error) {
 	info, err := p.channel(ctx, teamID, channelID)
 	if err != nil {
-		return nil, err
+		return memberSet{}, err
 	}
 	if info.MembershipType == "" || info.MembershipType == "standard" {
-		return p.members(ctx, "team:"+teamID, func(g Graph) ([]string, error) { return g.TeamMembers(ctx, teamID) })
+		return p.members(ctx, "team:"+teamID, func(g Graph) ([]graph.TeamMember, error) { return g.TeamMembers(ctx, teamID) })
 	}
-	return p.members(ctx, "channel:"+teamID+"/"+channelID, func(g Graph) ([]string, error) { return g.ChannelMembers(ctx, teamID, channelID) })
+	return p.members(ctx, "channel:"+teamID+"/"+channelID, func(g Graph) ([]graph.TeamMember, error) { return g.ChannelMembers(ctx, teamID, channelID) })
 }
 
 // members returns a cached member list, reading it once (singleflight) when missing or expired.
-func (p *Processor) members(ctx context.Context, key string, read func(Graph) ([]string, error)) (map[string]bool, error) {
+func (p *Processor) members(ctx context.Context, key string, read func(Graph) ([]graph.TeamMember, error)) (memberSet, error) {
 	if m, ok := p.memberLists.get(key, p.o.Now()); ok {
 		return m, nil
 	}
@@ -91,21 +106,24 @@ func (p *Processor) members(ctx context.Context, key string, read func(Graph) ([
 		if g == nil {
 			return nil, errors.New("Graph is not configured")
 		}
-		ids, err := read(g)
+		list, err := read(g)
 		if err != nil {
 			return nil, err
 		}
-		set := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			set[id] = true
+		set := memberSet{ids: make(map[string]bool, len(list)), guests: map[string]bool{}}
+		for _, m := range list {
+			set.ids[m.UserID] = true
+			if m.Guest {
+				set.guests[m.UserID] = true
+			}
 		}
-		p.memberLists.put(key, set, len(set), p.o.Now())
+		p.memberLists.put(key, set, len(set.ids), p.o.Now())
 		return set, nil
 	})
 	if err != nil {
-		return nil, classify(errors.Wrapf(err, "read members (%s)", kindOf(key)))
+		return memberSet{}, classify(errors.Wrapf(err, "read members (%s)", kindOf(key)))
 	}
-	return v.(map[string]bool), nil
+	return v.(memberSet), nil
 }
 
 func kindOf(key string) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
+	"github.com/teamsnotify/msteams-sync/server/attach"
 	"github.com/teamsnotify/msteams-sync/server/channelaudience"
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/format"
@@ -93,10 +94,12 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 	if err != nil {
 		return inbox.Park(errors.Wrap(err, "convert message"))
 	}
-	text := body(msg, res)
+	withFiles := len(res.Files) > 0 && p.d.Attacher != nil
+	text := body(msg, res, withFiles)
+	marker := p.senderMarker(ctx, msg, settings.TenantID)
 	heads := map[string]string{}
 	for _, r := range audience { // all of it: a reservation left by an earlier attempt needs its reasons too
-		heads[r.MMUserID] = header(msg, info, thread, settings.TenantID, r.Reasons)
+		heads[r.MMUserID] = header(msg, marker, info, thread, r.Reasons)
 	}
 	tKey := threadKey(msg.TeamID, msg.ChannelID, rootID)
 	var users []string
@@ -111,6 +114,7 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 	}
 
 	posted := 0
+	var pendingFiles []store.DeliveredPost
 	err = p.d.Store.WithMessageLock(ctx, key, msg.ID, p.o.LockWait, func(ctx context.Context) error {
 		rows, err := p.d.Store.GetMessagePosts(ctx, key, msg.ID)
 		if err != nil {
@@ -126,14 +130,21 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 		for _, row := range rows {
 			switch row.State {
 			case store.PostReserved:
-				head := firstNonEmpty(heads[row.MMUserID], header(msg, info, thread, settings.TenantID, nil))
-				if err := p.recoverReserved(ctx, row, msg, compose(head, text), tKey, threads[row.MMUserID]); err != nil {
+				head := firstNonEmpty(heads[row.MMUserID], header(msg, marker, info, thread, nil))
+				row, err := p.recoverReserved(ctx, row, msg, compose(head, text), tKey, threads[row.MMUserID])
+				if err != nil {
 					return err
 				}
 				posted++
+				if row.FilesPending {
+					pendingFiles = append(pendingFiles, row)
+				}
 			case store.PostPosted:
 				if err := p.updateIfNewer(ctx, row, msg, text); err != nil {
 					return err
+				}
+				if row.FilesPending {
+					pendingFiles = append(pendingFiles, row)
 				}
 			}
 		}
@@ -151,10 +162,14 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 				p.d.Metrics.Skipped(t.skip)
 				continue
 			}
-			if err := p.post(ctx, t.MMUserID, msg, compose(heads[t.MMUserID], text), tKey, threads[t.MMUserID]); err != nil {
+			row, err := p.post(ctx, t.MMUserID, msg, compose(heads[t.MMUserID], text), withFiles, tKey, threads[t.MMUserID])
+			if err != nil {
 				return err
 			}
 			posted++
+			if row.FilesPending {
+				pendingFiles = append(pendingFiles, row)
+			}
 		}
 		return nil
 	})
@@ -163,7 +178,38 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 	}
 	p.d.Logger.LogDebug("Teams channel message handled", "team_id", msg.TeamID, "channel_id", msg.ChannelID,
 		"message_id", msg.ID, "new_dms", posted, "audience", len(audience))
+	if len(pendingFiles) > 0 && p.d.Attacher != nil {
+		return p.queueFiles(ctx, msg, res.Files, pendingFiles)
+	}
 	return nil
+}
+
+// senderMarker marks a guest or external sender. Guests are known from the channel's member list, which the
+// audience has just read (cached); when it cannot be read the DM goes without the marker.
+func (p *Processor) senderMarker(ctx context.Context, msg graph.Message, tenant string) string {
+	var chat graph.Chat
+	if readers, err := p.readers(ctx, msg.TeamID, msg.ChannelID); err == nil && readers.guests[msg.From.UserID] {
+		chat.Members = []graph.ChatMember{{UserID: msg.From.UserID, Roles: []string{"guest"}}}
+	}
+	return delivery.SenderMarker(msg, chat, tenant)
+}
+
+// queueFiles hands the message's files and images to the attacher for the DMs that do not have them yet: each
+// recipient then gets the images of the message and the shared files their own account can read. On failure
+// the rows stay pending and the job's retry queues them again.
+func (p *Processor) queueFiles(ctx context.Context, msg graph.Message, files []format.FileRef, rows []store.DeliveredPost) error {
+	key := chatKey(msg.TeamID, msg.ChannelID)
+	job := attach.Job{ChatID: key, MessageID: msg.ID, SenderTeamsID: msg.From.UserID, Files: files, Link: teamsLink(msg),
+		Channel: &attach.ChannelMessage{TeamID: msg.TeamID, ChannelID: msg.ChannelID, RootID: msg.ReplyToID}}
+	users := make([]string, 0, len(rows))
+	for _, r := range rows {
+		job.Targets = append(job.Targets, attach.Target{MMUserID: r.MMUserID, ChannelID: r.ChannelID, PostID: r.PostID})
+		users = append(users, r.MMUserID)
+	}
+	if err := p.d.Attacher.EnqueueJob(ctx, job); err != nil {
+		return errors.Wrap(err, "queue attachments")
+	}
+	return p.d.Store.ClearFilesPending(ctx, key, msg.ID, users)
 }
 
 // threadTitle names the message's thread: a thread's first message only by its subject (its words follow
@@ -218,25 +264,25 @@ func (p *Processor) resolver(ctx context.Context, msg graph.Message) func(string
 }
 
 // post reserves the row, then creates the DM, so a crash in between is recognised on retry instead of posting
-// twice.
-func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message, text, tKey, rootPostID string) error {
+// twice. withFiles marks the row until the message's files are queued for the DM.
+func (p *Processor) post(ctx context.Context, mmUserID string, msg graph.Message, text string, withFiles bool, tKey, rootPostID string) (store.DeliveredPost, error) {
 	channelID, err := p.d.Recipients.DirectChannel(mmUserID)
 	if err != nil {
-		return err
+		return store.DeliveredPost{}, err
 	}
 	row := store.DeliveredPost{
 		ChatID: chatKey(msg.TeamID, msg.ChannelID), MessageID: msg.ID, MMUserID: mmUserID, State: store.PostReserved,
 		ChannelID: channelID, LastModified: msg.LastModifiedAt, LastEdited: msg.LastEditedAt, MessageCreated: msg.CreatedAt,
-		ReservedAt: p.o.Now(),
+		FilesPending: withFiles, ReservedAt: p.o.Now(),
 	}
 	if _, err := p.d.Store.InsertPost(ctx, row); err != nil {
-		return err
+		return store.DeliveredPost{}, err
 	}
 	return p.create(ctx, row, msg, text, tKey, rootPostID)
 }
 
 // create posts the DM in the user's thread of the Teams thread, or starts that thread with it.
-func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, tKey, rootPostID string) error {
+func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, tKey, rootPostID string) (store.DeliveredPost, error) {
 	post := &model.Post{UserId: p.o.BotUserID, ChannelId: row.ChannelID, Message: text, Props: postProps(msg, row.ChatID), RootId: rootPostID}
 	created, appErr := p.d.Mattermost.CreatePost(post)
 	if appErr != nil && rootPostID != "" && appErr.StatusCode == http.StatusBadRequest {
@@ -245,11 +291,11 @@ func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg gra
 		created, appErr = p.d.Mattermost.CreatePost(post)
 	}
 	if appErr != nil {
-		return errors.Wrap(appErr, "create DM")
+		return row, errors.Wrap(appErr, "create DM")
 	}
 	row.State, row.PostID = store.PostPosted, created.Id
 	if err := p.d.Store.SavePost(ctx, row); err != nil {
-		return err
+		return row, err
 	}
 	if rootPostID == "" {
 		// Later replies of the Teams thread continue this DM's thread; a failure costs only the threading.
@@ -258,21 +304,21 @@ func (p *Processor) create(ctx context.Context, row store.DeliveredPost, msg gra
 		}
 	}
 	p.d.Metrics.Delivered(p.o.Now().Sub(msg.CreatedAt))
-	return nil
+	return row, nil
 }
 
 // recoverReserved settles a row an earlier attempt left reserved: it records the DM that attempt created, or
 // creates it now.
-func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, tKey, rootPostID string) error {
+func (p *Processor) recoverReserved(ctx context.Context, row store.DeliveredPost, msg graph.Message, text, tKey, rootPostID string) (store.DeliveredPost, error) {
 	found, err := p.records.FindPost(row)
 	if err != nil {
-		return err
+		return row, err
 	}
 	if found == nil {
 		return p.create(ctx, row, msg, text, tKey, rootPostID)
 	}
 	row.State, row.PostID = store.PostPosted, found.Id
-	return p.d.Store.SavePost(ctx, row)
+	return row, p.d.Store.SavePost(ctx, row)
 }
 
 // updateIfNewer rewrites a DM when the message was edited after the version it shows, keeping the DM's header.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/teamsnotify/msteams-sync/server/attach"
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/store"
@@ -24,8 +25,8 @@ type Graph interface {
 	GetChannel(ctx context.Context, teamID, channelID string) (graph.Channel, error)
 	GetChannelMessage(ctx context.Context, teamID, channelID, messageID, replyID string) (graph.Message, error)
 	ThreadParticipants(ctx context.Context, teamID, channelID, messageID string) ([]string, error)
-	TeamMembers(ctx context.Context, teamID string) ([]string, error)
-	ChannelMembers(ctx context.Context, teamID, channelID string) ([]string, error)
+	TeamMembers(ctx context.Context, teamID string) ([]graph.TeamMember, error)
+	ChannelMembers(ctx context.Context, teamID, channelID string) ([]graph.TeamMember, error)
 	TagMembers(ctx context.Context, teamID, tagID string) ([]string, error)
 }
 
@@ -45,13 +46,20 @@ type Recipients interface {
 	DirectChannel(mmUserID string) (string, error)
 }
 
-// Deps are the collaborators of a Processor. All but Decrypter, Logger and Metrics are required.
+// Attacher queues the files and images of a message for the DMs posted for it, each recipient getting what
+// their own rights let them read; *attach.Service satisfies it.
+type Attacher interface {
+	EnqueueJob(ctx context.Context, j attach.Job) error
+}
+
+// Deps are the collaborators of a Processor. All but Decrypter, Attacher, Logger and Metrics are required.
 type Deps struct {
 	Store      *store.Store
 	Graph      func() Graph // nil result while the plugin is not configured
 	Decrypter  delivery.Decrypter
 	Mattermost Mattermost
 	Recipients Recipients
+	Attacher   Attacher // nil: the DM says the message has files to open in Teams
 	Settings   func() delivery.Settings
 	Logger     delivery.Logger
 	Metrics    delivery.Metrics

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/attach"
 	"github.com/teamsnotify/msteams-sync/server/config"
 	"github.com/teamsnotify/msteams-sync/server/delivery"
 	"github.com/teamsnotify/msteams-sync/server/graph"
@@ -44,6 +45,32 @@ type env struct {
 	jobs      int64
 	metrics   *countingMetrics
 	decrypter *fakeDecrypter
+	attacher  *recordingAttacher
+}
+
+// recordingAttacher keeps the attachment jobs queued (package attach has its own tests for what follows), or
+// refuses the next ones like a database that is down.
+type recordingAttacher struct {
+	mu   sync.Mutex
+	jobs []attach.Job
+	fail int
+}
+
+func (a *recordingAttacher) EnqueueJob(_ context.Context, j attach.Job) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fail > 0 {
+		a.fail--
+		return errors.New("database is down")
+	}
+	a.jobs = append(a.jobs, j)
+	return nil
+}
+
+func (a *recordingAttacher) queued() []attach.Job {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]attach.Job(nil), a.jobs...)
 }
 
 // fakeDecrypter stands for the rich notification key store: it "decrypts" any content to plain, or fails.
@@ -65,7 +92,7 @@ func (d *fakeDecrypter) Decrypt(context.Context, *richnotify.EncryptedContent) (
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, mm: mmfake.New(), metrics: &countingMetrics{skipped: map[string]int{}}, decrypter: &fakeDecrypter{}}
+	e := &env{t: t, mm: mmfake.New(), metrics: &countingMetrics{skipped: map[string]int{}}, decrypter: &fakeDecrypter{}, attacher: &recordingAttacher{}}
 	sim, err := graphsim.New(graphsim.Options{DisableThrottling: true})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
@@ -95,7 +122,7 @@ func newEnv(t *testing.T) *env {
 	}, delivery.Options{BotUserID: botID})
 	require.NoError(t, err)
 	e.proc, err = New(Deps{
-		Store: e.store, Decrypter: e.decrypter, Graph: func() Graph { return e.graph }, Mattermost: e.mm, Recipients: chats,
+		Store: e.store, Decrypter: e.decrypter, Graph: func() Graph { return e.graph }, Mattermost: e.mm, Recipients: chats, Attacher: e.attacher,
 		Settings: func() delivery.Settings { return settings }, Metrics: e.metrics,
 	}, Options{BotUserID: botID})
 	require.NoError(t, err)
@@ -126,12 +153,12 @@ func (g *countingGraph) GetChannelMessage(ctx context.Context, teamID, channelID
 	return g.Graph.GetChannelMessage(ctx, teamID, channelID, messageID, replyID)
 }
 
-func (g *countingGraph) TeamMembers(ctx context.Context, teamID string) ([]string, error) {
+func (g *countingGraph) TeamMembers(ctx context.Context, teamID string) ([]graph.TeamMember, error) {
 	g.count("TeamMembers")
 	return g.Graph.TeamMembers(ctx, teamID)
 }
 
-func (g *countingGraph) ChannelMembers(ctx context.Context, teamID, channelID string) ([]string, error) {
+func (g *countingGraph) ChannelMembers(ctx context.Context, teamID, channelID string) ([]graph.TeamMember, error) {
 	g.count("ChannelMembers")
 	return g.Graph.ChannelMembers(ctx, teamID, channelID)
 }
@@ -163,10 +190,15 @@ var personSeq atomic.Int64
 
 // addPerson creates a Teams user; connected ones also get a Mattermost user with notifications on.
 func (e *env) addPerson(name string, connected bool) person {
+	return e.addUser(graphsim.User{DisplayName: name + " Example", Mail: name + "@contoso.test", UserPrincipalName: name + "@contoso.test"}, name, connected)
+}
+
+// addUser is addPerson for a Teams account described by u (its id and tenant are filled in).
+func (e *env) addUser(u graphsim.User, name string, connected bool) person {
 	n := personSeq.Add(1)
 	p := person{name: name, teamsID: fmt.Sprintf("0000%04d-1111-4111-8111-%012d", n, n)}
-	require.NoError(e.t, e.sim.AddUser(graphsim.User{ID: p.teamsID, TenantID: testTenant, DisplayName: name + " Example",
-		Mail: name + "@contoso.test", UserPrincipalName: name + "@contoso.test"}))
+	u.ID, u.TenantID = p.teamsID, testTenant
+	require.NoError(e.t, e.sim.AddUser(u))
 	if !connected {
 		return p
 	}

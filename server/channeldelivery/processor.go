@@ -16,7 +16,7 @@ import (
 type Processor struct {
 	d           Deps
 	o           Options
-	memberLists *ttlCache[map[string]bool]
+	memberLists *ttlCache[memberSet]
 	channels    *ttlCache[channelInfo]
 	threads     *ttlCache[string] // thread title by thread key: replies name their thread without a Graph call
 	records     delivery.DMRecords
@@ -50,7 +50,7 @@ func New(d Deps, o Options) (*Processor, error) {
 	o.setDefaults()
 	return &Processor{
 		d: d, o: o,
-		memberLists: newTTLCache[map[string]bool](o.MemberCacheSize, o.MemberTTL),
+		memberLists: newTTLCache[memberSet](o.MemberCacheSize, o.MemberTTL),
 		channels:    newTTLCache[channelInfo](smallCacheSize, o.MemberTTL),
 		threads:     newTTLCache[string](smallCacheSize, o.MemberTTL),
 		records: delivery.DMRecords{Store: d.Store, Mattermost: d.Mattermost, Metrics: d.Metrics, BotUserID: o.BotUserID,

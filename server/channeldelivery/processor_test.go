@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamsnotify/msteams-sync/graphsim"
+	"github.com/teamsnotify/msteams-sync/server/attach"
+	"github.com/teamsnotify/msteams-sync/server/format"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
@@ -217,4 +219,79 @@ func TestDeletedThreadRootStartsANewThread(t *testing.T) {
 	require.Len(t, dms, 2)
 	assert.Empty(t, dms[0].RootId, "the DM after the lost root starts a thread")
 	assert.Equal(t, dms[0].Id, dms[1].RootId, "and the next reply continues it")
+}
+
+// The images and files of a channel message follow its DMs as for chats: one attachment job names the message
+// where Graph keeps it (team, channel, thread), its link in Teams and every new DM; package attach then gives
+// each recipient what their own account may read. A retried change queues nothing twice.
+func TestFilesOfAChannelMessageAreQueuedForItsDMs(t *testing.T) {
+	w := newWorld(t)
+	two := graphsim.Mention{ID: 1, MentionText: "cy", UserID: w.cy.teamsID}
+	id, err := w.sim.SendChannelMessage(w.team, w.channel, graphsim.NewMessage{From: w.ada.teamsID,
+		HTML:     `<p><at id="0">bob</at> <at id="1">cy</at> the plan</p>`,
+		Mentions: []graphsim.Mention{mention(w.bob), two},
+		Hosted:   []graphsim.HostedContent{{ID: "img1", ContentType: "image/png", Bytes: []byte("\x89PNG\r\n\x1a\n")}},
+		Files:    []graphsim.FileRef{{Name: "plan.pdf", ContentType: "application/pdf", Bytes: []byte("%PDF")}}})
+	require.NoError(t, err)
+	w.notify("created", w.team, w.channel, id, "")
+
+	bob, cy := w.dms(w.bob), w.dms(w.cy)
+	require.Len(t, bob, 1)
+	require.Len(t, cy, 1)
+	assert.NotContains(t, bob[0].Message, "open it in Teams to see them", "the files follow; no note sends the user away")
+	jobs := w.attacher.queued()
+	require.Len(t, jobs, 1)
+	job := jobs[0]
+	assert.Equal(t, w.team+"/"+w.channel, job.ChatID)
+	assert.Equal(t, id, job.MessageID)
+	assert.Equal(t, &attach.ChannelMessage{TeamID: w.team, ChannelID: w.channel}, job.Channel)
+	assert.Contains(t, job.Link, "https://")
+	kinds := map[format.FileKind]int{}
+	for _, f := range job.Files {
+		kinds[f.Kind]++
+	}
+	assert.Equal(t, map[format.FileKind]int{format.FileHostedContent: 1, format.FileReference: 1}, kinds)
+	assert.ElementsMatch(t, []attach.Target{
+		{MMUserID: w.bob.mmID, ChannelID: bob[0].ChannelId, PostID: bob[0].Id},
+		{MMUserID: w.cy.mmID, ChannelID: cy[0].ChannelId, PostID: cy[0].Id},
+	}, job.Targets)
+
+	w.notify("updated", w.team, w.channel, id, "")
+	assert.Len(t, w.attacher.queued(), 1, "files are queued once per DM")
+}
+
+// When the job cannot be stored, the DMs stay marked and the change's retry queues their files; nobody is
+// posted to twice.
+func TestFilesQueuedAfterAFailedAttempt(t *testing.T) {
+	w := newWorld(t)
+	w.attacher.fail = 1
+	root := w.send(w.channel, w.bob, `first`)
+	id, err := w.sim.ReplyChannelMessage(w.team, w.channel, root, graphsim.NewMessage{From: w.ada.teamsID,
+		HTML: `<p><at id="0">bob</at> see this</p>`, Mentions: []graphsim.Mention{mention(w.bob)},
+		Hosted: []graphsim.HostedContent{{ID: "img1", ContentType: "image/png", Bytes: []byte("\x89PNG\r\n\x1a\n")}}})
+	require.NoError(t, err)
+	change := inboxChange("created", w.team, w.channel, id, root)
+	require.Error(t, w.process(change))
+	assert.Empty(t, w.attacher.queued())
+	require.NoError(t, w.process(change))
+
+	jobs := w.attacher.queued()
+	require.Len(t, jobs, 1)
+	assert.Equal(t, &attach.ChannelMessage{TeamID: w.team, ChannelID: w.channel, RootID: root}, jobs[0].Channel, "a reply is found under its thread")
+	assert.Len(t, w.dms(w.bob), 1)
+}
+
+// A guest of the tenant is marked in the DM as Teams marks them; members are not.
+func TestGuestSenderIsMarked(t *testing.T) {
+	w := newWorld(t)
+	gus := w.addUser(graphsim.User{DisplayName: "Gus Guest", Guest: true, Mail: "gus@fabrikam.test", UserPrincipalName: "gus_fabrikam.test#EXT#@contoso.test"}, "gus", false)
+	require.NoError(t, w.sim.AddTeamMember(w.team, gus.teamsID, false))
+	w.send(w.channel, gus, `<at id="0">bob</at> hello from outside`, mention(w.bob))
+	w.send(w.channel, w.ada, `<at id="0">bob</at> hello from inside`, mention(w.bob))
+
+	dms := w.dms(w.bob)
+	require.Len(t, dms, 2)
+	assert.Contains(t, dms[0].Message, "**Gus Guest** (Guest) wrote in **Research**")
+	assert.Contains(t, dms[1].Message, "**ada Example** wrote in")
+	assert.NotContains(t, dms[1].Message, "(Guest)")
 }

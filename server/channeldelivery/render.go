@@ -23,6 +23,7 @@ const (
 const (
 	editedMarker = "*(edited)*"
 	filesNote    = "*This message has files or images: open it in Teams to see them.*"
+	followNote   = "*(Attachments follow.)*"
 	emptyNote    = "*(This message has no text. Open it in Teams to see it.)*"
 	titleWords   = 8
 )
@@ -35,11 +36,12 @@ var reasonText = map[channelaudience.Reason]string{
 	channelaudience.ReasonThreadReply:      "replied in a thread you are in",
 }
 
-// header is the DM's first paragraph: who wrote where, a link to Teams, the thread, and why this user is told.
-// It holds no blank line, so edits and the deleted note keep it and replace only what follows.
-func header(msg graph.Message, info channelInfo, thread, tenant string, reasons []channelaudience.Reason) string {
+// header is the DM's first paragraph: who wrote where (marker is "(Guest)", "(External)" or ""), a link to
+// Teams, the thread, and why this user is told. It holds no blank line, so edits and the deleted note keep it
+// and replace only what follows.
+func header(msg graph.Message, marker string, info channelInfo, thread string, reasons []channelaudience.Reason) string {
 	who := "**" + delivery.InlineText(firstNonEmpty(msg.From.DisplayName, "Someone")) + "**"
-	if marker := delivery.SenderMarker(msg, graph.Chat{}, tenant); marker != "" {
+	if marker != "" {
 		who += " " + marker
 	}
 	verb := "wrote"
@@ -67,9 +69,10 @@ func header(msg graph.Message, info channelInfo, thread, tenant string, reasons 
 	return line
 }
 
-// body is the DM below the header: the converted message, a note when it has files (attached in a later step:
-// who may read a channel's files is a per-user question), and the edited marker.
-func body(msg graph.Message, res format.Result) string {
+// body is the DM below the header: the converted message and the edited marker. Files and images follow in a
+// reply to the DM (package attach, with each recipient's own rights) when attaching is on; otherwise a note
+// sends the user to Teams for them.
+func body(msg graph.Message, res format.Result, attaching bool) string {
 	b := res.Markdown
 	hasFiles := len(res.Files) > 0
 	for _, a := range msg.Attachments {
@@ -78,11 +81,13 @@ func body(msg graph.Message, res format.Result) string {
 		}
 	}
 	switch {
+	case b == "" && hasFiles && attaching:
+		b = followNote
 	case b == "" && hasFiles:
 		b = filesNote
 	case b == "":
 		b = emptyNote
-	case hasFiles:
+	case hasFiles && !attaching:
 		b += "\n\n" + filesNote
 	}
 	if !msg.LastEditedAt.IsZero() {

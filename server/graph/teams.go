@@ -2,7 +2,10 @@ package graph
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"github.com/pkg/errors"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -87,6 +90,29 @@ func (c *Client) GetChannelMessage(ctx context.Context, teamID, channelID, messa
 	return msg, nil
 }
 
+// GetChannelHostedContent downloads an inline image (or code snippet) of a channel message with its content
+// type; rootID names the thread's first message when messageID is a reply.
+func (c *Client) GetChannelHostedContent(ctx context.Context, teamID, channelID, rootID, messageID, hostedContentID string, maxBytes int64) (HostedContent, error) {
+	msgs := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Messages()
+	var info *abstractions.RequestInformation
+	var err error
+	if rootID == "" || rootID == messageID {
+		info, err = msgs.ByChatMessageId(messageID).HostedContents().ByChatMessageHostedContentId(hostedContentID).
+			Content().ToGetRequestInformation(ctx, nil)
+	} else {
+		info, err = msgs.ByChatMessageId(rootID).Replies().ByChatMessageId1(messageID).HostedContents().
+			ByChatMessageHostedContentId(hostedContentID).Content().ToGetRequestInformation(ctx, nil)
+	}
+	if err != nil {
+		return HostedContent{}, errors.Wrap(err, "build channel hosted content request")
+	}
+	data, contentType, err := c.rawGraphGet(ctx, info, maxBytes)
+	if err != nil {
+		return HostedContent{}, wrapErr(err, "get channel hosted content")
+	}
+	return HostedContent{Data: data, ContentType: contentType}, nil
+}
+
 // ThreadParticipants returns the Entra ids of a thread's author and of everyone who replied in it.
 func (c *Client) ThreadParticipants(ctx context.Context, teamID, channelID, messageID string) ([]string, error) {
 	root, err := c.GetChannelMessage(ctx, teamID, channelID, messageID, "")
@@ -123,16 +149,22 @@ func (c *Client) ThreadParticipants(ctx context.Context, teamID, channelID, mess
 	}
 }
 
-// TeamMembers returns the Entra ids of a team's members.
-func (c *Client) TeamMembers(ctx context.Context, teamID string) ([]string, error) {
+// TeamMember is a member of a team or channel. Guest is Teams' "guest" role: a B2B guest of the tenant.
+type TeamMember struct {
+	UserID string
+	Guest  bool
+}
+
+// TeamMembers returns a team's members.
+func (c *Client) TeamMembers(ctx context.Context, teamID string) ([]TeamMember, error) {
 	builder := c.teams().ByTeamId(teamID).Members()
 	page, err := builder.Get(ctx, nil)
-	var out []string
+	var out []TeamMember
 	for pages := 0; ; pages++ {
 		if err != nil {
 			return nil, wrapErr(err, "list team members")
 		}
-		out = appendMemberIDs(out, page.GetValue())
+		out = appendMembers(out, page.GetValue())
 		next := deref(page.GetOdataNextLink())
 		if next == "" || pages+1 >= maxMemberPages {
 			return out, nil
@@ -141,16 +173,16 @@ func (c *Client) TeamMembers(ctx context.Context, teamID string) ([]string, erro
 	}
 }
 
-// ChannelMembers returns the Entra ids of a channel's members (for a standard channel Graph lists the team's).
-func (c *Client) ChannelMembers(ctx context.Context, teamID, channelID string) ([]string, error) {
+// ChannelMembers returns a channel's members (for a standard channel Graph lists the team's).
+func (c *Client) ChannelMembers(ctx context.Context, teamID, channelID string) ([]TeamMember, error) {
 	builder := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Members()
 	page, err := builder.Get(ctx, nil)
-	var out []string
+	var out []TeamMember
 	for pages := 0; ; pages++ {
 		if err != nil {
 			return nil, wrapErr(err, "list channel members")
 		}
-		out = appendMemberIDs(out, page.GetValue())
+		out = appendMembers(out, page.GetValue())
 		next := deref(page.GetOdataNextLink())
 		if next == "" || pages+1 >= maxMemberPages {
 			return out, nil
@@ -181,9 +213,9 @@ func (c *Client) TagMembers(ctx context.Context, teamID, tagID string) ([]string
 	}
 }
 
-// appendMemberIDs keeps the Entra user ids of conversation members; members of other kinds (none today) are
+// appendMembers keeps the Entra users among conversation members; members of other kinds (none today) are
 // skipped. A member parsed without its @odata.type keeps userId in additional data.
-func appendMemberIDs(out []string, members []models.ConversationMemberable) []string {
+func appendMembers(out []TeamMember, members []models.ConversationMemberable) []TeamMember {
 	for _, m := range members {
 		if m == nil {
 			continue
@@ -197,9 +229,14 @@ func appendMemberIDs(out []string, members []models.ConversationMemberable) []st
 				id = *v
 			}
 		}
-		if id != "" {
-			out = append(out, id)
+		if id == "" {
+			continue
 		}
+		member := TeamMember{UserID: id}
+		for _, r := range m.GetRoles() {
+			member.Guest = member.Guest || strings.EqualFold(r, "guest")
+		}
+		out = append(out, member)
 	}
 	return out
 }

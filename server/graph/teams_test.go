@@ -75,9 +75,16 @@ func TestAgainstGraphsimChannels(t *testing.T) {
 		sort.Strings(ids)
 		return ids
 	}
-	assert.Equal(t, []string{aliceID, bobID, carolID}, sorted(app.TeamMembers(ctx, teamID)))
-	assert.Equal(t, []string{aliceID, bobID}, sorted(app.ChannelMembers(ctx, teamID, privID)), "a private channel's own members")
-	assert.Equal(t, []string{aliceID, bobID, carolID}, sorted(app.ChannelMembers(ctx, teamID, generalID)), "a standard channel's members are the team's")
+	ids := func(ms []TeamMember, err error) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.UserID)
+		}
+		return sorted(out, err)
+	}
+	assert.Equal(t, []string{aliceID, bobID, carolID}, ids(app.TeamMembers(ctx, teamID)))
+	assert.Equal(t, []string{aliceID, bobID}, ids(app.ChannelMembers(ctx, teamID, privID)), "a private channel's own members")
+	assert.Equal(t, []string{aliceID, bobID, carolID}, ids(app.ChannelMembers(ctx, teamID, generalID)), "a standard channel's members are the team's")
 	assert.Equal(t, []string{bobID, carolID}, sorted(app.TagMembers(ctx, teamID, tagID)))
 }
 
@@ -139,4 +146,47 @@ func TestAgainstGraphsimChannelMessagesSince(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, more, "pages left at the limit are reported")
 	assert.Len(t, msgs, 50)
+}
+
+// A team's guests are marked as Teams marks them, with the "guest" role, and a channel message's inline image is
+// read from the message, or from the reply, that carries it.
+func TestAgainstGraphsimChannelGuestsAndImages(t *testing.T) {
+	e := newSimEnv(t, Options{MaxRetries: -1})
+	require.NoError(t, e.sim.SetAppRoles(simClient, []string{"ChannelMessage.Read.All", "ChannelMember.Read.All", "TeamMember.Read.All"}))
+	const guestID = "d4d4d4d4-0000-4000-8000-000000000004"
+	require.NoError(t, e.sim.AddUser(graphsim.User{ID: guestID, TenantID: simTenant, DisplayName: "Gus Guest", Guest: true,
+		Mail: "gus@fabrikam.test", UserPrincipalName: "gus_fabrikam.test#EXT#@contoso.test"}))
+	teamID, err := e.sim.CreateTeam(graphsim.TeamSpec{TenantID: simTenant, DisplayName: "Launch crew", Members: []string{aliceID, guestID}})
+	require.NoError(t, err)
+	privID, err := e.sim.CreateChannel(teamID, graphsim.ChannelSpec{DisplayName: "Secret", MembershipType: "private", Members: []string{aliceID, guestID}})
+	require.NoError(t, err)
+	app := e.factory.App()
+	ctx := context.Background()
+
+	for name, list := range map[string]func() ([]TeamMember, error){
+		"team":            func() ([]TeamMember, error) { return app.TeamMembers(ctx, teamID) },
+		"private channel": func() ([]TeamMember, error) { return app.ChannelMembers(ctx, teamID, privID) },
+	} {
+		members, err := list()
+		require.NoError(t, err, name)
+		assert.ElementsMatch(t, []TeamMember{{UserID: aliceID}, {UserID: guestID, Guest: true}}, members, name)
+	}
+
+	png := []byte("\x89PNG\r\n\x1a\nroot")
+	rootID, err := e.sim.SendChannelMessage(teamID, privID, graphsim.NewMessage{From: guestID, HTML: `<p>look</p>`,
+		Hosted: []graphsim.HostedContent{{ID: "img1", ContentType: "image/png", Bytes: png}}})
+	require.NoError(t, err)
+	replyID, err := e.sim.ReplyChannelMessage(teamID, privID, rootID, graphsim.NewMessage{From: aliceID, HTML: `<p>and this</p>`,
+		Hosted: []graphsim.HostedContent{{ID: "img2", ContentType: "image/png", Bytes: []byte("\x89PNG\r\n\x1a\nreply")}}})
+	require.NoError(t, err)
+
+	hc, err := app.GetChannelHostedContent(ctx, teamID, privID, "", rootID, "img1", 1<<20)
+	require.NoError(t, err)
+	assert.Equal(t, png, hc.Data)
+	assert.Equal(t, "image/png", hc.ContentType)
+	hc, err = app.GetChannelHostedContent(ctx, teamID, privID, rootID, replyID, "img2", 1<<20)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("\x89PNG\r\n\x1a\nreply"), hc.Data)
+	_, err = app.GetChannelHostedContent(ctx, teamID, privID, rootID, replyID, "img1", 1<<20)
+	assert.True(t, IsNotFound(err), "the root's image is not the reply's: %v", err)
 }
