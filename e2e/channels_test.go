@@ -24,6 +24,8 @@ var channelRoles = []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Re
 // setting is off, a channel post that mentions Alice delivers nothing and stores nothing. Once an admin turns it
 // on (the app holding ChannelMessage.Read.All), the plugin subscribes to /teams/getAllMessages and:
 //   - a personal mention reaches Alice as a DM naming the team and the channel, and an edit follows it;
+//   - a guest's message with an image, a file of the channel and a file shared with Bob only reaches Alice and
+//     Bob marked "(Guest)", each with the image and the channel's file, and the shared file only for Bob;
 //   - a tag mention reaches her only after /msteams channels mentions all; a deleted message marks its DM;
 //   - replies in a thread Alice started reach her, continuing one Mattermost thread; the replier gets nothing;
 //   - a mention in a private channel Alice is not in tells her nothing;
@@ -45,8 +47,11 @@ func TestChannelNotifications(t *testing.T) {
 	w.connect(t, w.bob)
 
 	sim := tm.Sim
+	gus := graphsim.User{ID: "9a9a9a9a-0000-4000-8000-00000000009a", TenantID: harness.TeamsTenantID, DisplayName: "Gus Guest", Guest: true,
+		Mail: "gus@fabrikam.test", UserPrincipalName: "gus_fabrikam.test#EXT#@contoso.test"}
+	require.NoError(t, sim.AddUser(gus))
 	teamID, err := sim.CreateTeam(graphsim.TeamSpec{TenantID: harness.TeamsTenantID, DisplayName: "Rocket Team",
-		Members:  []string{w.alice.Teams.ID, w.bob.Teams.ID, w.carol.Teams.ID},
+		Members:  []string{w.alice.Teams.ID, w.bob.Teams.ID, w.carol.Teams.ID, gus.ID},
 		Channels: []graphsim.ChannelSpec{{DisplayName: "Launch pad"}, {DisplayName: "Board room", MembershipType: "private", Members: []string{w.bob.Teams.ID, w.carol.Teams.ID}}},
 		Tags:     []graphsim.TagSpec{{DisplayName: "launchers", Members: []string{w.alice.Teams.ID, w.carol.Teams.ID}}}})
 	require.NoError(t, err)
@@ -94,6 +99,34 @@ func TestChannelNotifications(t *testing.T) {
 	require.Contains(t, dm.Message, "Launch pad")
 	require.NoError(t, sim.EditChannelMessage(teamID, launchPad, rootID, `<p><at id="0">Alice Adams</at> please check the oxygen numbers</p>`))
 	w.waitForPost(t, w.alice.MM, "oxygen numbers")
+
+	// A guest's message with files: each recipient gets what their own Microsoft account may open.
+	_, err = sim.SendChannelMessage(teamID, launchPad, graphsim.NewMessage{From: gus.ID,
+		HTML:     `<p><at id="0">Alice Adams</at> <at id="1">Bob Brown</at> telemetry from the pad</p>`,
+		Mentions: []graphsim.Mention{{ID: 0, MentionText: "Alice Adams", UserID: w.alice.Teams.ID}, {ID: 1, MentionText: "Bob Brown", UserID: w.bob.Teams.ID}},
+		Hosted:   []graphsim.HostedContent{{ContentType: "image/png", Bytes: pngImage(t)}},
+		Files: []graphsim.FileRef{{Name: "pad-readings.txt", ContentType: "text/plain", Bytes: []byte("42 psi\n")},
+			{Name: "gus-notes.txt", ContentType: "text/plain", Bytes: []byte("private notes\n"), SharedWith: []string{w.bob.Teams.ID}}}})
+	require.NoError(t, err)
+	for _, who := range []struct {
+		user  *harness.User
+		files []string
+	}{
+		{w.alice.MM, []string{"pad-readings.txt"}},
+		{w.bob.MM, []string{"pad-readings.txt", "gus-notes.txt"}},
+	} {
+		dm := w.waitForPost(t, who.user, "telemetry from the pad")
+		require.Contains(t, dm.Message, "**Gus Guest** (Guest) wrote in **Rocket Team**")
+		require.NotContains(t, dm.Message, "open it in Teams to see them", "the files follow")
+		names := w.attachmentsOf(t, who.user, dm, len(who.files)+1)
+		require.Len(t, names, len(who.files)+1, "%s gets the image and %v: %v; the DM channel holds:\n%s", who.user.Username, who.files, names, dump(w.DirectPosts(who.user, w.Bot.Id)))
+		for _, f := range who.files {
+			require.Contains(t, names, f)
+		}
+	}
+	require.NotContains(t, w.attachmentsOf(t, w.alice.MM, w.waitForPost(t, w.alice.MM, "telemetry from the pad"), 2), "gus-notes.txt",
+		"Alice's account may not open the file Gus shared with Bob")
+	require.Positive(t, w.botPostsContaining(w.alice.MM, "gus-notes.txt**: shared in Teams, but your Microsoft account has no access to it"))
 
 	// A tag mention reaches Alice only once she chose team, channel and tag mentions.
 	tagMessage := func(text string) graphsim.NewMessage {

@@ -67,7 +67,7 @@ func (l lookup) Members(ctx context.Context, m channelaudience.Mention) (map[str
 }
 
 func (l lookup) Readers(ctx context.Context, ids []string) (map[string]bool, error) {
-	all, err := l.p.readers(ctx, l.teamID, l.channelID)
+	all, err := l.p.readersWith(ctx, l.teamID, l.channelID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -86,14 +86,35 @@ type memberSet struct {
 // readers are who can read a channel: the team's members for a standard channel, the channel's own members for
 // a private or shared one.
 func (p *Processor) readers(ctx context.Context, teamID, channelID string) (memberSet, error) {
+	return p.readersWith(ctx, teamID, channelID, nil)
+}
+
+// readersWith is readers, read again from Graph when one of ids is missing from a list older than
+// Options.RecheckAfter: someone just added to the team or channel is then known without waiting for the list
+// to expire.
+func (p *Processor) readersWith(ctx context.Context, teamID, channelID string, ids []string) (memberSet, error) {
 	info, err := p.channel(ctx, teamID, channelID)
 	if err != nil {
 		return memberSet{}, err
 	}
-	if info.MembershipType == "" || info.MembershipType == "standard" {
-		return p.members(ctx, "team:"+teamID, func(g Graph) ([]graph.TeamMember, error) { return g.TeamMembers(ctx, teamID) })
+	key, read := "team:"+teamID, func(g Graph) ([]graph.TeamMember, error) { return g.TeamMembers(ctx, teamID) }
+	if info.MembershipType != "" && info.MembershipType != "standard" {
+		key, read = "channel:"+teamID+"/"+channelID, func(g Graph) ([]graph.TeamMember, error) { return g.ChannelMembers(ctx, teamID, channelID) }
 	}
-	return p.members(ctx, "channel:"+teamID+"/"+channelID, func(g Graph) ([]graph.TeamMember, error) { return g.ChannelMembers(ctx, teamID, channelID) })
+	set, err := p.members(ctx, key, read)
+	if err != nil {
+		return set, err
+	}
+	for _, id := range ids {
+		if !set.ids[id] {
+			if !p.memberLists.readBefore(key, p.o.RecheckAfter, p.o.Now()) {
+				return set, nil
+			}
+			p.memberLists.forget(key)
+			return p.members(ctx, key, read)
+		}
+	}
+	return set, nil
 }
 
 // members returns a cached member list, reading it once (singleflight) when missing or expired.

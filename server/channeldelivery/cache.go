@@ -66,6 +66,21 @@ func (c *ttlCache[V]) put(key string, v V, cost int, now time.Time) {
 	c.total += cost
 }
 
+// readBefore reports whether key holds a value stored at least age before now.
+func (c *ttlCache[V]) readBefore(key string, age time.Duration, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.items[key]
+	return ok && !it.expires.Add(-c.ttl).After(now.Add(-age))
+}
+
+// forget drops key.
+func (c *ttlCache[V]) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop(key)
+}
+
 func (c *ttlCache[V]) drop(key string) {
 	if it, ok := c.items[key]; ok {
 		c.total -= it.cost

@@ -185,10 +185,11 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 }
 
 // senderMarker marks a guest or external sender. Guests are known from the channel's member list, which the
-// audience has just read (cached); when it cannot be read the DM goes without the marker.
+// audience has just read (cached; read again for a sender who joined since); when it cannot be read the DM goes
+// without the marker.
 func (p *Processor) senderMarker(ctx context.Context, msg graph.Message, tenant string) string {
 	var chat graph.Chat
-	if readers, err := p.readers(ctx, msg.TeamID, msg.ChannelID); err == nil && readers.guests[msg.From.UserID] {
+	if readers, err := p.readersWith(ctx, msg.TeamID, msg.ChannelID, []string{msg.From.UserID}); err == nil && readers.guests[msg.From.UserID] {
 		chat.Members = []graph.ChatMember{{UserID: msg.From.UserID, Roles: []string{"guest"}}}
 	}
 	return delivery.SenderMarker(msg, chat, tenant)

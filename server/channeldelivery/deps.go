@@ -75,6 +75,10 @@ type Options struct {
 	// 200,000, about 20 MB); a list longer than that is read from Graph each time.
 	MemberTTL       time.Duration
 	MemberCacheSize int
+	// RecheckAfter: a channel's reader list older than this is read again when it lacks someone the message
+	// concerns (its sender, a person it mentions), who may have just joined (default 1 min). At most one extra
+	// read per list per RecheckAfter, whoever keeps being missing.
+	RecheckAfter time.Duration
 	// UpdateWindow: an update (an edit adding a mention) sends a first DM only for a message younger than this
 	// (default 1 h), so that reactions on old messages never deliver them as new.
 	UpdateWindow time.Duration
@@ -89,6 +93,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MemberCacheSize <= 0 {
 		o.MemberCacheSize = 200000
+	}
+	if o.RecheckAfter <= 0 {
+		o.RecheckAfter = time.Minute
 	}
 	if o.UpdateWindow <= 0 {
 		o.UpdateWindow = time.Hour

@@ -46,7 +46,11 @@ type env struct {
 	metrics   *countingMetrics
 	decrypter *fakeDecrypter
 	attacher  *recordingAttacher
+	skew      atomic.Int64 // how far the processor's clock is ahead of the real one
 }
+
+// advance moves the processor's clock forward.
+func (e *env) advance(d time.Duration) { e.skew.Add(int64(d)) }
 
 // recordingAttacher keeps the attachment jobs queued (package attach has its own tests for what follows), or
 // refuses the next ones like a database that is down.
@@ -124,7 +128,7 @@ func newEnv(t *testing.T) *env {
 	e.proc, err = New(Deps{
 		Store: e.store, Decrypter: e.decrypter, Graph: func() Graph { return e.graph }, Mattermost: e.mm, Recipients: chats, Attacher: e.attacher,
 		Settings: func() delivery.Settings { return settings }, Metrics: e.metrics,
-	}, Options{BotUserID: botID})
+	}, Options{BotUserID: botID, Now: func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }})
 	require.NoError(t, err)
 	return e
 }

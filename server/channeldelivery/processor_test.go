@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -294,4 +295,32 @@ func TestGuestSenderIsMarked(t *testing.T) {
 	assert.Contains(t, dms[0].Message, "**Gus Guest** (Guest) wrote in **Research**")
 	assert.Contains(t, dms[1].Message, "**ada Example** wrote in")
 	assert.NotContains(t, dms[1].Message, "(Guest)")
+}
+
+// Member lists are cached, but someone who joins the team is known within Options.RecheckAfter (a minute): a
+// list lacking the person a message concerns is read again once it is that old, and no sooner.
+func TestNewTeamMembersAreKnownWithinAMinute(t *testing.T) {
+	w := newWorld(t)
+	w.send(w.channel, w.ada, `<at id="0">bob</at> first`, mention(w.bob))
+	require.Len(t, w.dms(w.bob), 1)
+	require.Equal(t, 1, w.graph.get("TeamMembers"))
+
+	eve := w.addPerson("eve", true)
+	require.NoError(t, w.sim.AddTeamMember(w.team, eve.teamsID, false))
+	gus := w.addUser(graphsim.User{DisplayName: "Gus Guest", Guest: true, Mail: "gus@fabrikam.test", UserPrincipalName: "gus_fabrikam.test#EXT#@contoso.test"}, "gus", false)
+	require.NoError(t, w.sim.AddTeamMember(w.team, gus.teamsID, false))
+	w.send(w.channel, w.ada, `<at id="0">eve</at> welcome`, mention(eve))
+	assert.Empty(t, w.dms(eve), "a list read seconds ago is trusted")
+	assert.Equal(t, 1, w.graph.get("TeamMembers"))
+
+	w.advance(61 * time.Second)
+	w.send(w.channel, w.ada, `<at id="0">eve</at> welcome again`, mention(eve))
+	require.Len(t, w.dms(eve), 1, "a minute later the list is read again")
+	assert.Equal(t, 2, w.graph.get("TeamMembers"))
+
+	w.send(w.channel, gus, `<at id="0">bob</at> hi from a guest`, mention(w.bob))
+	dms := w.dms(w.bob)
+	require.Len(t, dms, 2)
+	assert.Contains(t, dms[1].Message, "**Gus Guest** (Guest) wrote in", "the new guest is known from the list just read")
+	assert.Equal(t, 2, w.graph.get("TeamMembers"), "no extra read for a sender already in the list")
 }
