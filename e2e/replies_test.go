@@ -255,3 +255,39 @@ func TestReplies(t *testing.T) {
 	aliceSees.wait(t, "/msteams connect")
 	w.waitForPost(t, w.alice.MM, "connection to Microsoft Teams was lost")
 }
+
+// TestRepliesSurviveAnOutageAndARestart: Alice answers while Teams refuses to post (503): her reply waits in the
+// plugin's inbox, survives the plugin being stopped and started again meanwhile, and reaches Teams once, with
+// the bot's sent marker, as soon as Teams takes messages again.
+func TestRepliesSurviveAnOutageAndARestart(t *testing.T) {
+	w := newWorld(t, newestVersion())
+	w.connect(t, w.alice)
+	w.connect(t, w.bob)
+	sim := w.Teams.Sim
+
+	w.Teams.Send(t, w.group, graphsim.NewMessage{From: w.bob.Teams.ID, HTML: "<p>Status of the launch?</p>"})
+	ask := w.waitForPost(t, w.alice.MM, "Status of the launch?")
+	sim.ResetCalls()
+	sim.InjectFault(graphsim.Fault{Route: "POST /chats/{id}/messages", Status: 503, RetryAfter: 1, Count: 100000})
+	mine := replyTo(t, w.alice.MM, ask, "Go for launch")
+	eventually(t, "a first attempt to send the reply", func() bool { return sim.CallCount("POST /chats/{id}/messages") > 0 })
+
+	w.DisablePlugin()
+	sim.ClearFaults()
+	require.Empty(t, sim.MessagesFrom(w.group, w.alice.Teams.ID), "nothing reached Teams during the outage")
+	w.EnablePlugin()
+
+	w.waitForPost(t, w.bob.MM, "Go for launch")
+	eventually(t, "the sent marker on Alice's reply", func() bool {
+		rs, _, err := w.alice.MM.Client.GetReactions(context.Background(), mine.Id)
+		require.NoError(t, err)
+		for _, r := range rs {
+			if r.UserId == w.Bot.Id && r.EmojiName == "white_check_mark" {
+				return true
+			}
+		}
+		return false
+	})
+	w.settle(t, w.group, w.bob.Teams, w.alice.MM, "settle marker")
+	require.Len(t, sim.MessagesFrom(w.group, w.alice.Teams.ID), 1, "sent once")
+}

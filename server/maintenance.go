@@ -21,6 +21,8 @@ const (
 	chatMembersRetention = 24 * time.Hour
 	// replyThreadRetention: a chat the user has not answered from Mattermost for this long starts new threads.
 	replyThreadRetention = 30 * 24 * time.Hour
+	// sentReplyRetention keeps the records of replies sent to Teams well past the last retry of their jobs.
+	sentReplyRetention = 7 * 24 * time.Hour
 )
 
 func (p *Plugin) startMaintenance() {
@@ -55,6 +57,10 @@ func (p *Plugin) maintain(ctx context.Context) {
 	}
 	if _, err := p.store.DeleteReplyThreadsBefore(ctx, now.Add(-replyThreadRetention)); err != nil && ctx.Err() == nil {
 		p.API.LogWarn("Could not remove old reply threads; will retry in an hour.", "error", err.Error())
+	}
+	// A reply's record only matters while its job may still run (an hour at most, Options.MaxAge).
+	if _, err := p.store.DeleteSentRepliesBefore(ctx, now.Add(-sentReplyRetention)); err != nil && ctx.Err() == nil {
+		p.API.LogWarn("Could not remove old records of replies sent to Teams; will retry in an hour.", "error", err.Error())
 	}
 	expired, err := p.store.DeleteParkedInboxBefore(ctx, now.Add(-store.ParkedInboxRetention))
 	if err != nil && ctx.Err() == nil {

@@ -22,7 +22,7 @@ func (p *Plugin) setUpOperations() error {
 	col, err := p.metrics.NewCollector(metrics.CollectorOptions{
 		Stats:        p.store,
 		Subscription: subscription.StateName,
-		Queues:       []string{inbox.QueueChanges, inbox.QueueAttachments, inbox.QueueChannelChanges},
+		Queues:       []string{inbox.QueueChanges, inbox.QueueAttachments, inbox.QueueChannelChanges, inbox.QueueReplies},
 		Limits: func() metrics.Limits {
 			c := p.settings()
 			return metrics.Limits{ConnectedUsersAllowed: c.ConnectedUsersAllowed, MaxPendingInvites: c.ConnectedUsersMaxPendingInvites}
@@ -49,6 +49,7 @@ func (p *Plugin) setUpOperations() error {
 			pl.runner.Wake(inbox.QueueChanges)
 			pl.runner.Wake(inbox.QueueAttachments)
 			pl.runner.Wake(inbox.QueueChannelChanges)
+			pl.runner.Wake(inbox.QueueReplies)
 			col.Invalidate()
 		},
 		Version:        version,

@@ -38,6 +38,8 @@ const (
 	// channelWorkers consume channel_changes (when a ChannelHandler is set): channel traffic is a fraction of
 	// chat traffic, and a mention of a large team fans out inside one job.
 	channelWorkers = 8
+	// replyWorkers send users' replies to Teams: a person types them, so a few at once is plenty.
+	replyWorkers = 4
 )
 
 // changeLease is how long a node may hold a change job. A job takes well under a second, or up to a minute
@@ -172,6 +174,15 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 	queues := []inbox.QueueOptions{
 		{Name: inbox.QueueChanges, Handler: pl.delivery, Workers: changeWorkers, Lease: changeLease, OrderKey: inbox.ChatOrder, Limit: pl.governor.Limit},
 		{Name: inbox.QueueAttachments, Handler: pl.attach, Workers: attachmentWorkers},
+	}
+	if p.replies != nil {
+		// A reply's job may wait out Teams' throttling (replyTimeout); the lease outlasts it.
+		queues = append(queues, inbox.QueueOptions{Name: inbox.QueueReplies, Workers: replyWorkers, Lease: replyTimeout + time.Minute,
+			Handler: inbox.HandlerFunc(func(ctx context.Context, job inbox.Job) error {
+				ctx, cancel := context.WithTimeout(ctx, replyTimeout)
+				defer cancel()
+				return p.replies.Process(ctx, job)
+			})})
 	}
 	if pl.ChannelHandler != nil {
 		// ChatOrder keeps one channel's changes in order (ChannelChange.DedupeKey has the chat key's shape).

@@ -11,10 +11,15 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/connect"
 	"github.com/teamsnotify/msteams-sync/server/diagnostics"
 	"github.com/teamsnotify/msteams-sync/server/reply"
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
-// replyTimeout bounds the handling of one reply or reaction, Graph's throttling waits included.
-const replyTimeout = 2 * time.Minute
+// replyTimeout bounds the handling of one reply or reaction, Graph's throttling waits included; acceptTimeout
+// the hook's check and queueing of a reply.
+const (
+	replyTimeout  = 2 * time.Minute
+	acceptTimeout = 10 * time.Second
+)
 
 // Users whose sign-in predates ChatMessage.Send are asked to sign in again shortly after a start (an admin who
 // added the permission usually restarts or reconfigures the plugin) and then daily; each user at most once.
@@ -28,9 +33,16 @@ func (p *Plugin) setUpReplies() error {
 	svc, err := reply.New(reply.Deps{
 		Mattermost: p.API,
 		Store:      p.store,
-		Users:      reply.ConnectUsers{Service: p.connect, Factory: func() connect.GraphFactory { return p.graphFactory() }},
-		App:        func() reply.AppGraph { return p.graphFactory().App() },
-		Logger:     p.log,
+		// Through the pipeline's runner once it runs, so a reply wakes this node's reply workers at once.
+		Queue: enqueuerFunc(func(ctx context.Context, items []store.InboxItem) error {
+			if pl := p.pipeline; pl != nil && pl.runner != nil {
+				return pl.runner.EnqueueInbox(ctx, items)
+			}
+			return p.store.EnqueueInbox(ctx, items)
+		}),
+		Users:  reply.ConnectUsers{Service: p.connect, Factory: func() connect.GraphFactory { return p.graphFactory() }},
+		App:    func() reply.AppGraph { return p.graphFactory().App() },
+		Logger: p.log,
 	}, reply.Options{
 		BotUserID:  p.botID,
 		ConnectURL: func() string { return p.pluginURL() + "/connect?renew=1" },
@@ -68,17 +80,16 @@ func (p *Plugin) repliesStatus(ctx context.Context) (diagnostics.RepliesInfo, er
 		Connected: st.Connected, CanReply: st.CanReply, Unknown: st.Unknown}, err
 }
 
-// MessageHasBeenPosted sends a reply written in a bot DM thread to Teams. It sees every post of the server, so
-// it returns at once for anything that cannot be a reply; the work runs in the background.
+// MessageHasBeenPosted queues a reply written in a bot DM thread for Teams (queue "replies", sent by the inbox
+// workers, so a plugin stop loses nothing). It sees every post of the server, so it returns at once for anything
+// that cannot be a reply; the server runs the hook apart from the post's own request.
 func (p *Plugin) MessageHasBeenPosted(_ *plugin.Context, post *model.Post) {
 	if p.replies == nil || !p.replies.Relevant(post) {
 		return
 	}
-	p.runBackground(func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, replyTimeout)
-		defer cancel()
-		p.replies.MessagePosted(ctx, post)
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), acceptTimeout)
+	defer cancel()
+	p.replies.Accept(ctx, post)
 }
 
 // ReactionHasBeenAdded sets the user's reaction on the Teams message of a bot DM.

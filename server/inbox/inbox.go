@@ -23,6 +23,8 @@ import (
 const (
 	QueueChanges     = "changes"
 	QueueAttachments = "attachments"
+	// QueueReplies carries posts users wrote in the thread of a bot DM, to be sent to Teams (package reply).
+	QueueReplies = "replies"
 )
 
 // Sources of a Change.

@@ -20,6 +20,8 @@ const (
 		"(see the plugin's README, \"Replying, reacting\"), or answer in Teams."
 	msgRejected = "Your %s was not sent to Microsoft Teams: Teams did not accept its content. Try a shorter or " +
 		"simpler message, or answer in Teams."
+	msgTooLate = "Your reply was not sent to Microsoft Teams: Teams could not be reached for over an hour after you " +
+		"wrote it, and an answer that late could confuse the chat. Answer in Teams, or reply here again."
 	msgTryAgain = "Your %s was not sent to Microsoft Teams because of an unexpected error. Try again in a moment; " +
 		"if it keeps failing, answer in Teams and tell your Mattermost administrator."
 

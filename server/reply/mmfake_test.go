@@ -48,6 +48,12 @@ func (m *fakeMM) addPost(p *model.Post) *model.Post {
 	return cp
 }
 
+func (m *fakeMM) removePost(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.posts, id)
+}
+
 func (m *fakeMM) addFile(info *model.FileInfo, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,6 +1,7 @@
 // Package reply is the way back from Mattermost to Microsoft Teams: what a user writes in the thread of a Teams
 // DM from the bot is posted into that Teams chat as the user (POST /chats/{id}/messages with their delegated
-// token), and the emoji reactions they put on such a DM are set or unset on the Teams message (setReaction /
+// token), through the durable inbox queue "replies" so that a reply caught by a plugin stop or a Teams outage is
+// sent later, and once; the emoji reactions they put on such a DM are set or unset on the Teams message (setReaction /
 // unsetReaction). It also decides, from the scp claim of each user's token and from the app registration, whether
 // replies are possible, tells users what to do when they are not, and asks users whose sign-in predates the
 // ChatMessage.Send permission, once, to sign in again.
@@ -19,6 +20,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
@@ -50,11 +52,15 @@ type Store interface {
 	ListConnectedUsers(ctx context.Context, afterMMUserID string, limit int) ([]store.User, error)
 	SaveReplyThread(ctx context.Context, chatID, mmUserID, rootPostID string, at time.Time) error
 	MarkReplyConsentAsked(ctx context.Context, mmUserID string, at time.Time) (bool, error)
+	ReserveReply(ctx context.Context, r store.SentReply) (store.SentReply, bool, error)
+	MarkReplySent(ctx context.Context, postID, teamsMessageID string, at time.Time) error
+	ForgetReply(ctx context.Context, postID string) error
 }
 
 // UserGraph is what the package asks of Graph as the user; *graph.Client satisfies it.
 type UserGraph interface {
 	SendChatMessage(ctx context.Context, chatID string, m graph.OutgoingMessage) (string, error)
+	ListMessagesSince(ctx context.Context, chatID string, since time.Time) ([]graph.Message, error)
 	SetReaction(ctx context.Context, chatID, messageID, reactionType string) error
 	UnsetReaction(ctx context.Context, chatID, messageID, reactionType string) error
 }
@@ -82,6 +88,7 @@ type Users interface {
 // Logger is the part of the plugin logger the package uses. Messages carry ids, never message text or tokens.
 type Logger interface {
 	LogDebug(msg string, keyValuePairs ...any)
+	LogInfo(msg string, keyValuePairs ...any)
 	LogWarn(msg string, keyValuePairs ...any)
 }
 
@@ -89,7 +96,9 @@ type Logger interface {
 type Deps struct {
 	Mattermost Mattermost
 	Store      Store
-	Users      Users
+	// Queue stores reply jobs (queue "replies"); the plugin's inbox runner, which wakes its workers at once.
+	Queue inbox.Enqueuer
+	Users Users
 	// App returns the current app-only Graph client (nil while not configured).
 	App    func() AppGraph
 	Logger Logger
@@ -109,6 +118,12 @@ type Options struct {
 	MaxThrottleWait time.Duration
 	// Sleep waits between throttled attempts (default: a timer that honours ctx).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// GiveUpAfter is the attempt of a reply job from which a reply Teams keeps refusing for a passing reason
+	// (throttling, an outage) is given up and the user told (default 6; with the inbox's backoff, a few minutes).
+	GiveUpAfter int
+	// MaxAge: a reply still unsent this long after it was written is not sent any more, and its author is told
+	// (default 1 h): an answer that late could surprise the chat.
+	MaxAge time.Duration
 }
 
 // Service handles the post and reaction hooks. Safe for concurrent use.
@@ -122,8 +137,8 @@ type Service struct {
 // New checks the dependencies and returns a Service.
 func New(d Deps, o Options) (*Service, error) {
 	switch {
-	case d.Mattermost == nil || d.Store == nil || d.Users == nil || d.App == nil:
-		return nil, errors.New("reply: Mattermost, Store, Users and App are required")
+	case d.Mattermost == nil || d.Store == nil || d.Queue == nil || d.Users == nil || d.App == nil:
+		return nil, errors.New("reply: Mattermost, Store, Queue, Users and App are required")
 	case o.BotUserID == "":
 		return nil, errors.New("reply: the bot user id is required")
 	}
@@ -145,6 +160,12 @@ func New(d Deps, o Options) (*Service, error) {
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
+	if o.GiveUpAfter <= 0 {
+		o.GiveUpAfter = 6
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = time.Hour
+	}
 	return &Service{d: d, o: o, channels: channelKinds{m: map[string]string{}}}, nil
 }
 
@@ -162,6 +183,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type nopLogger struct{}
 
 func (nopLogger) LogDebug(string, ...any) {}
+func (nopLogger) LogInfo(string, ...any)  {}
 func (nopLogger) LogWarn(string, ...any)  {}
 
 // channelKinds remembers, per channel id, the user whose DM with the bot it is ("" for any other channel). The

@@ -3,6 +3,7 @@ package reply_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/connect"
 	"github.com/teamsnotify/msteams-sync/server/connect/connectenv"
 	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
 	"github.com/teamsnotify/msteams-sync/server/reply"
+	"github.com/teamsnotify/msteams-sync/server/store"
 )
 
 const botID = "botbotbotbotbotbotbotbotbo"
@@ -28,6 +31,7 @@ type env struct {
 	*connectenv.Env
 	t     *testing.T
 	mm    *fakeMM
+	queue *jobQueue
 	svc   *reply.Service
 	group string // ms-alice, ms-bob, ms-carol
 	oneOn string // ms-alice, ms-bob
@@ -43,7 +47,7 @@ func newEnv(t *testing.T, connectUsers ...string) *env {
 		TenantID: connectenv.TenantID, ClientID: connectenv.ClientID, ClientSecret: connectenv.Secret, DisplayName: "MS Teams for Mattermost",
 		RedirectURIs: []string{connectenv.PluginURL + "/oauth-redirect"}, AppRoles: []string{"Chat.Read.All", "Application.Read.All"},
 	}))
-	e := &env{Env: ce, t: t, mm: newFakeMM(), dm: map[string]string{}}
+	e := &env{Env: ce, t: t, mm: newFakeMM(), queue: &jobQueue{}, dm: map[string]string{}}
 	for _, u := range []string{"alice", "bob", "carol"} {
 		e.mm.users[u] = &model.User{Id: u, Username: u, FirstName: strings.ToUpper(u[:1]) + u[1:]}
 		ch := &model.Channel{Id: "dm-" + u, Type: model.ChannelTypeDirect, Name: model.GetDMNameFromIds(botID, u)}
@@ -69,6 +73,7 @@ func newEnv(t *testing.T, connectUsers ...string) *env {
 	e.svc, err = reply.New(reply.Deps{
 		Mattermost: e.mm,
 		Store:      ce.Store,
+		Queue:      e.queue,
 		Users:      reply.ConnectUsers{Service: ce.Service, Factory: func() connect.GraphFactory { return ce.Graph }},
 		App:        func() reply.AppGraph { return ce.Graph.App() },
 	}, reply.Options{
@@ -101,10 +106,52 @@ func (e *env) delivered(chat, sender, user, html string) (teamsID string, dm *mo
 	return id, e.mm.addPost(p)
 }
 
+// jobQueue keeps the reply jobs Accept stores; the tests run them as the inbox would.
+type jobQueue struct {
+	mu    sync.Mutex
+	items []store.InboxItem
+}
+
+func (q *jobQueue) EnqueueInbox(_ context.Context, items []store.InboxItem) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = append(q.items, items...)
+	return nil
+}
+
+// take returns the jobs queued since the last take.
+func (q *jobQueue) take() []inbox.Job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []inbox.Job
+	for i, it := range q.items {
+		out = append(out, inbox.Job{ID: int64(i + 1), Queue: it.Queue, Payload: it.Payload, EnqueuedAt: it.EnqueuedAt})
+	}
+	q.items = nil
+	return out
+}
+
+// reply writes a post in the user's bot DM, as the post hook hands it over, and runs the job it queued once.
 func (e *env) reply(user, rootID, text string, files ...string) *model.Post {
-	p := e.mm.addPost(&model.Post{UserId: user, ChannelId: e.dm[user], RootId: rootID, Message: text, FileIds: files})
-	e.svc.MessagePosted(context.Background(), p)
+	e.t.Helper()
+	p, jobs := e.write(user, rootID, text, files...)
+	for _, j := range jobs {
+		require.NoError(e.t, e.process(j, 1))
+	}
 	return p
+}
+
+// write posts in the user's bot DM and hands the post to the hook; it returns the jobs queued, not run.
+func (e *env) write(user, rootID, text string, files ...string) (*model.Post, []inbox.Job) {
+	p := e.mm.addPost(&model.Post{UserId: user, ChannelId: e.dm[user], RootId: rootID, Message: text, FileIds: files, CreateAt: model.GetMillis()})
+	e.svc.Accept(context.Background(), p)
+	return p, e.queue.take()
+}
+
+// process runs a reply job as the inbox's attempt-th try.
+func (e *env) process(j inbox.Job, attempt int) error {
+	j.Attempts = attempt
+	return e.svc.Process(context.Background(), j)
 }
 
 // messagesFrom lists the chat's messages sent by a Teams user, oldest first.
@@ -155,11 +202,11 @@ func TestPostsThatAreNotRepliesAreNotSent(t *testing.T) {
 
 	// The bot's own posts (its DMs, its answers) never go anywhere: no loop.
 	bot := e.mm.addPost(&model.Post{UserId: botID, ChannelId: e.dm["alice"], RootId: dm.Id, Message: "from the bot"})
-	e.svc.MessagePosted(context.Background(), bot)
+	e.svc.Accept(context.Background(), bot)
 	// System posts and posts in other channels are ignored.
 	e.mm.addChannel(&model.Channel{Id: "town", Type: model.ChannelTypeOpen, Name: "town-square"})
-	e.svc.MessagePosted(context.Background(), e.mm.addPost(&model.Post{UserId: "alice", ChannelId: "town", RootId: dm.Id, Message: "x"}))
-	e.svc.MessagePosted(context.Background(), e.mm.addPost(&model.Post{UserId: "alice", ChannelId: e.dm["alice"], RootId: dm.Id, Type: model.PostTypeJoinChannel}))
+	e.svc.Accept(context.Background(), e.mm.addPost(&model.Post{UserId: "alice", ChannelId: "town", RootId: dm.Id, Message: "x"}))
+	e.svc.Accept(context.Background(), e.mm.addPost(&model.Post{UserId: "alice", ChannelId: e.dm["alice"], RootId: dm.Id, Type: model.PostTypeJoinChannel}))
 	// A reply in the thread of a bot post that is not a Teams message: a hint.
 	welcome := e.mm.addPost(&model.Post{UserId: botID, ChannelId: e.dm["alice"], Message: "Welcome"})
 	e.reply("alice", welcome.Id, "thanks")
@@ -259,16 +306,26 @@ func TestFailuresAreExplained(t *testing.T) {
 	e := newEnv(t)
 	_, dm := e.delivered(e.group, "ms-bob", "alice", "<p>hi</p>")
 
-	// Throttled beyond the retries.
-	e.Sim.InjectFault(graphsim.Fault{Route: "POST /chats/{id}/messages", Status: 429, RetryAfter: 2, Count: 3})
-	e.reply("alice", dm.Id, "one")
-	assert.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second}, e.slept)
-	// Throttled once: the retry sends it.
+	// Throttled beyond the in-process retries: the job waits as long as Teams asks, and only the last attempt
+	// gives up and explains.
+	e.Sim.InjectFault(graphsim.Fault{Route: "POST /chats/{id}/messages", Status: 429, RetryAfter: 2, Count: 100})
+	_, jobs := e.write("alice", dm.Id, "one")
+	require.Len(t, jobs, 1)
+	for attempt := 1; attempt < 6; attempt++ {
+		err := e.process(jobs[0], attempt)
+		wait, ok := inbox.RetryAfterOf(err)
+		require.True(t, ok, "attempt %d: %v", attempt, err)
+		assert.Equal(t, 2*time.Second, wait)
+		assert.Empty(t, e.mm.ephemeralTexts("alice"), "nothing to tell while it may still go")
+	}
+	require.NoError(t, e.process(jobs[0], 6))
+	e.Sim.ClearFaults()
+	// Throttled once: the in-process retry sends it.
 	e.Sim.InjectFault(graphsim.Fault{Route: "POST /chats/{id}/messages", Status: 429, RetryAfter: 1, Count: 1})
 	e.reply("alice", dm.Id, "two")
 	assert.Len(t, e.messagesFrom(e.group, "ms-alice"), 1)
 
-	// alice left the chat.
+	// alice left the chat: refused at once, explained at once.
 	_, err := e.Sim.RemoveMember(e.group, "ms-alice")
 	require.NoError(t, err)
 	e.reply("alice", dm.Id, "three")
@@ -277,6 +334,82 @@ func TestFailuresAreExplained(t *testing.T) {
 	require.Len(t, texts, 2)
 	assert.Contains(t, texts[0], "limiting requests")
 	assert.Contains(t, texts[1], "no longer in this chat")
+}
+
+// A reply caught by a Teams outage (or a plugin stop) stays queued and goes once Teams answers again, as
+// edited meanwhile; a reply deleted before it could go is not sent.
+func TestAReplyWaitsOutAnOutageAndGoesAsItIsThen(t *testing.T) {
+	e := newEnv(t)
+	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>there?</p>")
+	e.Sim.InjectFault(graphsim.Fault{Route: "POST /chats/{id}/messages", Status: 503, Count: 100})
+	p, jobs := e.write("alice", dm.Id, "yes, here")
+	require.Len(t, jobs, 1)
+	err := e.process(jobs[0], 1)
+	require.Error(t, err, "the inbox retries it")
+	assert.Empty(t, e.mm.ephemeralTexts("alice"))
+	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
+
+	e.Sim.ClearFaults()
+	p.Message = "yes, here (edited)"
+	e.mm.addPost(p)
+	require.NoError(t, e.process(jobs[0], 2))
+	sent := e.messagesFrom(e.oneOn, "ms-alice")
+	require.Len(t, sent, 1)
+	assert.Contains(t, sent[0].BodyHTML, "yes, here (edited)")
+	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.reactionsOn(p.Id))
+
+	// Deleted before it could go.
+	gone, jobs := e.write("alice", dm.Id, "never mind")
+	e.mm.removePost(gone.Id)
+	require.NoError(t, e.process(jobs[0], 1))
+	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1)
+	assert.Empty(t, e.mm.ephemeralTexts("alice"))
+}
+
+// A job can run again after its attempt reached Teams but before that was recorded (the plugin was killed in
+// between, or Teams answered too late): the chat is checked first, so the reply is never posted twice. A
+// reservation whose message is not in the chat is sent.
+func TestAnInterruptedReplyIsNeverSentTwice(t *testing.T) {
+	e := newEnv(t)
+	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>ready?</p>")
+	ctx := context.Background()
+
+	p, jobs := e.write("alice", dm.Id, "ready")
+	_, fresh, err := e.Store.ReserveReply(ctx, store.SentReply{PostID: p.Id, ChatID: e.oneOn, MMUserID: "alice", ReservedAt: time.Now()})
+	require.NoError(t, err)
+	require.True(t, fresh)
+	// The interrupted attempt's POST reached Teams (which may rewrite the markup).
+	_, err = e.Sim.SendMessage(e.oneOn, graphsim.NewMessage{From: "ms-alice", HTML: "<div><p>ready</p></div>"})
+	require.NoError(t, err)
+	require.NoError(t, e.process(jobs[0], 2))
+	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1, "found in the chat, not sent again")
+	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.reactionsOn(p.Id))
+	require.NoError(t, e.process(jobs[0], 3))
+	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1, "a sent reply stays sent")
+
+	// This time the interrupted attempt never reached Teams.
+	q, jobs := e.write("alice", dm.Id, "steady")
+	_, _, err = e.Store.ReserveReply(ctx, store.SentReply{PostID: q.Id, ChatID: e.oneOn, MMUserID: "alice", ReservedAt: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, e.process(jobs[0], 2))
+	sent := e.messagesFrom(e.oneOn, "ms-alice")
+	require.Len(t, sent, 2)
+	assert.Contains(t, sent[1].BodyHTML, "steady")
+}
+
+// A reply that could not go for over an hour is not sent: its author is told to answer again.
+func TestAReplyTooLateIsNotSent(t *testing.T) {
+	e := newEnv(t)
+	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>lunch?</p>")
+	p, jobs := e.write("alice", dm.Id, "sure")
+	p.CreateAt = model.GetMillis() - (2 * time.Hour).Milliseconds()
+	e.mm.addPost(p)
+
+	require.NoError(t, e.process(jobs[0], 4))
+	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
+	texts := e.mm.ephemeralTexts("alice")
+	require.Len(t, texts, 1)
+	assert.Contains(t, texts[0], "over an hour")
 }
 
 func TestARevokedSignInGetsTheReconnectMessage(t *testing.T) {
@@ -375,7 +508,7 @@ func TestOnlyPlainUserPostsAreCandidates(t *testing.T) {
 	e.mm.addChannel(&model.Channel{Id: "town-square", Name: "town-square", Type: model.ChannelTypeOpen})
 	elsewhere := &model.Post{UserId: "alice", ChannelId: "town-square", Message: "hi"}
 	assert.True(t, e.svc.Relevant(elsewhere), "an unknown channel must be looked at once")
-	e.svc.MessagePosted(context.Background(), elsewhere)
+	e.svc.Accept(context.Background(), elsewhere)
 	assert.False(t, e.svc.Relevant(elsewhere), "then it is known not to be a bot DM")
 	assert.True(t, e.svc.Relevant(user), "the bot DM itself stays relevant")
 }

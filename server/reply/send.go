@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/teamsnotify/msteams-sync/server/graph"
+	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/store"
 	"github.com/teamsnotify/msteams-sync/server/teamshtml"
 )
 
@@ -25,7 +28,7 @@ const (
 )
 
 // Relevant tells, without any call, whether a post may be for the package: the hook sees every post of the
-// server, and most are not. A post in a channel not yet seen is relevant until MessagePosted looks it up.
+// server, and most are not. A post in a channel not yet seen is relevant until Accept looks it up.
 func (s *Service) Relevant(post *model.Post) bool {
 	switch {
 	case post == nil, post.UserId == "", post.UserId == s.o.BotUserID:
@@ -47,9 +50,15 @@ func (s *Service) Relevant(post *model.Post) bool {
 	return true
 }
 
-// MessagePosted handles a post the user wrote in their DM channel with the bot: a reply in the thread of a Teams
-// DM is sent to that chat as the user; anything else gets a hint how to answer. Posts elsewhere are ignored.
-func (s *Service) MessagePosted(ctx context.Context, post *model.Post) {
+// Job is the payload of queue "replies": a post its author wrote in the thread of a bot DM. The post is read
+// again when the job runs, so an edit made meanwhile is what goes, and a post deleted meanwhile does not.
+type Job struct {
+	PostID string `json:"post_id"`
+}
+
+// Accept takes a post from the post hook. A reply its author wrote in the thread of a Teams DM is stored as a job
+// of queue "replies" (Process sends it); a top-level post in the bot DM gets a hint. Posts elsewhere are ignored.
+func (s *Service) Accept(ctx context.Context, post *model.Post) {
 	if !s.Relevant(post) {
 		return
 	}
@@ -65,28 +74,53 @@ func (s *Service) MessagePosted(ctx context.Context, post *model.Post) {
 		s.ephemeral(post.UserId, post.ChannelId, "", msgTopLevel)
 		return
 	}
-	root, appErr := s.d.Mattermost.GetPost(post.RootId)
-	if appErr != nil {
-		s.d.Logger.LogWarn("Could not read the DM a reply answers", "post_id", post.Id, "error", appErr.Error())
+	if err := inbox.Enqueue(ctx, s.d.Queue, inbox.QueueReplies, "reply:"+post.Id, Job{PostID: post.Id}); err != nil {
+		s.d.Logger.LogWarn("Could not queue a reply for Teams", "post_id", post.Id, "error", err.Error())
 		s.ephemeral(post.UserId, post.ChannelId, post.RootId, fmt.Sprintf(msgTryAgain, "reply"))
-		return
 	}
-	chatID, _ := root.GetProp(PropChatID).(string)
-	messageID, _ := root.GetProp(PropMessageID).(string)
-	if root.UserId != s.o.BotUserID || chatID == "" || messageID == "" {
-		s.ephemeral(post.UserId, post.ChannelId, post.RootId, msgNotTeamsThread)
-		return
-	}
-	s.send(ctx, post, chatID)
 }
 
-// send posts the reply into the chat and tells the user how it went.
-func (s *Service) send(ctx context.Context, post *model.Post, chatID string) {
+// Process implements inbox.Handler for queue "replies": it sends the post to its Teams chat and tells its author
+// how it went. A passing failure (throttling, an outage, the plugin stopping) is retried by the inbox; see
+// Options.GiveUpAfter and Options.MaxAge.
+func (s *Service) Process(ctx context.Context, job inbox.Job) error {
+	var j Job
+	if err := job.Decode(&j); err != nil || j.PostID == "" {
+		return inbox.Park(errors.New("a reply job without a post id"))
+	}
+	post, appErr := s.d.Mattermost.GetPost(j.PostID)
+	switch {
+	case appErr != nil && appErr.StatusCode == http.StatusNotFound:
+		return nil // deleted before it could be sent: the author took it back
+	case appErr != nil:
+		return errors.Wrap(appErr, "read the reply")
+	case post.DeleteAt != 0 || post.RootId == "":
+		return nil
+	}
+	root, appErr := s.d.Mattermost.GetPost(post.RootId)
+	if appErr != nil && appErr.StatusCode != http.StatusNotFound {
+		return errors.Wrap(appErr, "read the DM a reply answers")
+	}
+	var chatID, messageID string
+	if root != nil {
+		chatID, _ = root.GetProp(PropChatID).(string)
+		messageID, _ = root.GetProp(PropMessageID).(string)
+	}
+	if root == nil || root.UserId != s.o.BotUserID || chatID == "" || messageID == "" {
+		s.ephemeral(post.UserId, post.ChannelId, post.RootId, msgNotTeamsThread)
+		return nil
+	}
+	return s.send(ctx, post, chatID, job.Attempts)
+}
+
+// send posts the reply into the chat, once, and tells the user how it went. Its error asks the inbox to try
+// again later.
+func (s *Service) send(ctx context.Context, post *model.Post, chatID string, attempt int) error {
 	userID, channelID, rootID := post.UserId, post.ChannelId, post.RootId
-	ids := []any{"user_id", userID, "post_id", post.Id, "chat_id", chatID}
+	ids := []any{"user_id", userID, "post_id", post.Id, "chat_id", chatID, "attempt", attempt}
 	if msg, ok := s.mayWrite(ctx, userID, "reply"); !ok {
 		s.ephemeral(userID, channelID, rootID, msg)
-		return
+		return nil
 	}
 
 	images, skipped := s.files(post.FileIds)
@@ -102,7 +136,7 @@ func (s *Service) send(ctx context.Context, post *model.Post, chatID string) {
 	if err != nil {
 		s.d.Logger.LogWarn("Could not convert a reply for Teams", append(ids, "error", err.Error())...)
 		s.ephemeral(userID, channelID, rootID, fmt.Sprintf(msgTryAgain, "reply"))
-		return
+		return nil
 	}
 	out := graph.OutgoingMessage{HTML: conv.HTML}
 	for i, m := range conv.Mentions {
@@ -121,21 +155,66 @@ func (s *Service) send(ctx context.Context, post *model.Post, chatID string) {
 		if filesNote != "" {
 			s.ephemeral(userID, channelID, rootID, filesNote)
 		}
-		return
+		return nil
 	}
 
+	// Teams cannot be asked to post idempotently: the reservation tells a later attempt that this one may have
+	// reached Teams, and that attempt looks in the chat before posting again.
+	now := s.d.Now()
+	rec, fresh, err := s.d.Store.ReserveReply(ctx, store.SentReply{PostID: post.Id, ChatID: chatID, MMUserID: userID, ReservedAt: now})
+	if err != nil {
+		return err
+	}
+	switch {
+	case rec.State == store.ReplySent:
+		s.done(ctx, post, chatID, filesNote, ids)
+		return nil
+	case fresh && now.Sub(time.UnixMilli(post.CreateAt)) > s.o.MaxAge:
+		if err := s.d.Store.ForgetReply(ctx, post.Id); err != nil {
+			return err
+		}
+		s.d.Logger.LogWarn("A reply waited too long to be sent to Teams; not sent", ids...)
+		s.ephemeral(userID, channelID, rootID, msgTooLate)
+		return nil
+	case !fresh:
+		found, err := s.alreadySent(ctx, userID, chatID, rec.ReservedAt, out.HTML)
+		if err != nil {
+			return s.sendFailed(ctx, post, err, attempt, ids)
+		}
+		if found != "" {
+			s.d.Logger.LogInfo("A reply an interrupted attempt sent to Teams was found in the chat; not sending it again", ids...)
+			if err := s.d.Store.MarkReplySent(ctx, post.Id, found, now); err != nil {
+				return err
+			}
+			s.done(ctx, post, chatID, filesNote, ids)
+			return nil
+		}
+	}
+
+	var sentID string
 	err = s.d.Users.CallGraph(ctx, userID, func(ctx context.Context, g UserGraph) error {
 		return s.throttled(ctx, func() error {
-			_, err := g.SendChatMessage(ctx, chatID, out)
+			var err error
+			sentID, err = g.SendChatMessage(ctx, chatID, out)
 			return err
 		})
 	})
 	if err != nil {
-		s.d.Logger.LogWarn("A reply could not be sent to Teams", append(ids, "error", err.Error())...)
-		s.ephemeral(userID, channelID, rootID, s.failure(err, "reply"))
-		return
+		return s.sendFailed(ctx, post, err, attempt, ids)
+	}
+	if err := s.d.Store.MarkReplySent(ctx, post.Id, sentID, s.d.Now()); err != nil {
+		// Teams has it; a retry would find it in the chat. The job ends here, so none comes.
+		s.d.Logger.LogWarn("Could not record a reply as sent", append(ids, "error", err.Error())...)
 	}
 	s.d.Logger.LogDebug("Reply sent to Teams", ids...)
+	s.done(ctx, post, chatID, filesNote, ids)
+	return nil
+}
+
+// done marks a sent reply with the bot's ✅, keeps its thread for later DMs of the chat, and names the files
+// that did not go.
+func (s *Service) done(ctx context.Context, post *model.Post, chatID, filesNote string, ids []any) {
+	userID, channelID, rootID := post.UserId, post.ChannelId, post.RootId
 	if _, appErr := s.d.Mattermost.AddReaction(&model.Reaction{UserId: s.o.BotUserID, PostId: post.Id, EmojiName: SentEmoji, ChannelId: channelID}); appErr != nil {
 		s.ephemeral(userID, channelID, rootID, msgSent)
 	}
@@ -145,6 +224,70 @@ func (s *Service) send(ctx context.Context, post *model.Post, chatID string) {
 	if filesNote != "" {
 		s.ephemeral(userID, channelID, rootID, filesNote)
 	}
+}
+
+// sendFailed decides what a failed send means: a passing failure is retried by the inbox until
+// Options.GiveUpAfter attempts; a refusal, or the last attempt, is explained to the user.
+func (s *Service) sendFailed(ctx context.Context, post *model.Post, err error, attempt int, ids []any) error {
+	if ctx.Err() != nil {
+		return err // the plugin is stopping: the job runs again when it starts
+	}
+	status := graph.StatusOf(err)
+	passing := graph.IsThrottled(err) || status >= 500 || (status == 0 && !s.d.Users.IsNotConnected(err))
+	if passing && attempt < s.o.GiveUpAfter {
+		s.d.Logger.LogDebug("A reply could not be sent to Teams yet; will try again", append(ids, "error", err.Error())...)
+		if graph.IsThrottled(err) {
+			wait := graph.RetryAfterOf(err)
+			if wait <= 0 {
+				wait = 30 * time.Second
+			}
+			return inbox.RetryAfter(errors.Wrap(err, "send reply"), wait)
+		}
+		return errors.Wrap(err, "send reply")
+	}
+	if !passing {
+		// Teams refused it: nothing is there, and nothing should claim it is.
+		if ferr := s.d.Store.ForgetReply(ctx, post.Id); ferr != nil {
+			s.d.Logger.LogWarn("Could not drop the record of a refused reply", append(ids, "error", ferr.Error())...)
+		}
+	}
+	s.d.Logger.LogWarn("A reply could not be sent to Teams", append(ids, "error", err.Error())...)
+	s.ephemeral(post.UserId, post.ChannelId, post.RootId, s.failure(err, "reply"))
+	return nil
+}
+
+// sentClockSlack allows for the difference between this server's clock and Teams' when an interrupted attempt
+// is looked for in the chat.
+const sentClockSlack = time.Minute
+
+// alreadySent looks in the chat, as the user, for a message of theirs with the reply's text, created since an
+// interrupted attempt reserved the reply: it returns that message's id, or "". The same words written in Teams
+// itself in that minute would be taken for the reply; that is the price of never posting twice.
+func (s *Service) alreadySent(ctx context.Context, userID, chatID string, reservedAt time.Time, sentHTML string) (string, error) {
+	u, err := s.d.Store.GetUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	found := ""
+	err = s.d.Users.CallGraph(ctx, userID, func(ctx context.Context, g UserGraph) error {
+		msgs, err := g.ListMessagesSince(ctx, chatID, reservedAt.Add(-sentClockSlack))
+		for _, m := range msgs {
+			if m.From.UserID == u.TeamsUserID && !m.CreatedAt.Before(reservedAt.Add(-sentClockSlack)) &&
+				plainText(m.BodyHTML) == plainText(sentHTML) {
+				found = m.ID
+			}
+		}
+		return err
+	})
+	return found, errors.Wrap(err, "look for an interrupted reply in the chat")
+}
+
+var tags = regexp.MustCompile(`<[^>]*>`)
+
+// plainText is the words of a message's HTML, for telling whether a message in the chat is the reply: Teams
+// may rewrite the markup it was sent, not the words.
+func plainText(h string) string {
+	return strings.Join(strings.Fields(html.UnescapeString(tags.ReplaceAllString(h, " "))), " ")
 }
 
 // throttled runs call, trying again while Graph throttles it beyond the client's own retries.
