@@ -130,23 +130,21 @@ func (c *Client) ThreadParticipants(ctx context.Context, teamID, channelID, mess
 	if !root.From.IsApplication {
 		add(root.From.UserID)
 	}
-	builder := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Messages().ByChatMessageId(messageID).Replies()
-	page, err := builder.Get(ctx, nil)
-	for pages := 0; ; pages++ {
-		if err != nil {
-			return nil, wrapErr(err, "list thread replies")
+	replies := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Messages().ByChatMessageId(messageID).Replies()
+	_, err = eachPage(maxListPages, func(next string) (models.ChatMessageCollectionResponseable, error) {
+		if next == "" {
+			return replies.Get(ctx, nil)
 		}
-		for _, m := range page.GetValue() {
-			if r := messageFromModel(m); !r.From.IsApplication && r.DeletedAt.IsZero() {
-				add(r.From.UserID)
-			}
+		return replies.WithUrl(next).Get(ctx, nil)
+	}, func(m models.ChatMessageable) {
+		if r := messageFromModel(m); !r.From.IsApplication && r.DeletedAt.IsZero() {
+			add(r.From.UserID)
 		}
-		next := deref(page.GetOdataNextLink())
-		if next == "" || pages+1 >= maxListPages {
-			return out, nil
-		}
-		page, err = builder.WithUrl(next).Get(ctx, nil)
+	})
+	if err != nil {
+		return nil, wrapErr(err, "list thread replies")
 	}
+	return out, nil
 }
 
 // TeamMember is a member of a team or channel. Guest is Teams' "guest" role: a B2B guest of the tenant.
@@ -157,88 +155,110 @@ type TeamMember struct {
 
 // TeamMembers returns a team's members.
 func (c *Client) TeamMembers(ctx context.Context, teamID string) ([]TeamMember, error) {
-	builder := c.teams().ByTeamId(teamID).Members()
-	page, err := builder.Get(ctx, nil)
-	var out []TeamMember
-	for pages := 0; ; pages++ {
-		if err != nil {
-			return nil, wrapErr(err, "list team members")
+	members := c.teams().ByTeamId(teamID).Members()
+	out, err := listMembers(func(next string) (models.ConversationMemberCollectionResponseable, error) {
+		if next == "" {
+			return members.Get(ctx, nil)
 		}
-		out = appendMembers(out, page.GetValue())
-		next := deref(page.GetOdataNextLink())
-		if next == "" || pages+1 >= maxMemberPages {
-			return out, nil
-		}
-		page, err = builder.WithUrl(next).Get(ctx, nil)
-	}
+		return members.WithUrl(next).Get(ctx, nil)
+	})
+	return out, wrapErr(err, "list team members")
 }
 
 // ChannelMembers returns a channel's members (for a standard channel Graph lists the team's).
 func (c *Client) ChannelMembers(ctx context.Context, teamID, channelID string) ([]TeamMember, error) {
-	builder := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Members()
-	page, err := builder.Get(ctx, nil)
-	var out []TeamMember
-	for pages := 0; ; pages++ {
-		if err != nil {
-			return nil, wrapErr(err, "list channel members")
+	members := c.teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Members()
+	out, err := listMembers(func(next string) (models.ConversationMemberCollectionResponseable, error) {
+		if next == "" {
+			return members.Get(ctx, nil)
 		}
-		out = appendMembers(out, page.GetValue())
-		next := deref(page.GetOdataNextLink())
-		if next == "" || pages+1 >= maxMemberPages {
-			return out, nil
-		}
-		page, err = builder.WithUrl(next).Get(ctx, nil)
-	}
+		return members.WithUrl(next).Get(ctx, nil)
+	})
+	return out, wrapErr(err, "list channel members")
 }
 
 // TagMembers returns the Entra ids of a tag's members.
 func (c *Client) TagMembers(ctx context.Context, teamID, tagID string) ([]string, error) {
-	builder := c.teams().ByTeamId(teamID).Tags().ByTeamworkTagId(tagID).Members()
-	page, err := builder.Get(ctx, nil)
+	members := c.teams().ByTeamId(teamID).Tags().ByTeamworkTagId(tagID).Members()
 	var out []string
-	for pages := 0; ; pages++ {
+	_, err := eachPage(maxMemberPages, func(next string) (models.TeamworkTagMemberCollectionResponseable, error) {
+		if next == "" {
+			return members.Get(ctx, nil)
+		}
+		return members.WithUrl(next).Get(ctx, nil)
+	}, func(m models.TeamworkTagMemberable) {
+		if id := deref(m.GetUserId()); id != "" {
+			out = append(out, id)
+		}
+	})
+	if err != nil {
+		return nil, wrapErr(err, "list tag members")
+	}
+	return out, nil
+}
+
+// graphPage is one page of a Graph collection.
+type graphPage[T any] interface {
+	GetValue() []T
+	GetOdataNextLink() *string
+}
+
+// eachPage reads a collection page by page: the page get("") answers, then those its nextLinks name, at most
+// maxPages (no endless loop on a server that keeps answering nextLinks). Each item goes to keep; more reports
+// that pages were left at the limit.
+func eachPage[T any, P graphPage[T]](maxPages int, get func(nextLink string) (P, error), keep func(T)) (more bool, err error) {
+	next := ""
+	for n := 1; ; n++ {
+		page, err := get(next)
 		if err != nil {
-			return nil, wrapErr(err, "list tag members")
+			return false, err
 		}
-		for _, m := range page.GetValue() {
-			if id := deref(m.GetUserId()); id != "" {
-				out = append(out, id)
-			}
+		for _, v := range page.GetValue() {
+			keep(v)
 		}
-		next := deref(page.GetOdataNextLink())
-		if next == "" || pages+1 >= maxMemberPages {
-			return out, nil
+		if next = deref(page.GetOdataNextLink()); next == "" {
+			return false, nil
 		}
-		page, err = builder.WithUrl(next).Get(ctx, nil)
+		if n >= maxPages {
+			return true, nil
+		}
 	}
 }
 
-// appendMembers keeps the Entra users among conversation members; members of other kinds (none today) are
-// skipped. A member parsed without its @odata.type keeps userId in additional data.
-func appendMembers(out []TeamMember, members []models.ConversationMemberable) []TeamMember {
-	for _, m := range members {
-		if m == nil {
-			continue
+// listMembers reads a team's or channel's member list (see memberOf).
+func listMembers(get func(nextLink string) (models.ConversationMemberCollectionResponseable, error)) ([]TeamMember, error) {
+	var out []TeamMember
+	_, err := eachPage(maxMemberPages, get, func(m models.ConversationMemberable) {
+		if member, ok := memberOf(m); ok {
+			out = append(out, member)
 		}
-		id := ""
-		if u, ok := m.(models.AadUserConversationMemberable); ok {
-			id = deref(u.GetUserId())
-		}
-		if id == "" {
-			if v, ok := m.GetAdditionalData()["userId"].(*string); ok && v != nil {
-				id = *v
-			}
-		}
-		if id == "" {
-			continue
-		}
-		member := TeamMember{UserID: id}
-		for _, r := range m.GetRoles() {
-			member.Guest = member.Guest || strings.EqualFold(r, "guest")
-		}
-		out = append(out, member)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out
+	return out, nil
+}
+
+// memberOf reads an Entra user among conversation members; members of other kinds (none today) are skipped. A
+// member parsed without its @odata.type keeps userId in additional data.
+func memberOf(m models.ConversationMemberable) (TeamMember, bool) {
+	if m == nil {
+		return TeamMember{}, false
+	}
+	id := ""
+	if u, ok := m.(models.AadUserConversationMemberable); ok {
+		id = deref(u.GetUserId())
+	}
+	if id == "" {
+		if v, ok := m.GetAdditionalData()["userId"].(*string); ok && v != nil {
+			id = *v
+		}
+	}
+	member := TeamMember{UserID: id}
+	for _, r := range m.GetRoles() {
+		member.Guest = member.Guest || strings.EqualFold(r, "guest")
+	}
+	return member, id != ""
 }
 
 // channelMessagesPageSize is Graph's largest page for channels/getAllMessages.
@@ -251,31 +271,26 @@ const channelMessagesPageSize = 50
 func (c *Client) ChannelMessagesSince(ctx context.Context, teamID string, since time.Time, maxPages int) (msgs []Message, more bool, err error) {
 	filter := "lastModifiedDateTime gt " + since.UTC().Format("2006-01-02T15:04:05.000Z")
 	top := int32(channelMessagesPageSize)
-	builder := c.teams().ByTeamId(teamID).Channels().GetAllMessages()
-	page, err := builder.GetAsGetAllMessagesGetResponse(ctx, &teams.ItemChannelsGetAllMessagesRequestBuilderGetRequestConfiguration{
-		QueryParameters: &teams.ItemChannelsGetAllMessagesRequestBuilderGetQueryParameters{Filter: &filter, Top: &top},
-	})
-	for n := 1; ; n++ {
-		if err != nil {
-			return nil, false, wrapErr(err, "list channel messages since")
-		}
-		for _, m := range page.GetValue() {
-			msg := messageFromModel(m)
-			if msg.TeamID == "" {
-				msg.TeamID = teamID
-			}
-			// Graph may ignore a filter it cannot apply; enforce it.
-			if msg.LastModifiedAt.IsZero() || msg.LastModifiedAt.After(since) {
-				msgs = append(msgs, msg)
-			}
-		}
-		next := deref(page.GetOdataNextLink())
+	all := c.teams().ByTeamId(teamID).Channels().GetAllMessages()
+	more, err = eachPage(maxPages, func(next string) (teams.ItemChannelsGetAllMessagesGetResponseable, error) {
 		if next == "" {
-			return msgs, false, nil
+			return all.GetAsGetAllMessagesGetResponse(ctx, &teams.ItemChannelsGetAllMessagesRequestBuilderGetRequestConfiguration{
+				QueryParameters: &teams.ItemChannelsGetAllMessagesRequestBuilderGetQueryParameters{Filter: &filter, Top: &top},
+			})
 		}
-		if n >= maxPages {
-			return msgs, true, nil
+		return all.WithUrl(next).GetAsGetAllMessagesGetResponse(ctx, nil)
+	}, func(m models.ChatMessageable) {
+		msg := messageFromModel(m)
+		if msg.TeamID == "" {
+			msg.TeamID = teamID
 		}
-		page, err = builder.WithUrl(next).GetAsGetAllMessagesGetResponse(ctx, nil)
+		// Graph may ignore a filter it cannot apply; enforce it.
+		if msg.LastModifiedAt.IsZero() || msg.LastModifiedAt.After(since) {
+			msgs = append(msgs, msg)
+		}
+	})
+	if err != nil {
+		return nil, false, wrapErr(err, "list channel messages since")
 	}
+	return msgs, more, nil
 }
