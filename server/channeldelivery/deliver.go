@@ -188,11 +188,8 @@ func (p *Processor) deliver(ctx context.Context, msg graph.Message, changeType s
 // audience has just read (cached; read again for a sender who joined since); when it cannot be read the DM goes
 // without the marker.
 func (p *Processor) senderMarker(ctx context.Context, msg graph.Message, tenant string) string {
-	var chat graph.Chat
-	if readers, err := p.readersWith(ctx, msg.TeamID, msg.ChannelID, []string{msg.From.UserID}); err == nil && readers.guests[msg.From.UserID] {
-		chat.Members = []graph.ChatMember{{UserID: msg.From.UserID, Roles: []string{"guest"}}}
-	}
-	return delivery.SenderMarker(msg, chat, tenant)
+	readers, err := p.readersWith(ctx, msg.TeamID, msg.ChannelID, []string{msg.From.UserID})
+	return delivery.SenderMarker(msg, err == nil && readers.guests[msg.From.UserID], "", tenant)
 }
 
 // queueFiles hands the message's files and images to the attacher for the DMs that do not have them yet: each

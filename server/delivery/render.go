@@ -59,32 +59,17 @@ func header(msg graph.Message, chat graph.Chat, senderName, ourTenant string) st
 // user whose tenant (from the message, else from the chat membership) is not ours. A sender whose tenant Graph
 // does not give, or any sender while no tenant is configured, is not marked: better no marker than a wrong one.
 func senderMarker(msg graph.Message, chat graph.Chat, ourTenant string) string {
-	if msg.From.IsApplication {
-		return ""
-	}
-	senderTenant := msg.From.TenantID
+	guest, memberTenant := false, ""
 	for _, m := range chat.Members {
 		if m.UserID != msg.From.UserID {
 			continue
 		}
 		for _, r := range m.Roles {
-			if strings.EqualFold(r, "guest") {
-				return "(Guest)"
-			}
+			guest = guest || strings.EqualFold(r, "guest")
 		}
-		if senderTenant == "" {
-			senderTenant = m.TenantID
-		}
+		memberTenant = m.TenantID
 	}
-	switch strings.ToLower(msg.From.IdentityType) {
-	case "", "aaduser", "onpremiseaaduser":
-	default:
-		return "(External)"
-	}
-	if senderTenant == "" || ourTenant == "" || strings.EqualFold(senderTenant, ourTenant) {
-		return ""
-	}
-	return "(External)"
+	return SenderMarker(msg, guest, memberTenant, ourTenant)
 }
 
 func chatName(chat graph.Chat) string {

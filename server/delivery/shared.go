@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"strings"
 
 	"github.com/teamsnotify/msteams-sync/server/format"
 	"github.com/teamsnotify/msteams-sync/server/graph"
@@ -40,10 +41,26 @@ func InlineText(s string) string { return inlineText(s) }
 // MarkdownURL escapes a URL for a Markdown link target.
 func MarkdownURL(u string) string { return markdownURL(u) }
 
-// SenderMarker is "(Guest)", "(External)" or "" for the message's sender; chat gives the sender's membership
-// roles and tenant when known (an empty Chat is fine).
-func SenderMarker(msg graph.Message, chat graph.Chat, ourTenant string) string {
-	return senderMarker(msg, chat, ourTenant)
+// SenderMarker is "(Guest)", "(External)" or "" for the message's sender. guest says that their membership of
+// the chat or channel has Teams' "guest" role; memberTenant is the tenant that membership names ("" when
+// unknown), used when the message does not name the sender's tenant.
+func SenderMarker(msg graph.Message, guest bool, memberTenant, ourTenant string) string {
+	switch {
+	case msg.From.IsApplication:
+		return ""
+	case guest:
+		return "(Guest)"
+	}
+	switch strings.ToLower(msg.From.IdentityType) {
+	case "", "aaduser", "onpremiseaaduser":
+	default:
+		return "(External)"
+	}
+	senderTenant := firstNonEmpty(msg.From.TenantID, memberTenant)
+	if senderTenant == "" || ourTenant == "" || strings.EqualFold(senderTenant, ourTenant) {
+		return ""
+	}
+	return "(External)"
 }
 
 // DeletedText keeps a DM's first paragraph (its header) and replaces the rest with the deleted-in-Teams note.
