@@ -210,32 +210,17 @@ func (p *Plugin) newPipeline(cfg config.Configuration) (*pipeline, error) {
 		}
 	}
 	channelsOn := func() bool { return p.settings().ChannelNotifications }
-	pl.subs, err = subscription.New(subscription.Deps{
-		// With the setting off it behaves as the zero Target: the chat subscription exactly as before.
-		Target:   subscription.ChatTarget(channelsOn),
-		Store:    st,
-		Graph:    func() subscription.Graph { return app() },
-		Settings: settings,
-		Keys:     pl.keys,
-		OnGap:    pl.catchUp,
-		Logger:   p.log,
-		Metrics:  p.metrics,
-	}, subscription.Options{})
-	if err != nil {
+	// Both subscriptions share the key, URLs and clientState; only what they watch and how a gap is caught up
+	// differ.
+	manager := func(target subscription.Target, onGap func(context.Context, time.Time)) (*subscription.Manager, error) {
+		return subscription.New(subscription.Deps{Target: target, Store: st, Graph: func() subscription.Graph { return app() },
+			Settings: settings, Keys: pl.keys, OnGap: onGap, Logger: p.log, Metrics: p.metrics}, subscription.Options{})
+	}
+	// With the setting off the chat target behaves as the zero Target: the chat subscription exactly as before.
+	if pl.subs, err = manager(subscription.ChatTarget(channelsOn), pl.catchUp); err != nil {
 		return nil, errors.Wrap(err, "set up the subscription manager")
 	}
-	// The same machinery for /teams/getAllMessages; it shares the chat subscription's key, URLs and clientState.
-	pl.chsubs, err = subscription.New(subscription.Deps{
-		Target:   subscription.ChannelTarget(channelsOn),
-		Store:    st,
-		Graph:    func() subscription.Graph { return app() },
-		Settings: settings,
-		Keys:     pl.keys,
-		OnGap:    pl.channelCatchUp,
-		Logger:   p.log,
-		Metrics:  p.metrics,
-	}, subscription.Options{})
-	if err != nil {
+	if pl.chsubs, err = manager(subscription.ChannelTarget(channelsOn), pl.channelCatchUp); err != nil {
 		return nil, errors.Wrap(err, "set up the channel subscription manager")
 	}
 
