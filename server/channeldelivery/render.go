@@ -75,11 +75,6 @@ func header(msg graph.Message, marker string, info channelInfo, thread string, r
 func body(msg graph.Message, res format.Result, attaching bool) string {
 	b := res.Markdown
 	hasFiles := len(res.Files) > 0
-	for _, a := range msg.Attachments {
-		if a.ContentType == "reference" {
-			hasFiles = true
-		}
-	}
 	switch {
 	case b == "" && hasFiles && attaching:
 		b = followNote
