@@ -69,11 +69,6 @@ type Person struct {
 	ThreadReplies bool
 }
 
-// DefaultPerson is the choice of a user who never changed it.
-func DefaultPerson(teamsUserID, mmUserID string) Person {
-	return Person{TeamsUserID: teamsUserID, MMUserID: mmUserID, ThreadReplies: true}
-}
-
 // Lookup is what Decide reads. Every method is asked only when its answer can change the outcome.
 type Lookup interface {
 	// People returns the connected users among ids (Entra object ids); others are absent from the map.

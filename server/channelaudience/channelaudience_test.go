@@ -71,15 +71,15 @@ func user(id string) Mention { return Mention{Kind: KindUser, ID: id} }
 // off, dave is not connected, erin follows group mentions but cannot read the channel (a private channel she is
 // not in).
 func newTenant() *tenant {
-	bob := DefaultPerson("bob", "mm-bob")
+	bob := defaultPerson("bob", "mm-bob")
 	bob.GroupMentions = true
-	carol := DefaultPerson("carol", "mm-carol")
+	carol := defaultPerson("carol", "mm-carol")
 	carol.ThreadReplies = false
-	erin := DefaultPerson("erin", "mm-erin")
+	erin := defaultPerson("erin", "mm-erin")
 	erin.GroupMentions = true
 	return &tenant{
 		connected: map[string]Person{
-			"alice": DefaultPerson("alice", "mm-alice"), "bob": bob, "carol": carol, "erin": erin,
+			"alice": defaultPerson("alice", "mm-alice"), "bob": bob, "carol": carol, "erin": erin,
 		},
 		members: map[Mention][]string{
 			team:    {"alice", "bob", "carol", "dave", "erin"},
@@ -169,4 +169,10 @@ func TestGroupMentionsAreResolvedOnlyForListeners(t *testing.T) {
 	_, err = Decide(context.Background(), Message{SenderID: "bob", Mentions: []Mention{team}}, d)
 	require.NoError(t, err)
 	assert.Zero(t, d.memberReads)
+}
+
+// defaultPerson is a connected user with the choices of one who never changed them (store.DefaultChannelChoice):
+// personal mentions and thread replies.
+func defaultPerson(teamsUserID, mmUserID string) Person {
+	return Person{TeamsUserID: teamsUserID, MMUserID: mmUserID, ThreadReplies: true}
 }
