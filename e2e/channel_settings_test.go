@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,22 +29,13 @@ func TestChannelSettingsInChromium(t *testing.T) {
 
 	browserTests := func(phase string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", "-c",
-			"node test/browser/build_host.mjs && node --test --test-concurrency=1 test/browser/channel_settings.test.mjs")
-		cmd.Dir = filepath.Join("..", "webapp")
-		cmd.Env = append(os.Environ(),
+		out := runBrowserTests(t, s, "channel settings browser tests ("+phase+")",
+			"node test/browser/build_host.mjs && node --test --test-concurrency=1 test/browser/channel_settings.test.mjs",
 			"E2E_MM_URL="+s.URL,
 			"E2E_CHANNELS_USER_TOKEN="+alice.MM.Client.AuthToken,
 			"E2E_CHANNELS_PHASE="+phase,
 		)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("channel settings browser tests (%s) failed (%v):\n%s\n--- server log problems:\n%s", phase, err, out, s.LogProblems(40))
-		}
-		require.Contains(t, string(out), "# pass 1", "the %s browser test ran rather than being skipped", phase)
-		t.Logf("channel settings browser tests (%s):\n%s", phase, out)
+		require.Contains(t, out, "# pass 1", "the %s browser test ran rather than being skipped", phase)
 	}
 
 	// The admin setting is off (its default): the section says so.

@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,21 +122,12 @@ func TestMuteSettingsInChromium(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-c",
-		"node build.mjs && node test/browser/build_host.mjs && node --test --test-concurrency=1 test/browser/mute_settings.test.mjs")
-	cmd.Dir = filepath.Join("..", "webapp")
-	cmd.Env = append(os.Environ(),
+	out := runBrowserTests(t, st.Server, "mute browser tests",
+		"node build.mjs && node test/browser/build_host.mjs && node --test --test-concurrency=1 test/browser/mute_settings.test.mjs",
 		"E2E_MM_URL="+st.URL,
 		"E2E_MUTE_USER_TOKEN="+wendy.MM.Client.AuthToken,
 		"E2E_MUTE_POST_ID="+dm.Id,
 		"E2E_MUTE_CHAT_TITLE=Design review",
 	)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("mute browser tests failed (%v):\n%s\n--- server log problems:\n%s", err, out, st.LogProblems(40))
-	}
-	require.Contains(t, string(out), "# pass 2", "the browser tests ran rather than being skipped")
-	t.Logf("mute browser tests:\n%s", out)
+	require.Contains(t, out, "# pass 2", "the browser tests ran rather than being skipped")
 }

@@ -2,22 +2,15 @@
 // mention them by name, the same choices as /msteams channels: mentions of a team, channel or tag they are in,
 // and replies in threads they started or replied in. While the system admin has not turned Teams channel
 // notifications on, it says so and offers nothing to choose.
-import React, {useCallback, useEffect, useState} from 'react';
+import React, {useState} from 'react';
 import {useSelector} from 'react-redux';
 
-import {ApiError, type ChannelChoices} from '../client';
-import {useClient} from '../hooks';
+import {useClient, useLoaded} from '../hooks';
 import {t, type MessageId} from '../i18n';
 import {getConnection} from '../store';
 
-import {box, errorText, heading, muted, successText, text} from './styles';
-
-function errorMessage(err: unknown): string {
-    if (err instanceof ApiError && err.message) {
-        return err.message;
-    }
-    return t('error.unreachable');
-}
+import {LoadError, Loading, Outcome, errorMessage} from './section_state';
+import {box, heading, muted, text} from './styles';
 
 type Choice = 'group_mentions' | 'thread_replies';
 
@@ -26,41 +19,23 @@ const saved: Record<Choice, {on: MessageId; off: MessageId}> = {
     thread_replies: {on: 'channels.threadRepliesOnSaved', off: 'channels.threadRepliesOffSaved'},
 };
 
-type Loaded = {status: 'loading'} | {status: 'error'} | {status: 'ready'; choices: ChannelChoices};
-
 export default function ChannelSettings() {
     const client = useClient();
     const conn = useSelector(getConnection);
-    const [state, setState] = useState<Loaded>({status: 'loading'});
+    // Reload when the connection changes: the choices go with it.
+    const {state, setData, reload} = useLoaded(() => client.getChannelChoices(), [client, conn.connected]);
     const [busy, setBusy] = useState(false);
     const [actionError, setActionError] = useState('');
     const [notice, setNotice] = useState('');
 
-    const load = useCallback(async () => {
-        try {
-            setState({status: 'ready', choices: await client.getChannelChoices()});
-        } catch {
-            setState({status: 'error'});
-        }
-    }, [client]);
-
-    // Reload when the connection changes: the choices go with it.
-    useEffect(() => {
-        load();
-    }, [load, conn.connected]);
-
     if (state.status === 'loading') {
-        return <p style={muted} data-testid='msteams-channels-loading'>{t('channels.loading')}</p>;
+        return <Loading testId='msteams-channels-loading' text={t('channels.loading')}/>;
     }
     if (state.status === 'error') {
-        return (
-            <div style={box} data-testid='msteams-channels-load-error'>
-                <p style={errorText}>{t('channels.loadFailed')}</p>
-                <button className='btn btn-tertiary' onClick={() => load()}>{t('settings.retry')}</button>
-            </div>
-        );
+        return <LoadError testId='msteams-channels-load-error' text={t('channels.loadFailed')} onRetry={reload}/>;
     }
-    if (!state.choices.enabled) {
+    const choices = state.data;
+    if (!choices.enabled) {
         return (
             <div style={box} data-testid='msteams-channels-not-enabled'>
                 <p style={{...muted, margin: 0}}>{t('channels.notEnabled')}</p>
@@ -72,15 +47,14 @@ export default function ChannelSettings() {
         setBusy(true);
         setActionError('');
         setNotice('');
-        const previous = state.choices;
+        const previous = choices;
         // The choice being saved shows at once; it falls back to the saved one when the server refuses it.
-        setState({status: 'ready', choices: {...previous, [choice]: on}});
+        setData({...previous, [choice]: on});
         try {
-            const choices = await client.setChannelChoices({[choice]: on});
-            setState({status: 'ready', choices});
+            setData(await client.setChannelChoices({[choice]: on}));
             setNotice(t(on ? saved[choice].on : saved[choice].off));
         } catch (err) {
-            setState({status: 'ready', choices: previous});
+            setData(previous);
             setActionError(errorMessage(err));
         } finally {
             setBusy(false);
@@ -88,7 +62,6 @@ export default function ChannelSettings() {
     };
 
     const connected = conn.connected === true;
-    const {choices} = state;
     return (
         <div data-testid='msteams-channel-settings'>
             <fieldset style={{...box, opacity: connected ? 1 : 0.6}} disabled={!connected || busy} data-testid='msteams-channel-choices'>
@@ -117,8 +90,7 @@ export default function ChannelSettings() {
                 <p style={{...muted, marginTop: 8, marginBottom: 0}}>{t('channels.activeNote')}</p>
             </fieldset>
 
-            {actionError && <p style={errorText} role='alert'>{actionError}</p>}
-            {!actionError && notice && <p style={successText} role='status'>{notice}</p>}
+            <Outcome error={actionError} notice={notice}/>
         </div>
     );
 }

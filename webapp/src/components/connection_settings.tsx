@@ -10,14 +10,8 @@ import {useClient} from '../hooks';
 import {t} from '../i18n';
 import {connectionChanged, getConnection, getCurrentUserId, notificationsEnabled, notificationsSaved, preferenceSaved} from '../store';
 
-import {box, errorText, heading, muted, row, successText, text} from './styles';
-
-function errorMessage(err: unknown): string {
-    if (err instanceof ApiError && err.message) {
-        return err.message;
-    }
-    return t('error.unreachable');
-}
+import {LoadError, Loading, Outcome, errorMessage} from './section_state';
+import {box, heading, muted, row, text} from './styles';
 
 function formatDate(iso: string | null): string {
     if (!iso) {
@@ -54,15 +48,10 @@ export default function ConnectionSettings() {
     }, [conn.connected]);
 
     if (conn.status === 'unknown' || conn.status === 'loading') {
-        return <p style={muted} data-testid='msteams-loading'>{t('settings.loading')}</p>;
+        return <Loading testId='msteams-loading' text={t('settings.loading')}/>;
     }
     if (conn.status === 'error') {
-        return (
-            <div style={box} data-testid='msteams-load-error'>
-                <p style={errorText}>{t('settings.loadFailed')}</p>
-                <button className='btn btn-tertiary' onClick={() => loadMe(dispatch, client)}>{t('settings.retry')}</button>
-            </div>
-        );
+        return <LoadError testId='msteams-load-error' text={t('settings.loadFailed')} onRetry={() => loadMe(dispatch, client)}/>;
     }
 
     const connect = () => {
@@ -171,8 +160,7 @@ export default function ConnectionSettings() {
                 </label>
             </fieldset>
 
-            {actionError && <p style={errorText} role='alert'>{actionError}</p>}
-            {!actionError && notice && <p style={successText} role='status'>{notice}</p>}
+            <Outcome error={actionError} notice={notice}/>
         </div>
     );
 }

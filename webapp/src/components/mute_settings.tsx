@@ -1,63 +1,41 @@
 // The plugin's second Settings section: the Teams chats the user muted, each with Unmute, and which messages are
 // forwarded (every message, or in group and meeting chats only those that mention the user). Muting itself
 // happens from a forwarded message (its ... menu, or /msteams mute in its thread), where the chat is known.
-import React, {useCallback, useEffect, useState} from 'react';
+import React, {useState} from 'react';
 import {useSelector} from 'react-redux';
 
-import {ApiError, type MessageMode, type MutedChat} from '../client';
-import {useClient} from '../hooks';
+import {type MessageMode, type MutedChat} from '../client';
+import {useClient, useLoaded} from '../hooks';
 import {t} from '../i18n';
 import {getConnection} from '../store';
 
-import {box, errorText, heading, muted, row, successText, text} from './styles';
-
-function errorMessage(err: unknown): string {
-    if (err instanceof ApiError && err.message) {
-        return err.message;
-    }
-    return t('error.unreachable');
-}
+import {LoadError, Loading, Outcome, errorMessage} from './section_state';
+import {box, heading, muted, row, text} from './styles';
 
 function formatDate(iso: string): string {
     const d = new Date(iso);
     return Number.isNaN(d.getTime()) ? '' : d.toLocaleDateString(undefined, {year: 'numeric', month: 'long', day: 'numeric'});
 }
 
-type Loaded = {status: 'loading'} | {status: 'error'} | {status: 'ready'; chats: MutedChat[]; mode: MessageMode};
-
 export default function MuteSettings() {
     const client = useClient();
     const conn = useSelector(getConnection);
-    const [state, setState] = useState<Loaded>({status: 'loading'});
+    // Reload when the connection changes: the mode goes with it.
+    const {state, setData, reload} = useLoaded(async () => {
+        const [chats, mode] = await Promise.all([client.getMutedChats(), client.getMessageMode()]);
+        return {chats: chats.chats ?? [], mode: mode.mode};
+    }, [client, conn.connected]);
     const [busy, setBusy] = useState(false);
     const [actionError, setActionError] = useState('');
     const [notice, setNotice] = useState('');
 
-    const load = useCallback(async () => {
-        try {
-            const [chats, mode] = await Promise.all([client.getMutedChats(), client.getMessageMode()]);
-            setState({status: 'ready', chats: chats.chats ?? [], mode: mode.mode});
-        } catch {
-            setState({status: 'error'});
-        }
-    }, [client]);
-
-    // Reload when the connection changes: the mode goes with it.
-    useEffect(() => {
-        load();
-    }, [load, conn.connected]);
-
     if (state.status === 'loading') {
-        return <p style={muted} data-testid='msteams-mute-loading'>{t('mute.loading')}</p>;
+        return <Loading testId='msteams-mute-loading' text={t('mute.loading')}/>;
     }
     if (state.status === 'error') {
-        return (
-            <div style={box} data-testid='msteams-mute-load-error'>
-                <p style={errorText}>{t('mute.loadFailed')}</p>
-                <button className='btn btn-tertiary' onClick={() => load()}>{t('settings.retry')}</button>
-            </div>
-        );
+        return <LoadError testId='msteams-mute-load-error' text={t('mute.loadFailed')} onRetry={reload}/>;
     }
+    const loaded = state.data;
 
     const unmute = async (chat: MutedChat) => {
         setBusy(true);
@@ -65,7 +43,7 @@ export default function MuteSettings() {
         setNotice('');
         try {
             await client.unmuteChat(chat.chat_id);
-            setState({...state, chats: state.chats.filter((c) => c.chat_id !== chat.chat_id)});
+            setData({...loaded, chats: loaded.chats.filter((c) => c.chat_id !== chat.chat_id)});
             setNotice(t('mute.unmuted', {title: chat.title}));
         } catch (err) {
             setActionError(errorMessage(err));
@@ -75,19 +53,19 @@ export default function MuteSettings() {
     };
 
     const setMode = async (mode: MessageMode) => {
-        if (mode === state.mode) {
+        if (mode === loaded.mode) {
             return;
         }
         setBusy(true);
         setActionError('');
         setNotice('');
-        const previous = state.mode;
-        setState({...state, mode});
+        const previous = loaded.mode;
+        setData({...loaded, mode});
         try {
             await client.setMessageMode(mode);
             setNotice(mode === 'mentions' ? t('mute.modeMentionsSaved') : t('mute.modeAllSaved'));
         } catch (err) {
-            setState({...state, mode: previous});
+            setData({...loaded, mode: previous});
             setActionError(errorMessage(err));
         } finally {
             setBusy(false);
@@ -98,13 +76,13 @@ export default function MuteSettings() {
     return (
         <div data-testid='msteams-mute-settings'>
             <div style={box} data-testid='msteams-muted-chats'>
-                {state.chats.length === 0 ? (
+                {loaded.chats.length === 0 ? (
                     <p style={muted}>{t('mute.none')}</p>
                 ) : (
                     <>
                         <p style={muted}>{t('mute.listHelp')}</p>
                         <ul style={{listStyle: 'none', padding: 0, margin: 0}}>
-                            {state.chats.map((chat) => (
+                            {loaded.chats.map((chat) => (
                                 <li key={chat.chat_id} style={row} data-testid='msteams-muted-chat'>
                                     <span style={{...text, fontWeight: 600}}>{chat.title}</span>
                                     <span style={muted}>{t('mute.since', {date: formatDate(chat.muted_at)})}</span>
@@ -125,17 +103,16 @@ export default function MuteSettings() {
                 <legend style={heading}>{t('mute.modeTitle')}</legend>
                 {!connected && <p style={muted}>{t('mute.modeNeedConnection')}</p>}
                 <label style={{...text, display: 'block', marginTop: 8}}>
-                    <input type='radio' name='msteams-message-mode' value='all' checked={state.mode === 'all'} onChange={() => setMode('all')}/>
+                    <input type='radio' name='msteams-message-mode' value='all' checked={loaded.mode === 'all'} onChange={() => setMode('all')}/>
                     {' '}{t('mute.modeAll')}
                 </label>
                 <label style={{...text, display: 'block'}}>
-                    <input type='radio' name='msteams-message-mode' value='mentions' checked={state.mode === 'mentions'} onChange={() => setMode('mentions')}/>
+                    <input type='radio' name='msteams-message-mode' value='mentions' checked={loaded.mode === 'mentions'} onChange={() => setMode('mentions')}/>
                     {' '}{t('mute.modeMentions')}
                 </label>
             </fieldset>
 
-            {actionError && <p style={errorText} role='alert'>{actionError}</p>}
-            {!actionError && notice && <p style={successText} role='status'>{notice}</p>}
+            <Outcome error={actionError} notice={notice}/>
         </div>
     );
 }

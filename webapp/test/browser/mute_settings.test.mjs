@@ -1,4 +1,4 @@
-// Browser tests of muting, in the host page against a real Mattermost with the plugin (see webapp.test.mjs for
+// Browser tests of muting, in the host page against a real Mattermost with the plugin (see harness.mjs for
 // the host): "Mute this Teams chat" on a forwarded DM, then the "Muted chats and mentions" settings section. The
 // e2e suite's TestMuteSettingsInChromium prepares a connected user who received one forwarded DM and passes:
 //   E2E_MM_URL              Mattermost site URL
@@ -7,19 +7,10 @@
 //   E2E_MUTE_CHAT_TITLE     the title its chat is listed under once muted
 // Without E2E_MUTE_USER_TOKEN (the plain `npm run test:browser` of TestWebappInChromium) the tests are skipped.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import {after, before, describe, test} from 'node:test';
-import {fileURLToPath} from 'node:url';
 
-import {chromium} from 'playwright-core';
+import {MM, launchChromium, openHost, pluginId, rest as restAs, shot} from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const webappDir = path.resolve(here, '../..');
-const artifacts = path.join(webappDir, 'test-artifacts');
-const pluginId = 'com.mattermost.msteams-sync';
-const MM = (process.env.E2E_MM_URL ?? '').replace(/\/+$/, '');
-const hostURL = `${MM}/__plugin_host__`;
 const token = process.env.E2E_MUTE_USER_TOKEN;
 const title = process.env.E2E_MUTE_CHAT_TITLE;
 const postId = process.env.E2E_MUTE_POST_ID;
@@ -27,45 +18,15 @@ const skip = !token || !MM ? 'needs E2E_MM_URL and E2E_MUTE_USER_TOKEN (set by t
 
 let browser;
 
-async function rest(method, urlPath) {
-    const resp = await fetch(`${MM}${urlPath}`, {method, headers: {Authorization: `Bearer ${token}`}});
-    const text = await resp.text();
-    if (!resp.ok) {
-        throw new Error(`${method} ${urlPath}: ${resp.status} ${text}`);
-    }
-    return JSON.parse(text);
-}
+const rest = (method, urlPath) => restAs(token, method, urlPath);
 
-async function shot(page, name) {
-    fs.mkdirSync(artifacts, {recursive: true});
-    await page.screenshot({path: path.join(artifacts, `${name}.png`), fullPage: true});
-}
-
-async function openSettings() {
-    const context = await browser.newContext({viewport: {width: 1000, height: 900}});
-    await context.addCookies([{name: 'MMAUTHTOKEN', value: token, url: MM, httpOnly: true}]);
-    const html = fs.readFileSync(path.join(webappDir, 'test/host/index.html'), 'utf8')
-        .replace('/*HOST*/', () => fs.readFileSync(path.join(webappDir, 'test/host/dist/host.js'), 'utf8').replace(/<\/script/g, '<\\/script'));
-    await context.route(hostURL, (route) => route.fulfill({status: 200, contentType: 'text/html', body: html}));
-    const page = await context.newPage();
-    const errors = [];
-    page.on('pageerror', (err) => errors.push(err));
-    await page.goto(hostURL);
-    await page.evaluate(() => window.__host.ready);
-    await page.evaluate(() => window.__host.show('settings'));
-    return {context, page, errors};
-}
+const openSettings = () => openHost(browser, token, 'settings', {viewport: {width: 1000, height: 900}});
 
 before(async () => {
     if (skip) {
         return;
     }
-    browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-            '--disable-features=LocalNetworkAccessChecks'],
-    });
+    browser = await launchChromium();
 });
 
 after(async () => {

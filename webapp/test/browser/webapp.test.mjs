@@ -9,68 +9,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {after, before, describe, test} from 'node:test';
-import {fileURLToPath} from 'node:url';
 
-import {chromium} from 'playwright-core';
+import {MM, launchChromium, openHost as openHostIn, pluginBase, pluginId, rest, shot, webappDir} from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const webappDir = path.resolve(here, '../..');
-const artifacts = path.join(webappDir, 'test-artifacts');
-const pluginId = 'com.mattermost.msteams-sync';
 const required = ['E2E_MM_URL', 'E2E_ADMIN_TOKEN', 'E2E_USER_TOKEN'];
 const missing = required.filter((k) => !process.env[k]);
-const MM = (process.env.E2E_MM_URL ?? '').replace(/\/+$/, '');
-const pluginBase = `${MM}/plugins/${pluginId}`;
-const hostURL = `${MM}/__plugin_host__`;
 
 let browser;
 let user; // the regular user's Mattermost account
 
-// rest calls the Mattermost server directly, outside the browser, with a session token.
-async function rest(token, method, urlPath, body) {
-    const resp = await fetch(`${MM}${urlPath}`, {
-        method,
-        headers: {Authorization: `Bearer ${token}`, ...(body === undefined ? {} : {'Content-Type': 'application/json'})},
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await resp.text();
-    if (!resp.ok) {
-        throw new Error(`${method} ${urlPath}: ${resp.status} ${text}`);
-    }
-    try {
-        return JSON.parse(text);
-    } catch {
-        return text;
-    }
-}
-
 const userToken = () => process.env.E2E_USER_TOKEN;
 const adminToken = () => process.env.E2E_ADMIN_TOKEN;
 
-async function shot(page, name) {
-    fs.mkdirSync(artifacts, {recursive: true});
-    await page.screenshot({path: path.join(artifacts, `${name}.png`), fullPage: true});
-}
-
-// openHost opens the host page at the server's origin, logged in with token, and shows one screen.
-async function openHost(token, screen) {
-    const context = await browser.newContext({ignoreHTTPSErrors: true, viewport: {width: 1000, height: 800}, acceptDownloads: true});
-    await context.addCookies([{name: 'MMAUTHTOKEN', value: token, url: MM, httpOnly: true}]);
-    const html = fs.readFileSync(path.join(webappDir, 'test/host/index.html'), 'utf8')
-        .replace('/*HOST*/', () => fs.readFileSync(path.join(webappDir, 'test/host/dist/host.js'), 'utf8').replace(/<\/script/g, '<\\/script'));
-    await context.route(hostURL, (route) => route.fulfill({status: 200, contentType: 'text/html', body: html}));
-    const page = await context.newPage();
-    const errors = [];
-    page.on('pageerror', (err) => errors.push(err));
-    await page.goto(hostURL);
-    const loaded = await page.evaluate(() => Promise.race([
-        window.__host.ready,
-        new Promise((resolve, reject) => setTimeout(() => reject(new Error('the host page did not load the plugins within 30 s')), 30000)),
-    ]));
-    assert.ok(loaded.includes(pluginId), `the server lists the plugin's webapp bundle (got ${loaded.join(', ')})`);
-    await page.evaluate((s) => window.__host.show(s), screen);
-    return {context, page, errors};
-}
+// openHost opens the host page logged in with token and shows one screen.
+const openHost = (token, screen) => openHostIn(browser, token, screen, {ignoreHTTPSErrors: true, viewport: {width: 1000, height: 800}, acceptDownloads: true});
 
 async function me() {
     return rest(userToken(), 'GET', `/plugins/${pluginId}/api/v1/me`);
@@ -87,14 +39,7 @@ before(async () => {
         throw new Error(`The browser tests need a running Mattermost with the plugin: set ${missing.join(', ')} ` +
             '(the e2e suite sets them; see webapp/README.md).');
     }
-    browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-            // The host page is fulfilled by the test, not fetched from 127.0.0.1, so Chromium cannot tell it is a
-            // loopback page and would block its websocket to the loopback server as a local-network request.
-            '--disable-features=LocalNetworkAccessChecks'],
-    });
+    browser = await launchChromium();
     user = await rest(userToken(), 'GET', '/api/v4/users/me');
 });
 
