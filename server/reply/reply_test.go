@@ -16,6 +16,7 @@ import (
 	"github.com/teamsnotify/msteams-sync/server/connect/connectenv"
 	"github.com/teamsnotify/msteams-sync/server/graph"
 	"github.com/teamsnotify/msteams-sync/server/inbox"
+	"github.com/teamsnotify/msteams-sync/server/internal/mmfake"
 	"github.com/teamsnotify/msteams-sync/server/reply"
 	"github.com/teamsnotify/msteams-sync/server/store"
 )
@@ -30,7 +31,7 @@ var scopesWithoutSend = []string{"User.Read", "User.ReadBasic.All", "Chat.Read",
 type env struct {
 	*connectenv.Env
 	t     *testing.T
-	mm    *fakeMM
+	mm    *mmfake.Mattermost
 	queue *jobQueue
 	svc   *reply.Service
 	group string // ms-alice, ms-bob, ms-carol
@@ -47,11 +48,11 @@ func newEnv(t *testing.T, connectUsers ...string) *env {
 		TenantID: connectenv.TenantID, ClientID: connectenv.ClientID, ClientSecret: connectenv.Secret, DisplayName: "MS Teams for Mattermost",
 		RedirectURIs: []string{connectenv.PluginURL + "/oauth-redirect"}, AppRoles: []string{"Chat.Read.All", "Application.Read.All"},
 	}))
-	e := &env{Env: ce, t: t, mm: newFakeMM(), queue: &jobQueue{}, dm: map[string]string{}}
+	e := &env{Env: ce, t: t, mm: mmfake.New(), queue: &jobQueue{}, dm: map[string]string{}}
 	for _, u := range []string{"alice", "bob", "carol"} {
-		e.mm.users[u] = &model.User{Id: u, Username: u, FirstName: strings.ToUpper(u[:1]) + u[1:]}
+		e.mm.PutUser(&model.User{Id: u, Username: u, FirstName: strings.ToUpper(u[:1]) + u[1:]})
 		ch := &model.Channel{Id: "dm-" + u, Type: model.ChannelTypeDirect, Name: model.GetDMNameFromIds(botID, u)}
-		e.mm.addChannel(ch)
+		e.mm.PutChannel(ch)
 		e.dm[u] = ch.Id
 	}
 	if len(connectUsers) == 0 {
@@ -61,7 +62,7 @@ func newEnv(t *testing.T, connectUsers ...string) *env {
 		e.Connect(u, u+"@contoso.test")
 	}
 	for _, u := range []string{"alice", "bob", "carol"} {
-		if _, ok := e.mm.users[u]; ok && !contains(connectUsers, u) {
+		if !contains(connectUsers, u) {
 			e.AddAccount("ms-"+u, u+"@contoso.test")
 		}
 	}
@@ -103,7 +104,7 @@ func (e *env) delivered(chat, sender, user, html string) (teamsID string, dm *mo
 	p := &model.Post{UserId: botID, ChannelId: e.dm[user], Message: "**" + sender + "** wrote"}
 	p.AddProp(reply.PropChatID, chat)
 	p.AddProp(reply.PropMessageID, id)
-	return id, e.mm.addPost(p)
+	return id, e.mm.PutPost(p)
 }
 
 // jobQueue keeps the reply jobs Accept stores; the tests run them as the inbox would.
@@ -143,7 +144,7 @@ func (e *env) reply(user, rootID, text string, files ...string) *model.Post {
 
 // write posts in the user's bot DM and hands the post to the hook; it returns the jobs queued, not run.
 func (e *env) write(user, rootID, text string, files ...string) (*model.Post, []inbox.Job) {
-	p := e.mm.addPost(&model.Post{UserId: user, ChannelId: e.dm[user], RootId: rootID, Message: text, FileIds: files, CreateAt: model.GetMillis()})
+	p := e.mm.PutPost(&model.Post{UserId: user, ChannelId: e.dm[user], RootId: rootID, Message: text, FileIds: files, CreateAt: model.GetMillis()})
 	e.svc.Accept(context.Background(), p)
 	return p, e.queue.take()
 }
@@ -183,8 +184,8 @@ func TestReplyInADMThreadIsSentToTheChatAsTheUserWithMentions(t *testing.T) {
 	require.Len(t, sent[0].Mentions, 1)
 	assert.Equal(t, "ms-bob", sent[0].Mentions[0].UserID)
 
-	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.reactionsOn(mine.Id), "the bot marks the reply as sent")
-	assert.Empty(t, e.mm.ephemeralTexts("alice"))
+	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.Reactions(mine.Id), "the bot marks the reply as sent")
+	assert.Empty(t, e.mm.Ephemerals("alice"))
 
 	threads, err := e.Store.ReplyThreads(context.Background(), e.group, []string{"alice", "bob"})
 	require.NoError(t, err)
@@ -197,39 +198,39 @@ func TestPostsThatAreNotRepliesAreNotSent(t *testing.T) {
 
 	// A top-level message in the bot DM: a hint, nothing sent.
 	e.reply("alice", "", "hello?")
-	assert.Len(t, e.mm.ephemeralTexts("alice"), 1)
-	assert.Contains(t, e.mm.ephemeralTexts("alice")[0], "reply in the thread")
+	assert.Len(t, e.mm.Ephemerals("alice"), 1)
+	assert.Contains(t, e.mm.Ephemerals("alice")[0], "reply in the thread")
 
 	// The bot's own posts (its DMs, its answers) never go anywhere: no loop.
-	bot := e.mm.addPost(&model.Post{UserId: botID, ChannelId: e.dm["alice"], RootId: dm.Id, Message: "from the bot"})
+	bot := e.mm.PutPost(&model.Post{UserId: botID, ChannelId: e.dm["alice"], RootId: dm.Id, Message: "from the bot"})
 	e.svc.Accept(context.Background(), bot)
 	// System posts and posts in other channels are ignored.
-	e.mm.addChannel(&model.Channel{Id: "town", Type: model.ChannelTypeOpen, Name: "town-square"})
-	e.svc.Accept(context.Background(), e.mm.addPost(&model.Post{UserId: "alice", ChannelId: "town", RootId: dm.Id, Message: "x"}))
-	e.svc.Accept(context.Background(), e.mm.addPost(&model.Post{UserId: "alice", ChannelId: e.dm["alice"], RootId: dm.Id, Type: model.PostTypeJoinChannel}))
+	e.mm.PutChannel(&model.Channel{Id: "town", Type: model.ChannelTypeOpen, Name: "town-square"})
+	e.svc.Accept(context.Background(), e.mm.PutPost(&model.Post{UserId: "alice", ChannelId: "town", RootId: dm.Id, Message: "x"}))
+	e.svc.Accept(context.Background(), e.mm.PutPost(&model.Post{UserId: "alice", ChannelId: e.dm["alice"], RootId: dm.Id, Type: model.PostTypeJoinChannel}))
 	// A reply in the thread of a bot post that is not a Teams message: a hint.
-	welcome := e.mm.addPost(&model.Post{UserId: botID, ChannelId: e.dm["alice"], Message: "Welcome"})
+	welcome := e.mm.PutPost(&model.Post{UserId: botID, ChannelId: e.dm["alice"], Message: "Welcome"})
 	e.reply("alice", welcome.Id, "thanks")
 
 	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 2)
 	assert.Contains(t, texts[1], "did not come from Microsoft Teams")
-	assert.Equal(t, 2, e.mm.calls["GetChannel"], "one lookup per channel: its kind is remembered")
+	assert.Equal(t, 2, e.mm.Calls("GetChannel"), "one lookup per channel: its kind is remembered")
 }
 
 func TestPastedImageGoesAsHostedContentOtherFilesAreNamed(t *testing.T) {
 	e := newEnv(t)
 	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>screenshot?</p>")
-	e.mm.addFile(&model.FileInfo{Id: "img1", Name: "shot.png", MimeType: "image/png", Size: 9}, []byte("\x89PNG fake"))
-	e.mm.addFile(&model.FileInfo{Id: "doc1", Name: "plan.pdf", MimeType: "application/pdf", Size: 3}, []byte("pdf"))
+	e.mm.PutFile(&model.FileInfo{Id: "img1", Name: "shot.png", MimeType: "image/png", Size: 9}, []byte("\x89PNG fake"))
+	e.mm.PutFile(&model.FileInfo{Id: "doc1", Name: "plan.pdf", MimeType: "application/pdf", Size: 3}, []byte("pdf"))
 
 	e.reply("alice", dm.Id, "here", "img1", "doc1")
 
 	sent := e.messagesFrom(e.oneOn, "ms-alice")
 	require.Len(t, sent, 1)
 	assert.Contains(t, sent[0].BodyHTML, "hostedContents", "the image is part of the message")
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 1)
 	assert.Contains(t, texts[0], "plan.pdf")
 	assert.Contains(t, texts[0], "open Teams to share files")
@@ -244,7 +245,7 @@ func TestWithoutTheTenantsConsentReplyingIsExplained(t *testing.T) {
 	e.reply("alice", dm.Id, "hello")
 
 	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 1)
 	assert.Contains(t, texts[0], "has not granted")
 	assert.Contains(t, texts[0], "ChatMessage.Send")
@@ -261,7 +262,7 @@ func TestWithoutTheTenantsConsentReplyingIsExplained(t *testing.T) {
 	// The admin adds the permission: alice's next try already says to sign in again (nothing cached).
 	require.NoError(t, e.Sim.SetDelegatedScopes(connectenv.ClientID, graphsim.DefaultDelegatedScopes))
 	e.reply("alice", dm.Id, "hello?")
-	texts = e.mm.ephemeralTexts("alice")
+	texts = e.mm.Ephemerals("alice")
 	require.Len(t, texts, 2)
 	assert.Contains(t, texts[1], "Sign in to Microsoft again")
 }
@@ -276,15 +277,15 @@ func TestUsersWhoseSignInPredatesThePermissionAreAskedOnceToSignInAgain(t *testi
 	// alice tries first: told at once, with the renewal link, and not asked again later.
 	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>hi</p>")
 	e.reply("alice", dm.Id, "hello")
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 1)
 	assert.Contains(t, texts[0], "/connect?renew=1")
 
 	n, err := e.svc.AskToSignInAgain(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "bob only")
-	require.Len(t, e.mm.createdIn(e.dm["bob"]), 1)
-	assert.Contains(t, e.mm.createdIn(e.dm["bob"])[0], "/connect?renew=1")
+	require.Len(t, e.mm.Created(e.dm["bob"]), 1)
+	assert.Contains(t, e.mm.Created(e.dm["bob"])[0], "/connect?renew=1")
 	n, err = e.svc.AskToSignInAgain(context.Background())
 	require.NoError(t, err)
 	assert.Zero(t, n, "asked once")
@@ -316,7 +317,7 @@ func TestFailuresAreExplained(t *testing.T) {
 		wait, ok := inbox.RetryAfterOf(err)
 		require.True(t, ok, "attempt %d: %v", attempt, err)
 		assert.Equal(t, 2*time.Second, wait)
-		assert.Empty(t, e.mm.ephemeralTexts("alice"), "nothing to tell while it may still go")
+		assert.Empty(t, e.mm.Ephemerals("alice"), "nothing to tell while it may still go")
 	}
 	require.NoError(t, e.process(jobs[0], 6))
 	e.Sim.ClearFaults()
@@ -330,7 +331,7 @@ func TestFailuresAreExplained(t *testing.T) {
 	require.NoError(t, err)
 	e.reply("alice", dm.Id, "three")
 
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 2)
 	assert.Contains(t, texts[0], "limiting requests")
 	assert.Contains(t, texts[1], "no longer in this chat")
@@ -346,24 +347,24 @@ func TestAReplyWaitsOutAnOutageAndGoesAsItIsThen(t *testing.T) {
 	require.Len(t, jobs, 1)
 	err := e.process(jobs[0], 1)
 	require.Error(t, err, "the inbox retries it")
-	assert.Empty(t, e.mm.ephemeralTexts("alice"))
+	assert.Empty(t, e.mm.Ephemerals("alice"))
 	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
 
 	e.Sim.ClearFaults()
 	p.Message = "yes, here (edited)"
-	e.mm.addPost(p)
+	e.mm.PutPost(p)
 	require.NoError(t, e.process(jobs[0], 2))
 	sent := e.messagesFrom(e.oneOn, "ms-alice")
 	require.Len(t, sent, 1)
 	assert.Contains(t, sent[0].BodyHTML, "yes, here (edited)")
-	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.reactionsOn(p.Id))
+	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.Reactions(p.Id))
 
 	// Deleted before it could go.
 	gone, jobs := e.write("alice", dm.Id, "never mind")
-	e.mm.removePost(gone.Id)
+	e.mm.DeletePost(gone.Id)
 	require.NoError(t, e.process(jobs[0], 1))
 	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1)
-	assert.Empty(t, e.mm.ephemeralTexts("alice"))
+	assert.Empty(t, e.mm.Ephemerals("alice"))
 }
 
 // A job can run again after its attempt reached Teams but before that was recorded (the plugin was killed in
@@ -383,7 +384,7 @@ func TestAnInterruptedReplyIsNeverSentTwice(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, e.process(jobs[0], 2))
 	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1, "found in the chat, not sent again")
-	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.reactionsOn(p.Id))
+	assert.Equal(t, []string{botID + ":" + reply.SentEmoji}, e.mm.Reactions(p.Id))
 	require.NoError(t, e.process(jobs[0], 3))
 	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1, "a sent reply stays sent")
 
@@ -403,11 +404,11 @@ func TestAReplyTooLateIsNotSent(t *testing.T) {
 	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>lunch?</p>")
 	p, jobs := e.write("alice", dm.Id, "sure")
 	p.CreateAt = model.GetMillis() - (2 * time.Hour).Milliseconds()
-	e.mm.addPost(p)
+	e.mm.PutPost(p)
 
 	require.NoError(t, e.process(jobs[0], 4))
 	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 1)
 	assert.Contains(t, texts[0], "over an hour")
 }
@@ -421,7 +422,7 @@ func TestARevokedSignInGetsTheReconnectMessage(t *testing.T) {
 	e.reply("alice", dm.Id, "hello")
 
 	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 1)
 	assert.Contains(t, texts[0], "/msteams connect")
 	dms := e.MM.DMs("alice")
@@ -454,15 +455,15 @@ func TestReactionsRoundTripToTeams(t *testing.T) {
 	assert.Empty(t, reactions())
 
 	// Reactions elsewhere on the server cost no post read.
-	e.mm.addChannel(&model.Channel{Id: "town", Type: model.ChannelTypeOpen, Name: "town-square"})
-	reads := e.mm.calls["GetPost"]
+	e.mm.PutChannel(&model.Channel{Id: "town", Type: model.ChannelTypeOpen, Name: "town-square"})
+	reads := e.mm.Calls("GetPost")
 	e.svc.ReactionChanged(ctx, &model.Reaction{UserId: "alice", PostId: "elsewhere", ChannelId: "town", EmojiName: "+1"}, true)
-	assert.Equal(t, reads, e.mm.calls["GetPost"])
+	assert.Equal(t, reads, e.mm.Calls("GetPost"))
 
 	// A custom emoji has no Teams reaction: the user is told which ones Teams has.
 	e.svc.ReactionChanged(ctx, &model.Reaction{UserId: "alice", PostId: dm.Id, EmojiName: "partyparrot"}, true)
 	assert.Empty(t, reactions())
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 1)
 	assert.Contains(t, texts[0], ":partyparrot:")
 	assert.Contains(t, texts[0], ":+1:")
@@ -505,7 +506,7 @@ func TestOnlyPlainUserPostsAreCandidates(t *testing.T) {
 	}
 
 	// Once a channel is known not to be the author's DM with the bot, its posts start no work at all.
-	e.mm.addChannel(&model.Channel{Id: "town-square", Name: "town-square", Type: model.ChannelTypeOpen})
+	e.mm.PutChannel(&model.Channel{Id: "town-square", Name: "town-square", Type: model.ChannelTypeOpen})
 	elsewhere := &model.Post{UserId: "alice", ChannelId: "town-square", Message: "hi"}
 	assert.True(t, e.svc.Relevant(elsewhere), "an unknown channel must be looked at once")
 	e.svc.Accept(context.Background(), elsewhere)
@@ -522,7 +523,7 @@ func TestADisconnectedUserIsToldToConnect(t *testing.T) {
 	e.svc.ReactionChanged(context.Background(), &model.Reaction{UserId: "alice", PostId: dm.Id, EmojiName: "+1"}, true)
 
 	assert.Empty(t, e.messagesFrom(e.oneOn, "ms-alice"))
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 2)
 	assert.Contains(t, texts[0], "Your reply was not sent")
 	assert.Contains(t, texts[0], "/msteams connect")
@@ -554,20 +555,20 @@ func TestGraphCallsPerReply(t *testing.T) {
 func TestAPictureAloneIsSentAndOversizedOnesAreNamed(t *testing.T) {
 	e := newEnv(t)
 	_, dm := e.delivered(e.oneOn, "ms-bob", "alice", "<p>photo?</p>")
-	e.mm.addFile(&model.FileInfo{Id: "img1", Name: "cat.jpg", MimeType: "image/jpeg", Size: 4}, []byte("\xff\xd8\xff\xe0"))
-	e.mm.addFile(&model.FileInfo{Id: "big", Name: "huge.png", MimeType: "image/png", Size: 3 << 20}, make([]byte, 3<<20))
+	e.mm.PutFile(&model.FileInfo{Id: "img1", Name: "cat.jpg", MimeType: "image/jpeg", Size: 4}, []byte("\xff\xd8\xff\xe0"))
+	e.mm.PutFile(&model.FileInfo{Id: "big", Name: "huge.png", MimeType: "image/png", Size: 3 << 20}, make([]byte, 3<<20))
 
 	e.reply("alice", dm.Id, "", "img1", "big")
 
 	sent := e.messagesFrom(e.oneOn, "ms-alice")
 	require.Len(t, sent, 1, "a reply of only a picture is sent")
 	assert.Contains(t, sent[0].BodyHTML, "hostedContents")
-	texts := e.mm.ephemeralTexts("alice")
+	texts := e.mm.Ephemerals("alice")
 	require.Len(t, texts, 1)
 	assert.Contains(t, texts[0], "huge.png")
 
 	// Only files Teams cannot take: nothing is sent, the user is told.
 	e.reply("alice", dm.Id, "", "big")
 	assert.Len(t, e.messagesFrom(e.oneOn, "ms-alice"), 1)
-	assert.Len(t, e.mm.ephemeralTexts("alice"), 2)
+	assert.Len(t, e.mm.Ephemerals("alice"), 2)
 }

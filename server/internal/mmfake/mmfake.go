@@ -1,6 +1,6 @@
-// Package mmfake is an in-memory Mattermost for the plugin API calls delivery makes (users, preferences, bot DM
-// channels, posts), shared by the tests of the packages that post DMs. Only tests import it; Graph and PostgreSQL
-// stay real in those tests.
+// Package mmfake is an in-memory Mattermost for the plugin API calls the plugin's packages make (users,
+// preferences, channels, posts, files, ephemeral posts, reactions), shared by the tests of the packages that post
+// DMs or read what users post. Only tests import it; Graph and PostgreSQL stay real in those tests.
 package mmfake
 
 import (
@@ -13,15 +13,21 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 )
 
-// Mattermost holds users, preferences, bot DM channels and posts, and counts the calls made to it.
+// Mattermost holds users, preferences, channels, posts, files, ephemeral posts and reactions, and counts the
+// calls made to it.
 type Mattermost struct {
-	mu       sync.Mutex
-	users    map[string]*model.User
-	prefs    map[string]string // userID|category|name → value
-	channels map[string]*model.Channel
-	posts    map[string]*model.Post
-	seq      int64
-	calls    map[string]int
+	mu         sync.Mutex
+	users      map[string]*model.User
+	prefs      map[string]string         // userID|category|name → value
+	channels   map[string]*model.Channel // by id
+	posts      map[string]*model.Post
+	created    []string // ids of the posts made through CreatePost, in order
+	files      map[string]*model.FileInfo
+	data       map[string][]byte
+	ephemerals map[string][]*model.Post // by user
+	reactions  []*model.Reaction
+	seq        int64
+	calls      map[string]int
 
 	// failAfterCreate makes the next n CreatePost calls store the post and then report an error, as if the
 	// process died between Mattermost creating the post and delivery recording it.
@@ -31,7 +37,8 @@ type Mattermost struct {
 // New returns an empty Mattermost.
 func New() *Mattermost {
 	return &Mattermost{users: map[string]*model.User{}, prefs: map[string]string{}, channels: map[string]*model.Channel{},
-		posts: map[string]*model.Post{}, calls: map[string]int{}}
+		posts: map[string]*model.Post{}, files: map[string]*model.FileInfo{}, data: map[string][]byte{},
+		ephemerals: map[string][]*model.Post{}, calls: map[string]int{}}
 }
 
 func appErr(status int, where string) *model.AppError {
@@ -99,13 +106,144 @@ func (m *Mattermost) GetDirectChannel(a, b string) (*model.Channel, *model.AppEr
 		return nil, appErr(http.StatusNotFound, "GetDirectChannel")
 	}
 	name := model.GetDMNameFromIds(a, b)
-	ch, ok := m.channels[name]
-	if !ok {
-		ch = &model.Channel{Id: "dm-" + name, Name: name, Type: model.ChannelTypeDirect}
-		m.channels[name] = ch
+	for _, ch := range m.channels {
+		if ch.Name == name {
+			cp := *ch
+			return &cp, nil
+		}
 	}
+	ch := &model.Channel{Id: "dm-" + name, Name: name, Type: model.ChannelTypeDirect}
+	m.channels[ch.Id] = ch
 	cp := *ch
 	return &cp, nil
+}
+
+// PutChannel adds or replaces a channel.
+func (m *Mattermost) PutChannel(c *model.Channel) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp := *c
+	m.channels[c.Id] = &cp
+}
+
+func (m *Mattermost) GetChannel(id string) (*model.Channel, *model.AppError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls["GetChannel"]++
+	c, ok := m.channels[id]
+	if !ok {
+		return nil, appErr(http.StatusNotFound, "GetChannel")
+	}
+	cp := *c
+	return &cp, nil
+}
+
+func (m *Mattermost) GetUserByUsername(name string) (*model.User, *model.AppError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, u := range m.users {
+		if u.Username == name {
+			cp := *u
+			return &cp, nil
+		}
+	}
+	return nil, appErr(http.StatusNotFound, "GetUserByUsername")
+}
+
+// PutPost stores a post as it is (an id is given when it has none), as if its author had written it; it
+// replaces a post of the same id (an edit).
+func (m *Mattermost) PutPost(p *model.Post) *model.Post {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp := p.Clone()
+	if cp.Id == "" {
+		cp.Id = model.NewId()
+	}
+	m.posts[cp.Id] = cp
+	return cp.Clone()
+}
+
+// PutFile stores a file and its info.
+func (m *Mattermost) PutFile(info *model.FileInfo, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp := *info
+	m.files[info.Id] = &cp
+	m.data[info.Id] = data
+}
+
+func (m *Mattermost) GetFileInfo(id string) (*model.FileInfo, *model.AppError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.files[id]
+	if !ok {
+		return nil, appErr(http.StatusNotFound, "GetFileInfo")
+	}
+	cp := *f
+	return &cp, nil
+}
+
+func (m *Mattermost) GetFile(id string) ([]byte, *model.AppError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.data[id]
+	if !ok {
+		return nil, appErr(http.StatusNotFound, "GetFile")
+	}
+	return d, nil
+}
+
+func (m *Mattermost) SendEphemeralPost(userID string, p *model.Post) *model.Post {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp := p.Clone()
+	m.ephemerals[userID] = append(m.ephemerals[userID], cp)
+	return cp
+}
+
+// Ephemerals returns the texts of the ephemeral posts shown to a user, in order.
+func (m *Mattermost) Ephemerals(userID string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, p := range m.ephemerals[userID] {
+		out = append(out, p.Message)
+	}
+	return out
+}
+
+func (m *Mattermost) AddReaction(r *model.Reaction) (*model.Reaction, *model.AppError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp := *r
+	m.reactions = append(m.reactions, &cp)
+	return &cp, nil
+}
+
+// Reactions returns the reactions added to a post, as "userID:emoji", in order.
+func (m *Mattermost) Reactions(postID string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, r := range m.reactions {
+		if r.PostId == postID {
+			out = append(out, r.UserId+":"+r.EmojiName)
+		}
+	}
+	return out
+}
+
+// Created returns the messages of the posts made through CreatePost in a channel, in order.
+func (m *Mattermost) Created(channelID string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, id := range m.created {
+		if p, ok := m.posts[id]; ok && p.ChannelId == channelID {
+			out = append(out, p.Message)
+		}
+	}
+	return out
 }
 
 func (m *Mattermost) CreatePost(post *model.Post) (*model.Post, *model.AppError) {
@@ -122,6 +260,7 @@ func (m *Mattermost) CreatePost(post *model.Post) (*model.Post, *model.AppError)
 	cp.CreateAt = time.Now().UnixMilli()
 	cp.UpdateAt = cp.CreateAt
 	m.posts[cp.Id] = cp
+	m.created = append(m.created, cp.Id)
 	if m.failAfterCreate > 0 {
 		m.failAfterCreate--
 		return nil, appErr(http.StatusInternalServerError, "CreatePost")
@@ -149,6 +288,7 @@ func (m *Mattermost) UpdatePost(post *model.Post) (*model.Post, *model.AppError)
 func (m *Mattermost) GetPost(postID string) (*model.Post, *model.AppError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls["GetPost"]++
 	p, ok := m.posts[postID]
 	if !ok {
 		return nil, appErr(http.StatusNotFound, "GetPost")
