@@ -267,6 +267,24 @@ func (s *Sim) serveChatTree(w http.ResponseWriter, r *http.Request, ti TokenInfo
 	}
 }
 
+// readLocked is the prologue the Graph reads of one chat or team (and, through readChannel, one
+// channel) share, kept in one place so that they all answer in the same order: the permission check
+// first (a 403 before any lookup, so a token without the permission learns nothing of the id), then,
+// with s.mu held, find (chatFor or teamFor), which writes the 404 or 403 itself; serve answers only
+// when the resource is found, still under the lock. Reads that check more of the request between the
+// permission and the lookup ($top, $orderby, $filter, model) keep their own order and do not use it.
+func readLocked[T any](s *Sim, w http.ResponseWriter, r *http.Request, ti TokenInfo, app, delegated []string,
+	find func(http.ResponseWriter, *http.Request, TokenInfo, string) (T, bool), id string, serve func(T)) {
+	if !requirePerm(w, r, ti, app, delegated) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := find(w, r, ti, id); ok {
+		serve(v)
+	}
+}
+
 // chatFor loads a chat the token may see: 404 when unknown or in another
 // tenant, 403 when a delegated user is not a member.
 func (s *Sim) chatFor(w http.ResponseWriter, r *http.Request, ti TokenInfo, chatID string) (*chat, bool) {

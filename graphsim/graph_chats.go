@@ -111,39 +111,25 @@ func userView(r *http.Request, u *userState) map[string]any {
 }
 
 func (s *Sim) serveChat(w http.ResponseWriter, r *http.Request, ti TokenInfo, chatID string) {
-	if !requirePerm(w, r, ti, chatReadApp, chatReadDelegated) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.chatFor(w, r, ti, chatID)
-	if !ok {
-		return
-	}
-	expand := strings.Contains(r.URL.Query().Get("$expand"), "members")
-	out := s.renderChat(c, ti, expand, s.graphBase(r))
-	out["@odata.context"] = s.graphBase(r) + "/$metadata#chats/$entity"
-	writeJSON(w, http.StatusOK, out)
+	readLocked(s, w, r, ti, chatReadApp, chatReadDelegated, s.chatFor, chatID, func(c *chat) {
+		expand := strings.Contains(r.URL.Query().Get("$expand"), "members")
+		out := s.renderChat(c, ti, expand, s.graphBase(r))
+		out["@odata.context"] = s.graphBase(r) + "/$metadata#chats/$entity"
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 func (s *Sim) serveMembers(w http.ResponseWriter, r *http.Request, ti TokenInfo, chatID string) {
-	if !requirePerm(w, r, ti, memberReadApp, memberReadDeleg) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.chatFor(w, r, ti, chatID)
-	if !ok {
-		return
-	}
-	items := make([]any, 0, len(c.members))
-	for _, m := range c.members {
-		items = append(items, s.renderMember(c, m))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": s.graphBase(r) + "/$metadata#chats('" + url.PathEscape(c.id) + "')/members",
-		"@odata.count":   len(items),
-		"value":          items,
+	readLocked(s, w, r, ti, memberReadApp, memberReadDeleg, s.chatFor, chatID, func(c *chat) {
+		items := make([]any, 0, len(c.members))
+		for _, m := range c.members {
+			items = append(items, s.renderMember(c, m))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"@odata.context": s.graphBase(r) + "/$metadata#chats('" + url.PathEscape(c.id) + "')/members",
+			"@odata.count":   len(items),
+			"value":          items,
+		})
 	})
 }
 

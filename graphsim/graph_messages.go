@@ -135,23 +135,16 @@ func (s *Sim) resourceJSON(resourcePath string) ([]byte, bool) {
 }
 
 func (s *Sim) serveMessage(w http.ResponseWriter, r *http.Request, ti TokenInfo, chatID, msgID string) {
-	if !requirePerm(w, r, ti, msgReadApp, msgReadDelegated) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.chatFor(w, r, ti, chatID)
-	if !ok {
-		return
-	}
-	m, ok := c.byID[msgID]
-	if !ok {
-		writeODataError(w, r, http.StatusNotFound, "NotFound", "Message not found.")
-		return
-	}
-	out := s.renderMessage(c, m, s.graphBase(r), includeUnknownEnums(r))
-	out["@odata.context"] = s.graphBase(r) + "/$metadata#chats('" + url.PathEscape(c.id) + "')/messages/$entity"
-	writeJSON(w, http.StatusOK, out)
+	readLocked(s, w, r, ti, msgReadApp, msgReadDelegated, s.chatFor, chatID, func(c *chat) {
+		m, ok := c.byID[msgID]
+		if !ok {
+			writeODataError(w, r, http.StatusNotFound, "NotFound", "Message not found.")
+			return
+		}
+		out := s.renderMessage(c, m, s.graphBase(r), includeUnknownEnums(r))
+		out["@odata.context"] = s.graphBase(r) + "/$metadata#chats('" + url.PathEscape(c.id) + "')/messages/$entity"
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 // filterClause is one "<property> <op> <value>" term of an and-joined $filter.
@@ -293,6 +286,49 @@ func decodeCursor(v string) (deltaCursor, bool) {
 	return deltaCursor{from, to, off}, true
 }
 
+// getAllMessagesTop reads $top of the getAllMessages routes (a user's chats and a team's channels),
+// which share Graph's page size rule: 50 by default, 1 to 50 allowed, a 400 otherwise.
+func getAllMessagesTop(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("$top")
+	if v == "" {
+		return 50, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 50 {
+		writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid page size requested. Page size must be between 1 and 50.")
+		return 0, false
+	}
+	return n, true
+}
+
+// getAllMessagesOffset reads the $skiptoken of a (non-delta) getAllMessages next link, the opaque
+// cursor getAllMessagesNextLink writes: the offset of the page, 0 without one, a 400 when it is not
+// one of ours.
+func getAllMessagesOffset(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("$skiptoken")
+	if v == "" {
+		return 0, true
+	}
+	c, ok := decodeCursor(v)
+	if !ok {
+		writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid skip token.")
+		return 0, false
+	}
+	return c.Offset, true
+}
+
+// getAllMessagesNextLink is the @odata.nextLink of a getAllMessages page: base (the route's URL) with the
+// request's query ($top, $filter, model) kept and $skiptoken set to an opaque cursor for offset next. The
+// chat and channel routes share it so that their next links have the same form.
+func getAllMessagesNextLink(base string, q url.Values, next int) string {
+	nq := url.Values{}
+	for k, v := range q {
+		nq[k] = v
+	}
+	nq.Set("$skiptoken", encodeCursor(deltaCursor{Offset: next}))
+	return base + "?" + nq.Encode()
+}
+
 // serveGetAllMessages serves /users/{u}/chats/getAllMessages and its /delta
 // (app-only, Chat.Read.All).
 func (s *Sim) serveGetAllMessages(w http.ResponseWriter, r *http.Request, ti TokenInfo, userID string, delta bool) {
@@ -304,14 +340,9 @@ func (s *Sim) serveGetAllMessages(w http.ResponseWriter, r *http.Request, ti Tok
 		return
 	}
 	q := r.URL.Query()
-	top := 50
-	if v := q.Get("$top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 50 {
-			writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid page size requested. Page size must be between 1 and 50.")
-			return
-		}
-		top = n
+	top, ok := getAllMessagesTop(w, r)
+	if !ok {
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -389,25 +420,15 @@ func (s *Sim) serveGetAllMessages(w http.ResponseWriter, r *http.Request, ti Tok
 			}
 			return list[i].m.id < list[j].m.id
 		})
-		offset := 0
-		if v := q.Get("$skiptoken"); v != "" {
-			c, ok := decodeCursor(v)
-			if !ok {
-				writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid skip token.")
-				return
-			}
-			offset = c.Offset
+		offset, ok := getAllMessagesOffset(w, r)
+		if !ok {
+			return
 		}
 		for i := offset; i < len(list) && i < offset+top; i++ {
 			page = append(page, list[i])
 		}
 		if offset+top < len(list) {
-			nq := url.Values{}
-			for k, v := range q {
-				nq[k] = v
-			}
-			nq.Set("$skiptoken", encodeCursor(deltaCursor{Offset: offset + top}))
-			out["@odata.nextLink"] = base + "?" + nq.Encode()
+			out["@odata.nextLink"] = getAllMessagesNextLink(base, q, offset+top)
 		}
 	}
 	items := []any{}
@@ -441,20 +462,20 @@ func matchesGetAllClauses(clauses []filterClause, m *message) bool {
 }
 
 func (s *Sim) serveHostedContent(w http.ResponseWriter, r *http.Request, ti TokenInfo, chatID, msgID, hcID string, value bool) {
-	if !requirePerm(w, r, ti, msgReadApp, msgReadDelegated) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.chatFor(w, r, ti, chatID)
-	if !ok {
-		return
-	}
-	m, ok := c.byID[msgID]
-	if !ok {
-		writeODataError(w, r, http.StatusNotFound, "NotFound", "Message not found.")
-		return
-	}
+	readLocked(s, w, r, ti, msgReadApp, msgReadDelegated, s.chatFor, chatID, func(c *chat) {
+		m, ok := c.byID[msgID]
+		if !ok {
+			writeODataError(w, r, http.StatusNotFound, "NotFound", "Message not found.")
+			return
+		}
+		writeHosted(w, r, m, hcID, value)
+	})
+}
+
+// writeHosted answers a hosted content (metadata, or its bytes for $value) of a chat message or of a
+// channel message or reply: Graph's hostedContent answers are the same under both, so one writer serves
+// serveHostedContent and serveChannelMessages.
+func writeHosted(w http.ResponseWriter, r *http.Request, m *message, hcID string, value bool) {
 	h, ok := m.hosted[hcID]
 	if !ok || !m.deleted.IsZero() {
 		writeODataError(w, r, http.StatusNotFound, "NotFound", "Hosted content not found.")

@@ -79,16 +79,35 @@ func (s *Sim) channelFor(w http.ResponseWriter, r *http.Request, ti TokenInfo, t
 	if !ok {
 		return nil, nil, false
 	}
-	c := t.channel(channelID)
-	if c == nil {
-		writeODataError(w, r, http.StatusNotFound, "NotFound", "Channel "+channelID+" not found in team "+teamID+".")
-		return nil, nil, false
-	}
-	if !ti.AppOnly && !t.canSee(c, ti.UserID) {
-		writeODataError(w, r, http.StatusForbidden, "Forbidden", "Forbidden: the signed-in user is not a member of this channel.")
+	c, ok := channelIn(w, r, ti, t, channelID)
+	if !ok {
 		return nil, nil, false
 	}
 	return t, c, true
+}
+
+// channelIn is the channel half of channelFor, for a team already loaded with teamFor.
+func channelIn(w http.ResponseWriter, r *http.Request, ti TokenInfo, t *team, channelID string) (*channel, bool) {
+	c := t.channel(channelID)
+	if c == nil {
+		writeODataError(w, r, http.StatusNotFound, "NotFound", "Channel "+channelID+" not found in team "+t.id+".")
+		return nil, false
+	}
+	if !ti.AppOnly && !t.canSee(c, ti.UserID) {
+		writeODataError(w, r, http.StatusForbidden, "Forbidden", "Forbidden: the signed-in user is not a member of this channel.")
+		return nil, false
+	}
+	return c, true
+}
+
+// readChannel is readLocked for a channel: the permission check, then under s.mu the team and the
+// channel the token may see (channelFor's answers), then serve.
+func (s *Sim) readChannel(w http.ResponseWriter, r *http.Request, ti TokenInfo, app, delegated []string, teamID, channelID string, serve func(*team, *channel)) {
+	readLocked(s, w, r, ti, app, delegated, s.teamFor, teamID, func(t *team) {
+		if c, ok := channelIn(w, r, ti, t, channelID); ok {
+			serve(t, c)
+		}
+	})
 }
 
 func (s *Sim) renderTeam(t *team) map[string]any {
@@ -153,18 +172,11 @@ func (s *Sim) renderTeamMember(t *team, m member) map[string]any {
 }
 
 func (s *Sim) serveTeam(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID string) {
-	if !requirePerm(w, r, ti, teamReadApp, teamReadDelegated) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.teamFor(w, r, ti, teamID)
-	if !ok {
-		return
-	}
-	out := selectFields(r, s.renderTeam(t))
-	out["@odata.context"] = s.graphBase(r) + "/$metadata#teams/$entity"
-	writeJSON(w, http.StatusOK, out)
+	readLocked(s, w, r, ti, teamReadApp, teamReadDelegated, s.teamFor, teamID, func(t *team) {
+		out := selectFields(r, s.renderTeam(t))
+		out["@odata.context"] = s.graphBase(r) + "/$metadata#teams/$entity"
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 // memberPageSize pages member lists. Microsoft documents no paging for team and channel members,
@@ -206,93 +218,65 @@ func filterMembers(r *http.Request, ms []member) []member {
 }
 
 func (s *Sim) serveTeamMembers(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID string) {
-	if !requirePerm(w, r, ti, teamMemberApp, teamMemberDelegated) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.teamFor(w, r, ti, teamID)
-	if !ok {
-		return
-	}
-	var all []any
-	for _, m := range filterMembers(r, t.members) {
-		all = append(all, s.renderTeamMember(t, m))
-	}
-	s.writeMemberPage(w, r, s.graphBase(r)+"/$metadata#teams('"+t.id+"')/members", all)
+	readLocked(s, w, r, ti, teamMemberApp, teamMemberDelegated, s.teamFor, teamID, func(t *team) {
+		var all []any
+		for _, m := range filterMembers(r, t.members) {
+			all = append(all, s.renderTeamMember(t, m))
+		}
+		s.writeMemberPage(w, r, s.graphBase(r)+"/$metadata#teams('"+t.id+"')/members", all)
+	})
 }
 
 func (s *Sim) serveChannelList(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID string) {
-	if !requirePerm(w, r, ti, channelReadApp, channelReadDeleg) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.teamFor(w, r, ti, teamID)
-	if !ok {
-		return
-	}
-	// $filter=membershipType eq 'private' is the documented filter.
-	want := ""
-	for _, c := range parseFilter(r.URL.Query().Get("$filter")) {
-		if strings.EqualFold(c.prop, "membershipType") && c.op == "eq" {
-			want = c.value
+	readLocked(s, w, r, ti, channelReadApp, channelReadDeleg, s.teamFor, teamID, func(t *team) {
+		// $filter=membershipType eq 'private' is the documented filter.
+		want := ""
+		for _, c := range parseFilter(r.URL.Query().Get("$filter")) {
+			if strings.EqualFold(c.prop, "membershipType") && c.op == "eq" {
+				want = c.value
+			}
 		}
-	}
-	items := []any{}
-	for _, c := range t.channels {
-		// A delegated caller lists standard channels and the private/shared ones they are in; app-only
-		// callers list them all.
-		if !ti.AppOnly && !t.canSee(c, ti.UserID) {
-			continue
+		items := []any{}
+		for _, c := range t.channels {
+			// A delegated caller lists standard channels and the private/shared ones they are in; app-only
+			// callers list them all.
+			if !ti.AppOnly && !t.canSee(c, ti.UserID) {
+				continue
+			}
+			if want != "" && !strings.EqualFold(c.membershipType, want) {
+				continue
+			}
+			items = append(items, s.renderChannel(t, c))
 		}
-		if want != "" && !strings.EqualFold(c.membershipType, want) {
-			continue
-		}
-		items = append(items, s.renderChannel(t, c))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": s.graphBase(r) + "/$metadata#teams('" + t.id + "')/channels",
-		"@odata.count":   len(items),
-		"value":          items,
+		writeJSON(w, http.StatusOK, map[string]any{
+			"@odata.context": s.graphBase(r) + "/$metadata#teams('" + t.id + "')/channels",
+			"@odata.count":   len(items),
+			"value":          items,
+		})
 	})
 }
 
 func (s *Sim) serveChannel(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID, channelID string) {
-	if !requirePerm(w, r, ti, channelReadApp, channelReadDeleg) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, c, ok := s.channelFor(w, r, ti, teamID, channelID)
-	if !ok {
-		return
-	}
-	out := selectFields(r, s.renderChannel(t, c))
-	out["@odata.context"] = s.graphBase(r) + "/$metadata#teams('" + t.id + "')/channels/$entity"
-	writeJSON(w, http.StatusOK, out)
+	s.readChannel(w, r, ti, channelReadApp, channelReadDeleg, teamID, channelID, func(t *team, c *channel) {
+		out := selectFields(r, s.renderChannel(t, c))
+		out["@odata.context"] = s.graphBase(r) + "/$metadata#teams('" + t.id + "')/channels/$entity"
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 func (s *Sim) serveChannelMembers(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID, channelID string) {
-	if !requirePerm(w, r, ti, channelMemberApp, channelMemberDeleg) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, c, ok := s.channelFor(w, r, ti, teamID, channelID)
-	if !ok {
-		return
-	}
-	var all []any
-	for _, m := range filterMembers(r, t.channelMembers(c)) {
-		if c.membershipType != "standard" {
-			// Channel memberships have their own ids.
-			all = append(all, s.renderTeamMember(t, m))
-			continue
+	s.readChannel(w, r, ti, channelMemberApp, channelMemberDeleg, teamID, channelID, func(t *team, c *channel) {
+		var all []any
+		for _, m := range filterMembers(r, t.channelMembers(c)) {
+			if c.membershipType != "standard" {
+				// Channel memberships have their own ids.
+				all = append(all, s.renderTeamMember(t, m))
+				continue
+			}
+			all = append(all, s.renderTeamMember(t, member{id: membershipID(c.id, m.userID), userID: m.userID, roles: m.roles}))
 		}
-		all = append(all, s.renderTeamMember(t, member{id: membershipID(c.id, m.userID), userID: m.userID, roles: m.roles}))
-	}
-	s.writeMemberPage(w, r, s.graphBase(r)+"/$metadata#teams('"+t.id+"')/channels('"+url.PathEscape(c.id)+"')/members", all)
+		s.writeMemberPage(w, r, s.graphBase(r)+"/$metadata#teams('"+t.id+"')/channels('"+url.PathEscape(c.id)+"')/members", all)
+	})
 }
 
 func renderTag(t *team, g *teamTag) map[string]any {
@@ -303,83 +287,69 @@ func renderTag(t *team, g *teamTag) map[string]any {
 }
 
 func (s *Sim) serveTags(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID, tagID string) {
-	if !requirePerm(w, r, ti, tagReadApp, tagReadDelegated) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.teamFor(w, r, ti, teamID)
-	if !ok {
-		return
-	}
-	if tagID != "" {
+	readLocked(s, w, r, ti, tagReadApp, tagReadDelegated, s.teamFor, teamID, func(t *team) {
+		if tagID != "" {
+			g := t.tag(tagID)
+			if g == nil {
+				writeODataError(w, r, http.StatusNotFound, "NotFound", "Tag "+tagID+" not found.")
+				return
+			}
+			out := renderTag(t, g)
+			out["@odata.context"] = s.graphBase(r) + "/$metadata#teams('" + t.id + "')/tags/$entity"
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+		// $top is documented for the tag list; pages follow @odata.nextLink.
+		top, offset, ok := paging(w, r, 100, 999)
+		if !ok {
+			return
+		}
+		items := []any{}
+		for i := offset; i < len(t.tags) && i < offset+top; i++ {
+			items = append(items, renderTag(t, t.tags[i]))
+		}
+		out := map[string]any{"@odata.context": s.graphBase(r) + "/$metadata#teams('" + t.id + "')/tags", "@odata.count": len(items), "value": items}
+		if offset+top < len(t.tags) {
+			out["@odata.nextLink"] = s.nextLink(r, offset+top)
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func (s *Sim) serveTagMembers(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID, tagID, memberID string) {
+	readLocked(s, w, r, ti, tagReadApp, tagReadDelegated, s.teamFor, teamID, func(t *team) {
 		g := t.tag(tagID)
 		if g == nil {
 			writeODataError(w, r, http.StatusNotFound, "NotFound", "Tag "+tagID+" not found.")
 			return
 		}
-		out := renderTag(t, g)
-		out["@odata.context"] = s.graphBase(r) + "/$metadata#teams('" + t.id + "')/tags/$entity"
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	// $top is documented for the tag list; pages follow @odata.nextLink.
-	top, offset, ok := paging(w, r, 100, 999)
-	if !ok {
-		return
-	}
-	items := []any{}
-	for i := offset; i < len(t.tags) && i < offset+top; i++ {
-		items = append(items, renderTag(t, t.tags[i]))
-	}
-	out := map[string]any{"@odata.context": s.graphBase(r) + "/$metadata#teams('" + t.id + "')/tags", "@odata.count": len(items), "value": items}
-	if offset+top < len(t.tags) {
-		out["@odata.nextLink"] = s.nextLink(r, offset+top)
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Sim) serveTagMembers(w http.ResponseWriter, r *http.Request, ti TokenInfo, teamID, tagID, memberID string) {
-	if !requirePerm(w, r, ti, tagReadApp, tagReadDelegated) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.teamFor(w, r, ti, teamID)
-	if !ok {
-		return
-	}
-	g := t.tag(tagID)
-	if g == nil {
-		writeODataError(w, r, http.StatusNotFound, "NotFound", "Tag "+tagID+" not found.")
-		return
-	}
-	render := func(m member) map[string]any {
-		out := map[string]any{"id": m.id, "userId": m.userID, "tenantId": t.tenantID, "displayName": nil}
-		if u, ok := s.users[m.userID]; ok {
-			out["displayName"] = u.DisplayName
-			out["tenantId"] = u.TenantID
-		}
-		return out
-	}
-	ctx := s.graphBase(r) + "/$metadata#teams('" + t.id + "')/tags('" + url.PathEscape(g.id) + "')/members"
-	if memberID != "" {
-		for _, m := range g.members {
-			if m.id == memberID {
-				out := render(m)
-				out["@odata.context"] = ctx + "/$entity"
-				writeJSON(w, http.StatusOK, out)
-				return
+		render := func(m member) map[string]any {
+			out := map[string]any{"id": m.id, "userId": m.userID, "tenantId": t.tenantID, "displayName": nil}
+			if u, ok := s.users[m.userID]; ok {
+				out["displayName"] = u.DisplayName
+				out["tenantId"] = u.TenantID
 			}
+			return out
 		}
-		writeODataError(w, r, http.StatusNotFound, "NotFound", "Tag member "+memberID+" not found.")
-		return
-	}
-	items := []any{}
-	for _, m := range g.members {
-		items = append(items, render(m))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": ctx, "@odata.count": len(items), "value": items})
+		ctx := s.graphBase(r) + "/$metadata#teams('" + t.id + "')/tags('" + url.PathEscape(g.id) + "')/members"
+		if memberID != "" {
+			for _, m := range g.members {
+				if m.id == memberID {
+					out := render(m)
+					out["@odata.context"] = ctx + "/$entity"
+					writeJSON(w, http.StatusOK, out)
+					return
+				}
+			}
+			writeODataError(w, r, http.StatusNotFound, "NotFound", "Tag member "+memberID+" not found.")
+			return
+		}
+		items := []any{}
+		for _, m := range g.members {
+			items = append(items, render(m))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"@odata.context": ctx, "@odata.count": len(items), "value": items})
+	})
 }
 
 // channelMessagePath is the Graph path of a channel message or reply below the Graph root.
@@ -549,23 +519,6 @@ func (s *Sim) serveChannelMessages(w http.ResponseWriter, r *http.Request, ti To
 	}
 }
 
-// writeHosted answers a hosted content (metadata, or its bytes for $value).
-func writeHosted(w http.ResponseWriter, r *http.Request, m *message, hcID string, value bool) {
-	h, ok := m.hosted[hcID]
-	if !ok || !m.deleted.IsZero() {
-		writeODataError(w, r, http.StatusNotFound, "NotFound", "Hosted content not found.")
-		return
-	}
-	if !value {
-		writeJSON(w, http.StatusOK, map[string]any{"id": h.ID, "contentType": h.ContentType, "contentBytes": nil})
-		return
-	}
-	w.Header().Set("Content-Type", h.ContentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(h.Bytes)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(h.Bytes)
-}
-
 var channelResourceRE = regexp.MustCompile(`^/?teams\('([^']+)'\)/channels\('([^']+)'\)/messages\('([^']+)'\)(?:/replies\('([^']+)'\))?$`)
 
 // channelResourceJSON renders "teams('…')/channels('…')/messages('…')[/replies('…')]" for rich
@@ -621,22 +574,13 @@ func (s *Sim) serveTeamGetAllMessages(w http.ResponseWriter, r *http.Request, ti
 		writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid model parameter: '"+model+"'. Supported values are A and B.")
 		return
 	}
-	top, offset := 50, 0
-	if v := q.Get("$top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 50 {
-			writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid page size requested. Page size must be between 1 and 50.")
-			return
-		}
-		top = n
+	top, ok := getAllMessagesTop(w, r)
+	if !ok {
+		return
 	}
-	if v := q.Get("$skiptoken"); v != "" {
-		c, ok := decodeCursor(v)
-		if !ok {
-			writeODataError(w, r, http.StatusBadRequest, "BadRequest", "Invalid skip token.")
-			return
-		}
-		offset = c.Offset
+	offset, ok := getAllMessagesOffset(w, r)
+	if !ok {
+		return
 	}
 	keep := timeFilter(parseFilter(q.Get("$filter")), "lastModifiedDateTime")
 	s.mu.Lock()
@@ -673,12 +617,7 @@ func (s *Sim) serveTeamGetAllMessages(w http.ResponseWriter, r *http.Request, ti
 	}
 	out := map[string]any{"@odata.context": s.graphBase(r) + "/$metadata#Collection(chatMessage)", "@odata.count": len(items), "value": items}
 	if offset+top < len(list) {
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("$skiptoken", encodeCursor(deltaCursor{Offset: offset + top}))
-		out["@odata.nextLink"] = s.graphBase(r) + "/teams/" + url.PathEscape(t.id) + "/channels/getAllMessages?" + nq.Encode()
+		out["@odata.nextLink"] = getAllMessagesNextLink(s.graphBase(r)+"/teams/"+url.PathEscape(t.id)+"/channels/getAllMessages", q, offset+top)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

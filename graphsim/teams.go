@@ -88,6 +88,17 @@ func membershipID(container, userID string) string {
 	return base64.StdEncoding.EncodeToString([]byte(container + "##" + userID))
 }
 
+// teamMembership is a team's or a private/shared channel's membership of a user (container is the team
+// or channel id), made in one place so that team and channel members get the same ids and roles: "owner"
+// for an owner, none (an empty list, which Graph answers as []) otherwise.
+func teamMembership(container, userID string, owner bool) member {
+	roles := []string{}
+	if owner {
+		roles = []string{"owner"}
+	}
+	return member{id: membershipID(container, userID), userID: userID, roles: roles}
+}
+
 func (t *team) channel(id string) *channel {
 	for _, c := range t.channels {
 		if c.id == id {
@@ -150,11 +161,7 @@ func (s *Sim) CreateTeam(spec TeamSpec) (string, error) {
 			continue
 		}
 		seen[uid] = true
-		roles := []string{}
-		if owners[uid] {
-			roles = []string{"owner"}
-		}
-		t.members = append(t.members, member{id: membershipID(id, uid), userID: uid, roles: roles})
+		t.members = append(t.members, teamMembership(id, uid, owners[uid]))
 	}
 	if t.tenantID == "" {
 		s.mu.Unlock()
@@ -182,9 +189,9 @@ func (s *Sim) CreateTeam(spec TeamSpec) (string, error) {
 func (s *Sim) AddTeamMember(teamID, userID string, owner bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[teamID]
-	if !ok {
-		return errors.Errorf("unknown team %q", teamID)
+	t, err := s.findTeamLocked(teamID)
+	if err != nil {
+		return err
 	}
 	if _, ok := s.users[userID]; !ok {
 		return errors.Errorf("unknown user %q", userID)
@@ -192,11 +199,7 @@ func (s *Sim) AddTeamMember(teamID, userID string, owner bool) error {
 	if hasUser(t.members, userID) {
 		return errors.Errorf("user %q is already a member of team %s", userID, teamID)
 	}
-	roles := []string{}
-	if owner {
-		roles = []string{"owner"}
-	}
-	t.members = append(t.members, member{id: membershipID(teamID, userID), userID: userID, roles: roles})
+	t.members = append(t.members, teamMembership(teamID, userID, owner))
 	return nil
 }
 
@@ -204,9 +207,9 @@ func (s *Sim) AddTeamMember(teamID, userID string, owner bool) error {
 func (s *Sim) RemoveTeamMember(teamID, userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[teamID]
-	if !ok {
-		return errors.Errorf("unknown team %q", teamID)
+	t, err := s.findTeamLocked(teamID)
+	if err != nil {
+		return err
 	}
 	if !hasUser(t.members, userID) {
 		return errors.Errorf("user %q is not a member of team %s", userID, teamID)
@@ -235,9 +238,9 @@ func withoutUser(ms []member, userID string) []member {
 func (s *Sim) CreateChannel(teamID string, spec ChannelSpec) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[teamID]
-	if !ok {
-		return "", errors.Errorf("unknown team %q", teamID)
+	t, err := s.findTeamLocked(teamID)
+	if err != nil {
+		return "", err
 	}
 	if spec.DisplayName == "" {
 		return "", errors.New("channel needs a displayName")
@@ -275,11 +278,7 @@ func (s *Sim) CreateChannel(teamID string, spec ChannelSpec) (string, error) {
 		if hasUser(c.members, uid) {
 			continue
 		}
-		roles := []string{}
-		if owners[uid] {
-			roles = []string{"owner"}
-		}
-		c.members = append(c.members, member{id: membershipID(id, uid), userID: uid, roles: roles})
+		c.members = append(c.members, teamMembership(id, uid, owners[uid]))
 	}
 	t.channels = append(t.channels, c)
 	return id, nil
@@ -302,11 +301,7 @@ func (s *Sim) AddChannelMember(teamID, channelID, userID string, owner bool) err
 	if hasUser(c.members, userID) {
 		return errors.Errorf("user %q is already a member of channel %s", userID, channelID)
 	}
-	roles := []string{}
-	if owner {
-		roles = []string{"owner"}
-	}
-	c.members = append(c.members, member{id: membershipID(channelID, userID), userID: userID, roles: roles})
+	c.members = append(c.members, teamMembership(channelID, userID, owner))
 	return nil
 }
 
@@ -329,9 +324,9 @@ func (s *Sim) RemoveChannelMember(teamID, channelID, userID string) error {
 func (s *Sim) CreateTag(teamID string, spec TagSpec) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[teamID]
-	if !ok {
-		return "", errors.Errorf("unknown team %q", teamID)
+	t, err := s.findTeamLocked(teamID)
+	if err != nil {
+		return "", err
 	}
 	if spec.DisplayName == "" {
 		return "", errors.New("tag needs a displayName")
@@ -359,13 +354,9 @@ func (s *Sim) CreateTag(teamID string, spec TagSpec) (string, error) {
 func (s *Sim) AddTagMember(teamID, tagID, userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[teamID]
-	if !ok {
-		return errors.Errorf("unknown team %q", teamID)
-	}
-	g := t.tag(tagID)
-	if g == nil {
-		return errors.Errorf("unknown tag %q in team %s", tagID, teamID)
+	t, g, err := s.findTagLocked(teamID, tagID)
+	if err != nil {
+		return err
 	}
 	return s.addTagMemberLocked(t, g, userID)
 }
@@ -391,13 +382,9 @@ func (s *Sim) addTagMemberLocked(t *team, g *teamTag, userID string) error {
 func (s *Sim) RemoveTagMember(teamID, tagID, userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[teamID]
-	if !ok {
-		return errors.Errorf("unknown team %q", teamID)
-	}
-	g := t.tag(tagID)
-	if g == nil {
-		return errors.Errorf("unknown tag %q in team %s", tagID, teamID)
+	_, g, err := s.findTagLocked(teamID, tagID)
+	if err != nil {
+		return err
 	}
 	if !hasUser(g.members, userID) {
 		return errors.Errorf("user %q does not have tag %s", userID, tagID)
@@ -450,10 +437,34 @@ func (s *Sim) Teams() []TeamInfo {
 	return out
 }
 
-func (s *Sim) findChannelLocked(teamID, channelID string) (*team, *channel, error) {
+// findTeamLocked is the lookup every control operation on a team starts with (s.mu held), so that
+// they all refuse an unknown team with the same error.
+func (s *Sim) findTeamLocked(teamID string) (*team, error) {
 	t, ok := s.teams[teamID]
 	if !ok {
-		return nil, nil, errors.Errorf("unknown team %q", teamID)
+		return nil, errors.Errorf("unknown team %q", teamID)
+	}
+	return t, nil
+}
+
+// findTagLocked is findTeamLocked and then the team's tag, for the tag member operations.
+func (s *Sim) findTagLocked(teamID, tagID string) (*team, *teamTag, error) {
+	t, err := s.findTeamLocked(teamID)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := t.tag(tagID)
+	if g == nil {
+		return nil, nil, errors.Errorf("unknown tag %q in team %s", tagID, teamID)
+	}
+	return t, g, nil
+}
+
+// findChannelLocked is findTeamLocked and then the team's channel.
+func (s *Sim) findChannelLocked(teamID, channelID string) (*team, *channel, error) {
+	t, err := s.findTeamLocked(teamID)
+	if err != nil {
+		return nil, nil, err
 	}
 	c := t.channel(channelID)
 	if c == nil {

@@ -79,33 +79,42 @@ func (cm *channelMentions) add(a *api, t *channelTarget, ms []graphsim.Mention) 
 		ms = append(ms, graphsim.Mention{ID: next, MentionText: team.DisplayName, TeamID: team.ID})
 		next++
 	}
-	for _, id := range cm.channels {
-		name := ""
-		for _, ch := range team.Channels {
-			if ch.ID == id || ch.DisplayName == id {
-				id, name = ch.ID, ch.DisplayName
-			}
-		}
-		if name == "" {
-			return nil, errors.Errorf("no channel %q in team %s", id, team.ID)
+	for _, want := range cm.channels {
+		id, name, err := byIDOrName("channel", team.ID, want, team.Channels, func(ch graphsim.ChannelInfo) (string, string) { return ch.ID, ch.DisplayName })
+		if err != nil {
+			return nil, err
 		}
 		ms = append(ms, graphsim.Mention{ID: next, MentionText: name, ChannelID: id})
 		next++
 	}
-	for _, id := range cm.tags {
-		name := ""
-		for _, g := range team.Tags {
-			if g.ID == id || g.DisplayName == id {
-				id, name = g.ID, g.DisplayName
-			}
-		}
-		if name == "" {
-			return nil, errors.Errorf("no tag %q in team %s", id, team.ID)
+	for _, want := range cm.tags {
+		id, name, err := byIDOrName("tag", team.ID, want, team.Tags, func(g graphsim.TagInfo) (string, string) { return g.ID, g.DisplayName })
+		if err != nil {
+			return nil, err
 		}
 		ms = append(ms, graphsim.Mention{ID: next, MentionText: name, TagID: id})
 		next++
 	}
 	return ms, nil
+}
+
+// byIDOrName resolves what --mention-channel or --mention-tag names, an id or a display name, among the
+// team's channels or tags (idName gives each one's id and display name), to the id the mention carries
+// and the name Teams shows; one lookup for both, so that the two flags accept the same forms. Each
+// candidate is compared with the id resolved so far, so a display name two of them share resolves to
+// the first.
+func byIDOrName[T any](noun, teamID, want string, list []T, idName func(T) (string, string)) (id, name string, err error) {
+	id = want
+	for _, x := range list {
+		xid, xname := idName(x)
+		if xid == id || xname == id {
+			id, name = xid, xname
+		}
+	}
+	if name == "" {
+		return "", "", errors.Errorf("no %s %q in team %s", noun, id, teamID)
+	}
+	return id, name, nil
 }
 
 func listTeams(c *cmdline) error {

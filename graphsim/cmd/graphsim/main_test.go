@@ -109,18 +109,9 @@ type graphReader struct {
 
 func newGraphReader(t *testing.T) *graphReader {
 	sim, common := demoSim(t)
-	resp, err := sim.HTTPClient().PostForm(sim.TokenURL(graphsim.DemoTenantID), url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {graphsim.DemoClientID},
-		"client_secret": {graphsim.DemoClientSecret}, "scope": {"https://graph.microsoft.com/.default"},
-	})
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
-	require.NotEmpty(t, tok.AccessToken)
-	return &graphReader{sim: sim, common: common, token: tok.AccessToken}
+	token := appToken(t, sim)
+	require.NotEmpty(t, token)
+	return &graphReader{sim: sim, common: common, token: token}
 }
 
 func (g *graphReader) get(t *testing.T, u string) []byte {
