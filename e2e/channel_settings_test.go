@@ -16,13 +16,8 @@ import (
 // choose. Once it is on, she turns on team, channel and tag mentions there; /msteams channels then reports it,
 // and a tag mention in a Teams channel, which did not reach her before, arrives as a DM.
 func TestChannelSettingsInChromium(t *testing.T) {
-	s := harness.Start(t, newestVersion())
-	tm := harness.StartTeams(t, s.URL)
-	require.NoError(t, tm.Sim.SetAppRoles(harness.TeamsClientID, channelRoles))
-	s.UploadPlugin(harness.BundlePath(t))
-	s.PatchPluginConfig(tm.PluginSettings())
-	s.EnablePlugin()
-	w := &world{Stack: &harness.Stack{Server: s, Teams: tm, Bot: s.Bot("msteams")}}
+	w := channelWorld(t)
+	s, tm := w.Server, w.Teams
 	alice := w.NewPair(t, "alice", "Alice Adams")
 	bob := w.NewPair(t, "bob", "Bob Brown")
 	w.connect(t, alice)

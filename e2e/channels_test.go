@@ -31,14 +31,8 @@ var channelRoles = []string{"Chat.Read.All", "ChatMember.Read.All", "Presence.Re
 //   - a mention in a private channel Alice is not in tells her nothing;
 //   - a message said while Graph had dropped the subscription is caught up once the plugin made a new one.
 func TestChannelNotifications(t *testing.T) {
-	s := harness.Start(t, newestVersion())
-	tm := harness.StartTeams(t, s.URL)
-	// Granted before the plugin's first app token, as an admin who consented before installing.
-	require.NoError(t, tm.Sim.SetAppRoles(harness.TeamsClientID, channelRoles))
-	s.UploadPlugin(harness.BundlePath(t))
-	s.PatchPluginConfig(tm.PluginSettings())
-	s.EnablePlugin()
-	w := &world{Stack: &harness.Stack{Server: s, Teams: tm, Bot: s.Bot("msteams")}}
+	w := channelWorld(t)
+	s, tm := w.Server, w.Teams
 	w.alice = w.NewPair(t, "alice", "Alice Adams")
 	w.bob = w.NewPair(t, "bob", "Bob Brown")
 	w.carol = w.NewPair(t, "carol", "Carol Clark")
@@ -197,6 +191,20 @@ func TestChannelNotifications(t *testing.T) {
 	logText, err := os.ReadFile(filepath.Join(s.Dir, "logs", "mattermost.log"))
 	require.NoError(t, err)
 	require.Contains(t, string(logText), "Catching up on Teams channel messages", "the message came through the catch-up")
+}
+
+// channelWorld starts the newest server and graphsim with the plugin enabled, the app holding the channel
+// permissions from the start (as an admin who consented before installing). The ChannelNotifications setting is
+// left off, as it ships.
+func channelWorld(t *testing.T) *world {
+	t.Helper()
+	s := harness.Start(t, newestVersion())
+	tm := harness.StartTeams(t, s.URL)
+	require.NoError(t, tm.Sim.SetAppRoles(harness.TeamsClientID, channelRoles))
+	s.UploadPlugin(harness.BundlePath(t))
+	s.PatchPluginConfig(tm.PluginSettings())
+	s.EnablePlugin()
+	return &world{Stack: &harness.Stack{Server: s, Teams: tm, Bot: s.Bot("msteams")}}
 }
 
 func channelSubscriptionID(sim *graphsim.Sim) string {
